@@ -1,0 +1,1 @@
+"""``incident``: the on-call command line."""

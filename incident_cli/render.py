@@ -1,0 +1,128 @@
+"""Terminal output. Untrusted text is always passed as rich ``Text``, never as markup."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from statuspage.db.models import AuditEvent, Component, Incident, IncidentComponent, IncidentUpdate
+from statuspage.domain.durations import describe_seconds
+
+STATUS_STYLE = {
+    "investigating": "bold red",
+    "identified": "bold yellow",
+    "monitoring": "bold blue",
+    "resolved": "bold green",
+    "operational": "green",
+    "degraded_performance": "yellow",
+    "partial_outage": "dark_orange",
+    "major_outage": "bold red",
+    "under_maintenance": "blue",
+}
+
+AUDIT_WORDS = {
+    "incident.declare": "declared the incident",
+    "incident.acknowledge": "acknowledged",
+    "incident.hand_over": "handed over command",
+    "incident.reopen": "reopened",
+    "incident.resolve": "resolved",
+}
+
+
+def console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+class Renderer:
+    def __init__(self, zone: str) -> None:
+        self.zone = ZoneInfo(zone)
+
+    def time(self, value: datetime | None) -> str:
+        if value is None:
+            return "—"
+        local = value.astimezone(self.zone)
+        return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}"
+
+    def status(self, value: str) -> Text:
+        return Text(value.replace("_", " "), style=STATUS_STYLE.get(value, ""))
+
+    def incident_list(self, incidents: Sequence[Incident]) -> Table:
+        table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+        for column in ("ID", "SEV", "STATUS", "DECLARED", "COMMANDER", "TITLE"):
+            table.add_column(column, no_wrap=column != "TITLE")
+        for incident in incidents:
+            table.add_row(
+                str(incident.id),
+                f"sev{incident.severity}",
+                self.status(incident.status),
+                self.time(incident.declared_at),
+                Text(incident.commander or "—"),
+                Text(incident.title),
+            )
+        return table
+
+    def incident(
+        self,
+        incident: Incident,
+        *,
+        url: str,
+        updates: Sequence[IncidentUpdate],
+        components: Sequence[tuple[IncidentComponent, Component]],
+        events: Sequence[AuditEvent],
+        now: datetime,
+    ) -> Group:
+        facts = Table.grid(padding=(0, 2))
+        facts.add_column(style="bold")
+        facts.add_column()
+        end = incident.resolved_at or now
+        facts.add_row("Status", self.status(incident.status))
+        facts.add_row("Severity", f"sev{incident.severity} (impact {incident.impact})")
+        facts.add_row("Commander", Text(incident.commander or "—"))
+        facts.add_row("Detected", self.time(incident.detected_at))
+        facts.add_row("Declared", Text(f"{self.time(incident.declared_at)} by ").append(Text(incident.declared_by)))
+        ack = self.time(incident.acknowledged_at)
+        facts.add_row("Acknowledged", Text(ack + (f" by {incident.acknowledged_by}" if incident.acknowledged_by else "")))
+        facts.add_row("First response", self.time(incident.first_response_at))
+        facts.add_row("Mitigated", self.time(incident.mitigated_at))
+        facts.add_row("Resolved", self.time(incident.resolved_at))
+        duration = describe_seconds(int((end - incident.detected_at).total_seconds()))
+        facts.add_row("Duration", duration + ("" if incident.resolved_at else " so far"))
+        facts.add_row("Page", url)
+
+        affected = Table(title="Affected components", title_justify="left", box=None, header_style="bold")
+        affected.add_column("COMPONENT")
+        affected.add_column("HELD AT")
+        affected.add_column("NOW")
+        for link, component in components:
+            affected.add_row(Text(component.name), self.status(link.status), self.status(component.status))
+
+        timeline = Table(title="Timeline", title_justify="left", box=None, header_style="bold")
+        timeline.add_column("TIME", no_wrap=True)
+        timeline.add_column("WHAT", no_wrap=True)
+        timeline.add_column("WHO")
+        timeline.add_column("DETAIL")
+        rows: list[tuple[datetime, int, list[Text | str]]] = []
+        for update in updates:
+            detail = Text(update.body)
+            for change in update.affected_components or []:
+                detail.append(f"\n{change['name']}: {change['old_status']} → {change['new_status']}", style="dim")
+            rows.append((update.created_at, 1, [self.time(update.created_at), self.status(update.status), Text(update.author), detail]))
+        for event in events:
+            if event.action in ("incident.update", "incident.resolve", "incident.reopen"):
+                continue
+            words = AUDIT_WORDS.get(event.action, event.action)
+            detail = Text("")
+            if event.action == "incident.hand_over" and event.before and event.after:
+                detail = Text(f"{event.before.get('commander')} → {event.after.get('commander')}")
+            rows.append((event.at, 0, [self.time(event.at), Text(words, style="dim"), Text(event.actor), detail]))
+        for _, _, cells in sorted(rows, key=lambda r: (r[0], r[1])):
+            timeline.add_row(*cells)
+
+        title = Text(f"Incident {incident.id}: ", style="bold").append(Text(incident.title, style="bold"))
+        return Group(Panel(facts, title=title, title_align="left"), affected, Text(""), timeline)

@@ -1,0 +1,1 @@
+"""Database adapter: engine and sessions, column types, migrations."""

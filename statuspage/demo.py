@@ -1,0 +1,135 @@
+"""Demo data: a plausible recent history for the demo organisation in ``statuspage.yaml``.
+
+Seeding goes through the service layer, with a clock set to each moment of the story, so the
+demo's timelines, component history and audit log are exactly what real use would write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from statuspage.clock import FixedClock
+from statuspage.context import Actor, WriteContext
+from statuspage.db.models import Incident, Maintenance
+from statuspage.incidents import service as incidents
+from statuspage.maintenance import service as maintenance
+from statuspage.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class Step:
+    after: timedelta
+    status: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Story:
+    days_ago: float
+    severity: int
+    title: str
+    components: dict[str, str | None]
+    commander: str
+    detected_before: timedelta
+    opening: str
+    steps: list[Step] = field(default_factory=list)
+
+
+STORIES = [
+    Story(
+        days_ago=52, severity=1, title="Checkout failing for card payments",
+        components={"checkout": None, "api": "partial_outage"}, commander="Ana Ruiz",
+        detected_before=timedelta(minutes=6),
+        opening="Card payments fail at checkout with a gateway error. We are investigating.",
+        steps=[
+            Step(timedelta(minutes=25), "identified", "A certificate on the payment gateway connection expired. We are rotating it."),
+            Step(timedelta(minutes=70), "monitoring", "The certificate has been replaced and payments succeed again. We are monitoring."),
+            Step(timedelta(hours=2, minutes=10), "resolved", "Payments have worked normally for an hour. This incident is resolved."),
+        ],
+    ),
+    Story(
+        days_ago=38, severity=2, title="Slow dashboard loading",
+        components={"web": None}, commander="Chen Wei", detected_before=timedelta(minutes=20),
+        opening="Dashboards take up to a minute to load for some customers.",
+        steps=[
+            Step(timedelta(hours=1), "identified", "A database index was dropped by a migration; it is being rebuilt."),
+            Step(timedelta(hours=3), "resolved", "The index is rebuilt and dashboards load normally."),
+        ],
+    ),
+    Story(
+        days_ago=21, severity=1, title="Sign-in unavailable",
+        components={"auth": None, "web": "partial_outage", "api": "partial_outage"}, commander="Ana Ruiz",
+        detected_before=timedelta(minutes=19),
+        opening="Customers cannot sign in. Existing sessions keep working.",
+        steps=[
+            Step(timedelta(hours=1, minutes=40), "identified", "Our identity provider is rate-limiting our token requests. We are working with them."),
+            Step(timedelta(hours=4, minutes=20), "monitoring", "A higher limit is in place and sign-ins succeed. Monitoring."),
+            Step(timedelta(hours=5, minutes=5), "resolved", "Sign-in has been stable. Resolved; a postmortem will follow."),
+        ],
+    ),
+    Story(
+        days_ago=9, severity=3, title="Delayed email notifications",
+        components={"notifications": None}, commander="Ben Okafor", detected_before=timedelta(minutes=45),
+        opening="Notification emails arrive up to 30 minutes late.",
+        steps=[Step(timedelta(hours=6), "resolved", "The mail queue has drained; emails are on time again.")],
+    ),
+    Story(
+        days_ago=3, severity=2, title="Chat support unreachable",
+        components={"chat-support": "major_outage"}, commander="Ben Okafor", detected_before=timedelta(minutes=10),
+        opening="The chat widget does not connect. Please email support@sendero.example meanwhile.",
+        steps=[
+            Step(timedelta(minutes=40), "monitoring", "Our chat vendor restored service. Monitoring."),
+            Step(timedelta(hours=1, minutes=15), "resolved", "Chat support is available again."),
+        ],
+    ),
+]
+
+
+def seed(*, session: Session, runtime: Runtime, actor: Actor) -> str:
+    """Write the demo history once. A database that already has incidents is left alone."""
+    if session.exec(select(func.count()).select_from(Incident)).one() or session.exec(
+        select(func.count()).select_from(Maintenance)
+    ).one():
+        return "demo data: the database already holds incidents or maintenance; nothing added"
+    now = runtime.clock.now().replace(microsecond=0)
+    config = runtime.settings.config
+    for story in STORIES:
+        declared = now - timedelta(days=story.days_ago)
+        clock = FixedClock(declared)
+        ctx = WriteContext(session=session, clock=clock, actor=Actor(story.commander, actor.source), config=config)
+        incident = incidents.declare(
+            ctx=ctx,
+            severity=story.severity,
+            title=story.title,
+            components=story.components,
+            message=story.opening,
+            commander=story.commander,
+            detected_at=declared - story.detected_before,
+        )
+        clock.advance(minutes=4)
+        incidents.acknowledge(ctx=ctx, incident_id=incident.id or 0, by=story.commander)
+        for step in story.steps:
+            clock.at = declared + step.after
+            incidents.post_update(ctx=ctx, incident_id=incident.id or 0, status=step.status, message=step.message)
+    ctx = WriteContext(session=session, clock=runtime.clock, actor=actor, config=config)
+    start = _next_weekday_night(now)
+    maintenance.schedule(
+        ctx=ctx,
+        title="Database upgrade",
+        components=["api", "web"],
+        scheduled_for=start,
+        scheduled_until=start + timedelta(hours=2),
+        message="We are upgrading our primary database. The API and web app may be read-only for up to 10 minutes.",
+    )
+    return f"demo data: {len(STORIES)} past incidents and 1 scheduled maintenance added"
+
+
+def _next_weekday_night(now: datetime) -> datetime:
+    moment = (now + timedelta(days=3)).replace(hour=6, minute=0, second=0)
+    while moment.weekday() >= 5:
+        moment += timedelta(days=1)
+    return moment

@@ -1,0 +1,104 @@
+"""Durations as written in the configuration: ``15m``, ``4h``, ``1h30m``, ``2bd``, ``8bh``.
+
+Calendar units (s, m, h, d, w) count wall-clock time. Business units (``bh`` business hours,
+``bd`` business days) count only time inside business hours; they cannot be mixed with calendar
+units in one value, because the sum would have no single meaning.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+_CALENDAR_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_BUSINESS_UNITS = ("bh", "bd")
+_PART = re.compile(r"(\d+)\s*(bd|bh|w|d|h|m|s)")
+_WHOLE = re.compile(r"^\s*(?:\d+\s*(?:bd|bh|w|d|h|m|s)\s*)+$")
+
+
+class DurationError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    """A target length. ``business`` durations are measured in business hours and days."""
+
+    seconds: int = 0
+    business_hours: int = 0
+    business_days: int = 0
+
+    @property
+    def is_business(self) -> bool:
+        return bool(self.business_hours or self.business_days)
+
+    @property
+    def timedelta(self) -> timedelta:
+        if self.is_business:
+            raise DurationError(f"{self} counts business time and has no fixed length")
+        return timedelta(seconds=self.seconds)
+
+    @classmethod
+    def parse(cls, text: str) -> Duration:
+        if not isinstance(text, str) or not _WHOLE.match(text):
+            raise DurationError(f"{text!r} is not a duration like 15m, 4h or 2bd")
+        seconds = business_hours = business_days = 0
+        for amount_text, unit in _PART.findall(text):
+            amount = int(amount_text)
+            if unit == "bh":
+                business_hours += amount
+            elif unit == "bd":
+                business_days += amount
+            else:
+                seconds += amount * _CALENDAR_SECONDS[unit]
+        result = cls(seconds=seconds, business_hours=business_hours, business_days=business_days)
+        if result.is_business and seconds:
+            raise DurationError(f"{text!r} mixes business and calendar units")
+        if not (seconds or business_hours or business_days):
+            raise DurationError(f"{text!r} is zero; a target must be longer than that")
+        return result
+
+    def __str__(self) -> str:
+        if self.is_business:
+            parts = []
+            if self.business_days:
+                parts.append(f"{self.business_days}bd")
+            if self.business_hours:
+                parts.append(f"{self.business_hours}bh")
+            return "".join(parts)
+        return format_seconds(self.seconds)
+
+    def describe(self) -> str:
+        """Words for people: ``15 minutes``, ``4 hours``, ``2 business days``."""
+        if self.is_business:
+            words = []
+            if self.business_days:
+                words.append(_plural(self.business_days, "business day"))
+            if self.business_hours:
+                words.append(_plural(self.business_hours, "business hour"))
+            return " ".join(words)
+        return describe_seconds(self.seconds)
+
+
+def format_seconds(total: int) -> str:
+    """Compact form that :meth:`Duration.parse` reads back: ``1h30m``."""
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        amount, total = divmod(total, size)
+        if amount:
+            parts.append(f"{amount}{unit}")
+    return "".join(parts) or "0s"
+
+
+def describe_seconds(total: int) -> str:
+    words = []
+    for name, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        amount, total = divmod(total, size)
+        if amount:
+            words.append(_plural(amount, name))
+    return " ".join(words[:2]) or "0 seconds"
+
+
+def _plural(amount: int, noun: str) -> str:
+    return f"{amount} {noun}" if amount == 1 else f"{amount} {noun}s"

@@ -1,0 +1,453 @@
+"""Incidents: every state change, its invariants and its audit event.
+
+Invariants kept here, whichever door the call came through (CLI, admin API, playbooks):
+- a resolved incident takes no update until it is reopened;
+- times never go backwards: an explicit time earlier than the incident's last entry is refused,
+  and a clock that reads earlier (another host's) is clamped to that entry;
+- resolving releases the incident's components, which return to their own status unless another
+  open incident still holds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from statuspage.components.service import get_components, parse_status, refresh_statuses
+from statuspage.context import WriteContext, write
+from statuspage.db.models import Component, Incident, IncidentComponent, IncidentUpdate
+from statuspage.domain.enums import OPEN_INCIDENT_STATUSES, ComponentStatus, Impact, IncidentStatus
+from statuspage.errors import Conflict, InvalidInput, NotFound
+from statuspage.incidents.messages import default_body
+from statuspage.settings import Config
+
+MAX_TITLE = 200
+MAX_BODY = 10_000
+# A declaration may say the problem was detected earlier, but not in the future or years ago.
+MAX_DETECTION_LEAD = timedelta(days=7)
+
+
+def parse_severity(value: int | str, config: Config) -> int:
+    text = str(value).strip().lower().removeprefix("sev").removeprefix("p")
+    levels = config.severity_levels
+    allowed = ", ".join(str(level) for level in levels)
+    if not text.isdigit() or int(text) not in levels:
+        raise InvalidInput(f"{str(value)!r} is not a severity; use one of {allowed}", field="severity")
+    return int(text)
+
+
+def parse_incident_status(value: str, *, field: str = "status") -> IncidentStatus:
+    try:
+        status = IncidentStatus(value)
+    except ValueError:
+        status = None
+    if status is None or status is IncidentStatus.POSTMORTEM:
+        allowed = "investigating, identified, monitoring, resolved"
+        raise InvalidInput(f"{value!r} is not an incident status ({allowed})", field=field) from None
+    return status
+
+
+def clean_text(value: str | None, *, field: str, limit: int, required: bool) -> str | None:
+    if value is None:
+        if required:
+            raise InvalidInput(f"{field} is required", field=field)
+        return None
+    value = value.strip()
+    if not value:
+        if required:
+            raise InvalidInput(f"{field} must not be empty", field=field)
+        return None
+    if len(value) > limit:
+        raise InvalidInput(f"{field} is {len(value)} characters long; the limit is {limit}", field=field)
+    if any(ord(ch) < 32 and ch not in "\n\t" for ch in value):
+        raise InvalidInput(f"{field} contains control characters", field=field)
+    return value
+
+
+def get(*, session: Session, incident_id: int | str, for_update: bool = False) -> Incident:
+    try:
+        key = int(str(incident_id).strip().lstrip("#"))
+    except ValueError:
+        raise NotFound(f"no incident {str(incident_id)!r}: incident ids are numbers", field="id") from None
+    statement = select(Incident).where(Incident.id == key)
+    if for_update:
+        statement = statement.with_for_update()
+    incident = session.exec(statement).first()
+    if incident is None:
+        raise NotFound(f"no incident {key}", field="id")
+    return incident
+
+
+def _event_time(incident: Incident, ctx: WriteContext, at: datetime | None) -> datetime:
+    """When this change happened: never before the incident's last recorded moment."""
+    now = ctx.now()
+    if at is None:
+        return max(now, incident.updated_at)
+    if at.tzinfo is None:
+        raise InvalidInput("times must carry a time zone offset", field="at")
+    if at > now + timedelta(seconds=5):
+        raise InvalidInput(f"{at.isoformat()} is in the future", field="at")
+    if at < incident.updated_at:
+        raise InvalidInput(
+            f"{at.isoformat()} is before the incident's last entry at {incident.updated_at.isoformat()}; "
+            "times never go backwards",
+            field="at",
+        )
+    return at
+
+
+def _snapshot(incident: Incident) -> dict[str, object]:
+    return {
+        "title": incident.title,
+        "severity": incident.severity,
+        "impact": incident.impact,
+        "status": incident.status,
+        "commander": incident.commander,
+    }
+
+
+def _parse_component_changes(
+    ctx: WriteContext, changes: Mapping[str, str | None] | Sequence[str], default: ComponentStatus
+) -> dict[str, ComponentStatus]:
+    if not isinstance(changes, Mapping):
+        changes = {component_id: None for component_id in changes}
+    components = get_components(session=ctx.session, ids=changes.keys())
+    return {c.id: (parse_status(changes[c.id] or "", field=f"components.{c.id}") if changes[c.id] else default) for c in components}
+
+
+def _hold(ctx: WriteContext, incident: Incident, statuses: Mapping[str, ComponentStatus], at: datetime) -> None:
+    assert incident.id is not None
+    for component_id, status in statuses.items():
+        row = ctx.session.get(IncidentComponent, (incident.id, component_id))
+        if row is None:
+            ctx.session.add(
+                IncidentComponent(incident_id=incident.id, component_id=component_id, status=status.value, added_at=at)
+            )
+        else:
+            row.status = status.value
+
+
+def _add_update(
+    ctx: WriteContext,
+    incident: Incident,
+    *,
+    status: IncidentStatus,
+    body: str,
+    at: datetime,
+    affected: list[dict[str, str]],
+) -> IncidentUpdate:
+    assert incident.id is not None
+    update = IncidentUpdate(
+        incident_id=incident.id,
+        status=status.value,
+        body=body,
+        author=ctx.actor.name,
+        created_at=at,
+        affected_components=affected or None,
+    )
+    ctx.session.add(update)
+    if incident.first_response_at is None:
+        incident.first_response_at = at
+    incident.updated_at = at
+    return update
+
+
+def component_names(session: Session, incident_id: int) -> list[str]:
+    return list(
+        session.exec(
+            select(Component.name)
+            .join(IncidentComponent, IncidentComponent.component_id == Component.id)  # type: ignore[arg-type]
+            .where(IncidentComponent.incident_id == incident_id)
+            .order_by(Component.position)
+        ).all()
+    )
+
+
+@write
+def declare(
+    *,
+    ctx: WriteContext,
+    severity: int | str,
+    title: str,
+    components: Mapping[str, str | None] | Sequence[str],
+    message: str | None = None,
+    commander: str | None = None,
+    detected_at: datetime | None = None,
+    impact: str | None = None,
+) -> Incident:
+    """Open an incident, post its first public update and mark its components."""
+    config = ctx.config
+    level = parse_severity(severity, config)
+    definition = config.severities[f"sev{level}"]
+    clean_title = clean_text(title, field="title", limit=MAX_TITLE, required=True)
+    body = clean_text(message, field="message", limit=MAX_BODY, required=False)
+    clean_commander = clean_text(commander, field="commander", limit=200, required=False)
+    if impact is None:
+        chosen_impact = definition.impact
+    else:
+        try:
+            chosen_impact = Impact(impact)
+        except ValueError:
+            chosen_impact = Impact.MAINTENANCE
+        if chosen_impact is Impact.MAINTENANCE:
+            raise InvalidInput(f"{impact!r} is not an impact (none, minor, major, critical)", field="impact")
+    if not components:
+        raise InvalidInput("name at least one affected component", field="components")
+    statuses = _parse_component_changes(ctx, components, definition.component_status)
+    now = ctx.now()
+    if detected_at is None:
+        detected_at = now
+    elif detected_at.tzinfo is None:
+        raise InvalidInput("detected_at needs a time zone offset", field="detected_at")
+    elif detected_at > now:
+        raise InvalidInput(f"detected_at {detected_at.isoformat()} is in the future", field="detected_at")
+    elif now - detected_at > MAX_DETECTION_LEAD:
+        raise InvalidInput("detected_at is more than 7 days ago; record an old incident with an import", field="detected_at")
+
+    incident = Incident(
+        title=clean_title or "",
+        severity=level,
+        impact=chosen_impact.value,
+        status=IncidentStatus.INVESTIGATING.value,
+        commander=clean_commander or ctx.actor.name,
+        declared_by=ctx.actor.name,
+        detected_at=detected_at,
+        declared_at=now,
+        updated_at=now,
+    )
+    ctx.session.add(incident)
+    ctx.session.flush()
+    assert incident.id is not None
+    _hold(ctx, incident, statuses, now)
+    affected = refresh_statuses(session=ctx.session, component_ids=statuses, at=now, incident_id=incident.id)
+    names = [c.name for c in get_components(session=ctx.session, ids=statuses)]
+    _add_update(
+        ctx,
+        incident,
+        status=IncidentStatus.INVESTIGATING,
+        body=body or default_body("investigating", component_names=names),
+        at=now,
+        affected=affected,
+    )
+    ctx.audit(
+        action="incident.declare",
+        subject_type="incident",
+        subject_id=incident.id,
+        at=now,
+        after={**_snapshot(incident), "components": {k: v.value for k, v in statuses.items()}, "detected_at": detected_at},
+    )
+    return incident
+
+
+@write
+def post_update(
+    *,
+    ctx: WriteContext,
+    incident_id: int | str,
+    message: str | None = None,
+    status: str | None = None,
+    components: Mapping[str, str | None] | None = None,
+    at: datetime | None = None,
+) -> IncidentUpdate:
+    """Add to the public timeline, optionally moving the status and component statuses.
+
+    Moving to ``resolved`` resolves the incident (see :func:`resolve`).
+    """
+    incident = get(session=ctx.session, incident_id=incident_id, for_update=True)
+    new_status = parse_incident_status(status) if status else IncidentStatus(incident.status)
+    if new_status is IncidentStatus.RESOLVED:
+        return resolve(ctx=ctx, incident_id=incident.id or 0, message=message, at=at)
+    if not IncidentStatus(incident.status).is_open:
+        raise Conflict(f"incident {incident.id} is resolved; reopen it before posting an update")
+    body = clean_text(message, field="message", limit=MAX_BODY, required=status is None)
+    when = _event_time(incident, ctx, at)
+    before = _snapshot(incident)
+    severity = ctx.config.severities.get(f"sev{incident.severity}")
+    default_status = severity.component_status if severity else ComponentStatus.MAJOR_OUTAGE
+    statuses = _parse_component_changes(ctx, components or {}, default_status)
+    _hold(ctx, incident, statuses, when)
+    affected = refresh_statuses(session=ctx.session, component_ids=statuses, at=when, incident_id=incident.id)
+    incident.status = new_status.value
+    if new_status is IncidentStatus.MONITORING and incident.mitigated_at is None:
+        incident.mitigated_at = when
+    update = _add_update(
+        ctx,
+        incident,
+        status=new_status,
+        body=body or default_body(new_status.value, component_names=component_names(ctx.session, incident.id or 0)),
+        at=when,
+        affected=affected,
+    )
+    ctx.audit(
+        action="incident.update",
+        subject_type="incident",
+        subject_id=incident.id or 0,
+        at=when,
+        before=before,
+        after={**_snapshot(incident), "message": update.body, "components": {k: v.value for k, v in statuses.items()}},
+    )
+    return update
+
+
+@write
+def resolve(
+    *, ctx: WriteContext, incident_id: int | str, message: str | None = None, at: datetime | None = None
+) -> IncidentUpdate:
+    """Close the incident and release its components."""
+    incident = get(session=ctx.session, incident_id=incident_id, for_update=True)
+    if not IncidentStatus(incident.status).is_open:
+        raise Conflict(f"incident {incident.id} is already resolved")
+    body = clean_text(message, field="message", limit=MAX_BODY, required=False)
+    when = _event_time(incident, ctx, at)
+    before = _snapshot(incident)
+    incident.status = IncidentStatus.RESOLVED.value
+    incident.resolved_at = when
+    if incident.mitigated_at is None:
+        incident.mitigated_at = when
+    held = ctx.session.exec(select(IncidentComponent.component_id).where(IncidentComponent.incident_id == incident.id)).all()
+    affected = refresh_statuses(session=ctx.session, component_ids=held, at=when, incident_id=incident.id)
+    update = _add_update(
+        ctx,
+        incident,
+        status=IncidentStatus.RESOLVED,
+        body=body or default_body("resolved", component_names=[]),
+        at=when,
+        affected=affected,
+    )
+    ctx.audit(
+        action="incident.resolve",
+        subject_type="incident",
+        subject_id=incident.id or 0,
+        at=when,
+        before=before,
+        after={**_snapshot(incident), "message": update.body},
+    )
+    return update
+
+
+@write
+def reopen(
+    *,
+    ctx: WriteContext,
+    incident_id: int | str,
+    message: str | None = None,
+    status: str = "investigating",
+    at: datetime | None = None,
+) -> IncidentUpdate:
+    """Open a resolved incident again; its components are held again at their last status."""
+    incident = get(session=ctx.session, incident_id=incident_id, for_update=True)
+    if IncidentStatus(incident.status).is_open:
+        raise Conflict(f"incident {incident.id} is still open ({incident.status}); there is nothing to reopen")
+    new_status = parse_incident_status(status)
+    if new_status is IncidentStatus.RESOLVED:
+        raise InvalidInput("reopen to investigating, identified or monitoring", field="status")
+    body = clean_text(message, field="message", limit=MAX_BODY, required=False)
+    when = _event_time(incident, ctx, at)
+    before = {**_snapshot(incident), "resolved_at": incident.resolved_at}
+    incident.status = new_status.value
+    incident.resolved_at = None
+    held = ctx.session.exec(select(IncidentComponent.component_id).where(IncidentComponent.incident_id == incident.id)).all()
+    affected = refresh_statuses(session=ctx.session, component_ids=held, at=when, incident_id=incident.id)
+    update = _add_update(
+        ctx,
+        incident,
+        status=new_status,
+        body=body or default_body("reopened", component_names=[]),
+        at=when,
+        affected=affected,
+    )
+    ctx.audit(
+        action="incident.reopen",
+        subject_type="incident",
+        subject_id=incident.id or 0,
+        at=when,
+        before=before,
+        after={**_snapshot(incident), "message": update.body},
+    )
+    return update
+
+
+@write
+def acknowledge(*, ctx: WriteContext, incident_id: int | str, by: str | None = None) -> tuple[Incident, bool]:
+    """Record who took the page. The first acknowledgement counts; later ones change nothing.
+
+    Returns the incident and whether this call was the acknowledgement.
+    """
+    incident = get(session=ctx.session, incident_id=incident_id, for_update=True)
+    who = clean_text(by, field="by", limit=200, required=False) or ctx.actor.name
+    if incident.acknowledged_at is not None:
+        return incident, False
+    if not IncidentStatus(incident.status).is_open:
+        raise Conflict(f"incident {incident.id} is resolved; there is nothing to acknowledge")
+    when = _event_time(incident, ctx, None)
+    incident.acknowledged_at = when
+    incident.acknowledged_by = who
+    incident.updated_at = when
+    ctx.audit(
+        action="incident.acknowledge",
+        subject_type="incident",
+        subject_id=incident.id or 0,
+        at=when,
+        after={"acknowledged_by": who, "acknowledged_at": when},
+    )
+    return incident, True
+
+
+@write
+def hand_over(*, ctx: WriteContext, incident_id: int | str, to: str) -> Incident:
+    """Transfer command. The audit log keeps who had it and who handed it over."""
+    incident = get(session=ctx.session, incident_id=incident_id, for_update=True)
+    new_commander = clean_text(to, field="to", limit=200, required=True)
+    if not IncidentStatus(incident.status).is_open:
+        raise Conflict(f"incident {incident.id} is resolved; command cannot be handed over")
+    if new_commander == incident.commander:
+        raise Conflict(f"{new_commander} is already the commander of incident {incident.id}")
+    when = _event_time(incident, ctx, None)
+    before = {"commander": incident.commander}
+    incident.commander = new_commander
+    incident.updated_at = when
+    ctx.audit(
+        action="incident.hand_over",
+        subject_type="incident",
+        subject_id=incident.id or 0,
+        at=when,
+        before=before,
+        after={"commander": new_commander},
+    )
+    return incident
+
+
+# Reading -----------------------------------------------------------------------------------
+
+
+def list_incidents(*, session: Session, open_only: bool = False, limit: int = 50) -> Sequence[Incident]:
+    statement = select(Incident).order_by(col(Incident.declared_at).desc(), col(Incident.id).desc()).limit(limit)
+    if open_only:
+        statement = statement.where(col(Incident.status).in_([s.value for s in OPEN_INCIDENT_STATUSES]))
+    return session.exec(statement).all()
+
+
+def timeline(*, session: Session, incident_id: int) -> Sequence[IncidentUpdate]:
+    return session.exec(
+        select(IncidentUpdate)
+        .where(IncidentUpdate.incident_id == incident_id)
+        .order_by(col(IncidentUpdate.created_at), col(IncidentUpdate.id))
+    ).all()
+
+
+def affected_components(*, session: Session, incident_id: int) -> Sequence[tuple[IncidentComponent, Component]]:
+    return session.exec(
+        select(IncidentComponent, Component)
+        .join(Component, Component.id == IncidentComponent.component_id)  # type: ignore[arg-type]
+        .where(IncidentComponent.incident_id == incident_id)
+        .order_by(col(Component.position))
+    ).all()
+
+
+def count_open(*, session: Session) -> int:
+    return session.exec(
+        select(func.count()).select_from(Incident).where(col(Incident.status).in_([s.value for s in OPEN_INCIDENT_STATUSES]))
+    ).one()

@@ -1,0 +1,110 @@
+"""Opening the product from a command line: settings, engine, schema check, component sync."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+from statuspage.clock import Clock, SystemClock
+from statuspage.components import service as components
+from statuspage.context import Actor, WriteContext
+from statuspage.db import migrate
+from statuspage.db.engine import make_engine, new_session
+from statuspage.domain.durations import Duration, DurationError
+from statuspage.domain.enums import Source
+from statuspage.errors import DatabaseNotReady, InvalidInput
+from statuspage.settings import Settings, load_settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    clock: Clock
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with new_session(self.engine) as session:
+            yield session
+
+    def context(self, session: Session, actor: Actor) -> WriteContext:
+        return WriteContext(session=session, clock=self.clock, actor=actor, config=self.settings.config)
+
+
+def describe_url(url: str) -> str:
+    """The database URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a malformed URL is shown as typed
+        return url
+
+
+def open_runtime(config_path: str | None = None, *, clock: Clock | None = None, check_schema: bool = True) -> Runtime:
+    settings = load_settings(config_path)
+    engine = make_engine(settings.database_url)
+    runtime = Runtime(settings=settings, engine=engine, clock=clock or SystemClock())
+    if check_schema:
+        ensure_ready(runtime)
+    return runtime
+
+
+def ensure_ready(runtime: Runtime) -> None:
+    """Refuse to work on a database the migrations have not brought up to date, and bring the
+    components in line with the configuration file when it has changed."""
+    try:
+        up_to_date = migrate.is_up_to_date(runtime.engine)
+    except OperationalError as exc:
+        raise DatabaseNotReady(
+            f"cannot reach the database {describe_url(runtime.settings.database_url)}: {str(exc.orig).strip().splitlines()[0]}"
+        ) from None
+    if not up_to_date:
+        raise DatabaseNotReady(
+            f"the database {describe_url(runtime.settings.database_url)} is not up to date; run: statuspage db upgrade"
+        )
+    with runtime.session() as session:
+        if components.needs_sync(session=session, config=runtime.settings.config):
+            components.sync_from_config(ctx=runtime.context(session, Actor("config", Source.SYSTEM)))
+
+
+def default_actor_name() -> str:
+    name = os.environ.get("INCIDENT_USER")
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in this environment
+        return "unknown"
+
+
+def parse_when(text: str, *, now: datetime, zone: str, field: str) -> datetime:
+    """A time given on the command line: ``15m ago``, ``-15m``, or ISO 8601 (local time when no
+    offset is given, in the page's time zone)."""
+    value = text.strip()
+    relative = value.removesuffix("ago").strip().removeprefix("-").strip()
+    if value.endswith("ago") or value.startswith("-"):
+        try:
+            duration = Duration.parse(relative)
+            return now - duration.timedelta
+        except DurationError:
+            raise InvalidInput(f"{text!r} is not a time like '15m ago' or 2026-11-25T03:10", field=field) from None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{text!r} is not a time like '15m ago' or 2026-11-25T03:10", field=field) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(zone))
+    return moment
+
+
+

@@ -1,0 +1,52 @@
+"""Jinja2 environment for the HTML pages: autoescaped, templates only format."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from statuspage.domain.enums import ComponentStatus, IncidentStatus, MaintenanceStatus
+
+STATUS_LABELS = {s.value: s.label for s in ComponentStatus} | {
+    s.value: s.label for s in IncidentStatus
+} | {s.value: s.label for s in MaintenanceStatus}
+
+
+def parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def human_time(value: str | None) -> str:
+    """``Nov 25, 2026 03:10 EST``: times arrive in the page's zone, with their offset."""
+    moment = parse_time(value)
+    if moment is None:
+        return ""
+    zone = moment.tzname() or moment.strftime("%z")
+    return f"{moment:%b} {moment.day}, {moment:%Y %H:%M} {zone}"
+
+
+def duration_between(start: str | None, end: str | None) -> str:
+    first, last = parse_time(start), parse_time(end)
+    if first is None or last is None:
+        return ""
+    minutes = max(0, int((last - first).total_seconds() // 60))
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min" if minutes or not (days or hours) else ""]
+    return " ".join(p for p in parts if p)
+
+
+def make_environment(templates_dir: Path) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(templates_dir)),
+        autoescape=select_autoescape(["html", "xml", "atom", "rss", "svg"], default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["human_time"] = human_time
+    env.filters["status_label"] = lambda value: STATUS_LABELS.get(value, str(value).replace("_", " ").capitalize())
+    env.globals["duration_between"] = duration_between
+    return env

@@ -1,0 +1,127 @@
+"""Read YAML while remembering where every value came from, so errors can name file:line:column.
+
+Duplicate keys are refused (PyYAML would silently keep the last one, which hides typos).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+Loc = tuple[str | int, ...]
+MAX_BYTES = 2 * 1024 * 1024
+
+
+class SourceError(Exception):
+    """One or more problems in a file, each already formatted as one line."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+@dataclass
+class YamlDocument:
+    path: Path
+    data: Any
+    positions: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def display_name(self) -> str:
+        return str(self.path)
+
+    def position(self, loc: Loc) -> tuple[int, int]:
+        """The position of ``loc``, or of its closest ancestor present in the file."""
+        for end in range(len(loc), -1, -1):
+            found = self.positions.get(tuple(loc[:end]))
+            if found:
+                return found
+        return (1, 1)
+
+    def error(self, loc: Loc, message: str) -> str:
+        line, column = self.position(loc)
+        where = format_loc(loc)
+        prefix = f"{self.display_name}:{line}:{column}: "
+        return prefix + (f"{where}: {message}" if where else message)
+
+
+def format_loc(loc: Loc) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def load_yaml(path: Path) -> YamlDocument:
+    name = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SourceError([f"{name}: no such file"]) from None
+    except IsADirectoryError:
+        raise SourceError([f"{name}: is a directory, not a YAML file"]) from None
+    except OSError as exc:
+        raise SourceError([f"{name}: cannot be read: {exc.strerror}"]) from None
+    if len(raw) > MAX_BYTES:
+        raise SourceError([f"{name}: {len(raw)} bytes is larger than the {MAX_BYTES} bytes allowed"])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SourceError([f"{name}:{line}:{column}: not valid UTF-8 (byte 0x{raw[exc.start]:02x})"]) from None
+    return parse_yaml(text, path)
+
+
+def parse_yaml(text: str, path: Path) -> YamlDocument:
+    name = str(path)
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise SourceError([f"{name}:1:1: the file is empty"])
+        document = YamlDocument(path=path, data=None)
+        document.data = _build(loader, node, (), document)
+        return document
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        if mark is None:
+            raise SourceError([f"{name}: {problem}"]) from None
+        raise SourceError([f"{name}:{mark.line + 1}:{mark.column + 1}: {_yaml_words(problem)}"]) from None
+    except yaml.YAMLError as exc:
+        raise SourceError([f"{name}: {exc}"]) from None
+    finally:
+        loader.dispose()
+
+
+def _yaml_words(problem: str) -> str:
+    if "found character '\\t'" in problem:
+        return "a tab character; indent YAML with spaces"
+    return problem
+
+
+def _build(loader: yaml.SafeLoader, node: yaml.Node, loc: Loc, document: YamlDocument) -> Any:
+    document.positions.setdefault(loc, (node.start_mark.line + 1, node.start_mark.column + 1))
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            if not isinstance(key, (str, int, bool)) or isinstance(key, bool):
+                key = str(key)
+            if key in result:
+                raise SourceError([f"{document.display_name}:{where[0]}:{where[1]}: {format_loc(loc + (key,))}: duplicate key {key!r}"])
+            document.positions[loc + (key,)] = where
+            result[key] = _build(loader, value_node, loc + (key,), document)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(loader, item, loc + (index,), document) for index, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
