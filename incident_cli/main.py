@@ -33,6 +33,10 @@ class State:
             self._runtime = open_runtime(self.config_path)
         return self._runtime
 
+    def close(self) -> None:
+        if self._runtime is not None:
+            self._runtime.engine.dispose()
+
     @property
     def renderer(self) -> Renderer:
         return Renderer(self.runtime.settings.config.page.time_zone)
@@ -58,6 +62,7 @@ def parse_components(values: Sequence[str]) -> dict[str, str | None]:
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, actor_name: str | None) -> None:
     ctx.obj = State(config_path, actor_name)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @main.command(help="Declare an incident: it is on the status page at once.")

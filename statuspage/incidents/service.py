@@ -257,11 +257,12 @@ def post_update(
     Moving to ``resolved`` resolves the incident (see :func:`resolve`).
     """
     incident = get(session=ctx.session, incident_id=incident_id, for_update=True)
-    new_status = parse_incident_status(status) if status else IncidentStatus(incident.status)
-    if new_status is IncidentStatus.RESOLVED:
-        return resolve(ctx=ctx, incident_id=incident.id or 0, message=message, at=at)
+    requested = parse_incident_status(status) if status else None
     if not IncidentStatus(incident.status).is_open:
         raise Conflict(f"incident {incident.id} is resolved; reopen it before posting an update")
+    if requested is IncidentStatus.RESOLVED:
+        return resolve(ctx=ctx, incident_id=incident.id or 0, message=message, at=at)
+    new_status = requested or IncidentStatus(incident.status)
     body = clean_text(message, field="message", limit=MAX_BODY, required=status is None)
     when = _event_time(incident, ctx, at)
     before = _snapshot(incident)

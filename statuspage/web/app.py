@@ -66,7 +66,7 @@ class Site:
     def __init__(self, settings: Settings, engine: Engine) -> None:
         self.settings = settings
         self.engine = engine
-        self.templates: Environment = make_environment(settings.templates_dir)
+        self.templates: Environment = make_environment(settings.templates_dir, settings.config.page.time_zone)
 
     def read(self, build: Callable[[V2Builder], Any]) -> Any:
         with new_session(self.engine) as session:

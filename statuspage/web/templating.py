@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -18,13 +19,13 @@ def parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def human_time(value: str | None) -> str:
-    """``Nov 25, 2026 03:10 EST``: times arrive in the page's zone, with their offset."""
+def human_time(value: str | None, zone: ZoneInfo) -> str:
+    """``Nov 25, 2026 03:10 EST`` in the page's time zone."""
     moment = parse_time(value)
     if moment is None:
         return ""
-    zone = moment.tzname() or moment.strftime("%z")
-    return f"{moment:%b} {moment.day}, {moment:%Y %H:%M} {zone}"
+    local = moment.astimezone(zone)
+    return f"{local:%b} {local.day}, {local:%Y %H:%M} {local.tzname()}"
 
 
 def duration_between(start: str | None, end: str | None) -> str:
@@ -38,7 +39,7 @@ def duration_between(start: str | None, end: str | None) -> str:
     return " ".join(p for p in parts if p)
 
 
-def make_environment(templates_dir: Path) -> Environment:
+def make_environment(templates_dir: Path, time_zone: str) -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(templates_dir)),
         autoescape=select_autoescape(["html", "xml", "atom", "rss", "svg"], default_for_string=True),
@@ -46,7 +47,8 @@ def make_environment(templates_dir: Path) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["human_time"] = human_time
+    zone = ZoneInfo(time_zone)
+    env.filters["human_time"] = lambda value: human_time(value, zone)
     env.filters["status_label"] = lambda value: STATUS_LABELS.get(value, str(value).replace("_", " ").capitalize())
     env.globals["duration_between"] = duration_between
     return env
