@@ -63,7 +63,7 @@ def load_yaml(path: Path) -> YamlDocument:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise SourceError([f"{name}: no such file"]) from None
+        raise SourceError([f"{name}: no such file (give --config FILE or set STATUSPAGE_CONFIG)"]) from None
     except IsADirectoryError:
         raise SourceError([f"{name}: is a directory, not a YAML file"]) from None
     except OSError as exc:
