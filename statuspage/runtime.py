@@ -96,6 +96,8 @@ def parse_when(text: str, *, now: datetime, zone: str, field: str) -> datetime:
         try:
             duration = Duration.parse(relative)
             return now - duration.timedelta
+        except OverflowError:
+            raise InvalidInput(f"{text!r} is further back than a calendar goes", field=field) from None
         except DurationError:
             raise InvalidInput(f"{text!r} is not a time like '15m ago' or 2026-11-25T03:10", field=field) from None
     try:

@@ -54,10 +54,14 @@ def _duration(value: Any) -> Duration:
         raise PydanticCustomError("duration", "{value} has no unit; write it like 15m, 4h or 2bd", {"value": value})
     try:
         return Duration.parse(value)
-    except DurationError:
-        raise PydanticCustomError(
-            "duration", "{value} is not a duration like 4h", {"value": json.dumps(value)}
-        ) from None
+    except DurationError as exc:
+        if exc.problem.startswith("is not a duration"):
+            message = "{value} is not a duration like 4h"
+        elif exc.problem.startswith("mixes"):
+            message = "{value} mixes business and calendar units; write it in one kind, like 2bd or 16bh or 48h"
+        else:
+            message = "{value} " + exc.problem
+        raise PydanticCustomError("duration", message, {"value": json.dumps(value)}) from None
 
 
 DurationField = Annotated[Duration, BeforeValidator(_duration), PlainSerializer(str, return_type=str)]
@@ -403,8 +407,22 @@ def _pydantic_lines(document: YamlDocument, error: ValidationError) -> list[str]
             message = "needs at least one entry"
         elif item["type"] == "enum":
             message = f"{json.dumps(item.get('input'), default=str)} is not one of: {message.removeprefix('Input should be ')}"
+        elif item["type"] in {"model_type", "dict_type", "model_attributes_type"}:
+            message = f"should be a mapping of fields, not {_yaml_kind(item.get('input'))}"
+        elif item["type"] in {"tuple_type", "list_type"}:
+            message = f"should be a list, not {_yaml_kind(item.get('input'))}"
         lines.append(document.error(loc, message))
     return lines
+
+
+def _yaml_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if value is None:
+        return "empty"
+    return f"the value {json.dumps(value, default=str)}"
 
 
 def _is_wrapper_loc(part: Any) -> bool:

@@ -13,6 +13,7 @@ import yaml
 
 Loc = tuple[str | int, ...]
 MAX_BYTES = 2 * 1024 * 1024
+MAX_NODES = 200_000  # after aliases are expanded; stops "billion laughs" documents
 
 
 class SourceError(Exception):
@@ -87,7 +88,7 @@ def parse_yaml(text: str, path: Path) -> YamlDocument:
         if node is None:
             raise SourceError([f"{name}:1:1: the file is empty"])
         document = YamlDocument(path=path, data=None)
-        document.data = _build(loader, node, (), document)
+        document.data = _Builder(loader, document).build(node, ())
         return document
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -107,21 +108,58 @@ def _yaml_words(problem: str) -> str:
     return problem
 
 
-def _build(loader: yaml.SafeLoader, node: yaml.Node, loc: Loc, document: YamlDocument) -> Any:
-    document.positions.setdefault(loc, (node.start_mark.line + 1, node.start_mark.column + 1))
-    if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)
+class _Builder:
+    """Turns the node graph into plain data, recording positions and refusing what PyYAML allows
+    but a configuration must not have: duplicate keys, aliases that contain themselves, and
+    aliases that expand into an enormous document."""
+
+    def __init__(self, loader: yaml.SafeLoader, document: YamlDocument) -> None:
+        self.loader = loader
+        self.document = document
+        self.active: set[int] = set()
+        self.count = 0
+
+    def fail(self, node: yaml.Node, loc: Loc, message: str) -> SourceError:
+        where = format_loc(loc)
+        line, column = node.start_mark.line + 1, node.start_mark.column + 1
+        return SourceError([f"{self.document.display_name}:{line}:{column}: " + (f"{where}: {message}" if where else message)])
+
+    def build(self, node: yaml.Node, loc: Loc) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise self.fail(node, loc, f"the document expands to more than {MAX_NODES} values (too many aliases)")
+        if id(node) in self.active:
+            raise self.fail(node, loc, "an alias refers to the value that contains it")
+        self.document.positions.setdefault(loc, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, yaml.MappingNode):
+            self.active.add(id(node))
+            try:
+                return self.mapping(node, loc)
+            finally:
+                self.active.discard(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            self.active.add(id(node))
+            try:
+                return [self.build(item, loc + (index,)) for index, item in enumerate(node.value)]
+            finally:
+                self.active.discard(id(node))
+        return self.loader.construct_object(node, deep=True)
+
+    def mapping(self, node: yaml.MappingNode, loc: Loc) -> dict[Any, Any]:
+        try:
+            self.loader.flatten_mapping(node)
+        except RecursionError:
+            raise self.fail(node, loc, "a merge key (<<) refers to the mapping that contains it") from None
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise self.fail(key_node, loc, "a key must be a plain value, not a list or mapping")
+            key = self.loader.construct_object(key_node, deep=True)
             where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            if not isinstance(key, (str, int, bool)) or isinstance(key, bool):
-                key = str(key)
+            if isinstance(key, bool) or not isinstance(key, str):
+                key = key_node.value  # `yes:` or `1:` mean the text as written
             if key in result:
-                raise SourceError([f"{document.display_name}:{where[0]}:{where[1]}: {format_loc(loc + (key,))}: duplicate key {key!r}"])
-            document.positions[loc + (key,)] = where
-            result[key] = _build(loader, value_node, loc + (key,), document)
+                raise self.fail(key_node, loc + (key,), f"duplicate key {key!r}")
+            self.document.positions[loc + (key,)] = where
+            result[key] = self.build(value_node, loc + (key,))
         return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(loader, item, loc + (index,), document) for index, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)

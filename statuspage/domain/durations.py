@@ -18,7 +18,12 @@ _WHOLE = re.compile(r"^\s*(?:\d+\s*(?:bd|bh|w|d|h|m|s)\s*)+$")
 
 
 class DurationError(ValueError):
-    pass
+    """``problem`` says what is wrong without repeating the value, for callers that quote it themselves."""
+
+    def __init__(self, text: object, problem: str, *, quote: bool = True) -> None:
+        super().__init__(f"{text!r} {problem}" if quote else f"{text} {problem}")
+        self.text = text
+        self.problem = problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,15 +41,17 @@ class Duration:
     @property
     def timedelta(self) -> timedelta:
         if self.is_business:
-            raise DurationError(f"{self} counts business time and has no fixed length")
+            raise DurationError(self, "counts business time and has no fixed length", quote=False)
         return timedelta(seconds=self.seconds)
 
     @classmethod
     def parse(cls, text: str) -> Duration:
         if not isinstance(text, str) or not _WHOLE.match(text):
-            raise DurationError(f"{text!r} is not a duration like 15m, 4h or 2bd")
+            raise DurationError(text, "is not a duration like 15m, 4h or 2bd")
         seconds = business_hours = business_days = 0
+        units = set()
         for amount_text, unit in _PART.findall(text):
+            units.add(unit)
             amount = int(amount_text)
             if unit == "bh":
                 business_hours += amount
@@ -53,10 +60,10 @@ class Duration:
             else:
                 seconds += amount * _CALENDAR_SECONDS[unit]
         result = cls(seconds=seconds, business_hours=business_hours, business_days=business_days)
-        if result.is_business and seconds:
-            raise DurationError(f"{text!r} mixes business and calendar units")
+        if units & set(_BUSINESS_UNITS) and units - set(_BUSINESS_UNITS):
+            raise DurationError(text, "mixes business and calendar units")
         if not (seconds or business_hours or business_days):
-            raise DurationError(f"{text!r} is zero; a target must be longer than that")
+            raise DurationError(text, "is zero; a target must be longer than that")
         return result
 
     def __str__(self) -> str:
