@@ -230,8 +230,7 @@ BROKEN = [
         "  holidays: [US]",
         "holidays: [US]",
         "business_hours.holidays",
-        "valid dictionary",
-        whole=False,
+        "should be a mapping of fields, not a list",
     ),
     Broken(
         "unknown-impact",
