@@ -172,7 +172,71 @@ class AuditEvent(SQLModel, table=True):
     after: dict[str, Any] | None = Field(default=None, sa_type=JSON)
 
 
+class ApiToken(SQLModel, table=True):
+    """A bearer token for the admin API. Only the SHA-256 of the secret is kept."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    scope: str = Field(max_length=16)  # "read" or "write"
+    token_hash: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=16)  # the first characters, shown in listings to tell tokens apart
+    created_by: str = Field(max_length=200)
+    created_at: datetime = _time()
+    last_used_at: datetime | None = _time(nullable=True)
+    revoked_at: datetime | None = _time(nullable=True)
+
+
+class WebhookSubscriber(SQLModel, table=True):
+    """Someone who wants every incident and maintenance change POSTed to a URL."""
+
+    __tablename__ = "webhook_subscriber"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=2000)
+    secret: str = Field(max_length=200)
+    description: str = Field(default="", max_length=200)
+    created_by: str = Field(max_length=200)
+    created_at: datetime = _time()
+    disabled_at: datetime | None = _time(nullable=True)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message to deliver outside (a webhook POST, a Slack call), written in the same transaction
+    as the change that causes it and delivered afterwards by a worker.
+
+    ``ordering_key`` groups messages that must arrive in order (one incident to one receiver): a
+    message is not attempted while an older one with the same key is still undelivered.
+    """
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        Index("ix_outbox_message_due", "state", "next_attempt_at"),
+        Index("ix_outbox_message_ordering", "ordering_key", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: str = Field(max_length=64, unique=True)
+    channel: str = Field(max_length=16)  # "webhook", "slack"
+    target: str = Field(max_length=200)  # subscriber id, Slack channel ...
+    ordering_key: str = Field(max_length=200)
+    event: str = Field(max_length=64)
+    payload: dict[str, Any] = Field(sa_type=JSON)
+    state: str = Field(default="pending", max_length=16)  # pending, delivered, dead
+    attempts: int = Field(default=0)
+    created_at: datetime = _time()
+    next_attempt_at: datetime = _time()
+    claimed_until: datetime | None = _time(nullable=True)
+    delivered_at: datetime | None = _time(nullable=True)
+    last_error: str | None = Field(default=None, max_length=2000)
+    result: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+
+
 __all__ = [
+    "ApiToken",
+    "OutboxMessage",
+    "WebhookSubscriber",
     "AuditEvent",
     "Component",
     "ComponentGroup",
