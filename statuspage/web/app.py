@@ -25,7 +25,7 @@ from statuspage.db.engine import make_engine, new_session
 from statuspage.errors import NotFound
 from statuspage.incidents import service as incidents
 from statuspage.settings import Settings, load_settings
-from statuspage.web import pages
+from statuspage.web import admin, feeds, pages
 from statuspage.web.templating import make_environment
 from statuspage.web.v2 import V2Builder
 
@@ -139,6 +139,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         Route("/api/v2/summary.json", summary, name="v2_summary"),
         Route("/api/v2/status.json", status, name="v2_status"),
         Route("/healthz", healthz, name="healthz"),
+        *feeds.routes(site),
+        *admin.routes(site),
         Mount("/static", app=StaticFiles(directory=str(settings.static_dir)), name="static"),
     ]
     middleware = [Middleware(SecurityHeaders)]
