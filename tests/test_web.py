@@ -32,7 +32,7 @@ def assert_valid(definition: str, data: Any) -> None:
 
 @pytest.fixture
 def client(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime.settings, runtime.engine)) as test_client:
+    with TestClient(create_app(runtime.settings, runtime.engine, version_check_interval=0)) as test_client:
         yield test_client
 
 

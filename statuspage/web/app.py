@@ -17,15 +17,18 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sqlalchemy import text
+
 from statuspage.db.engine import make_engine, new_session
-from statuspage.errors import NotFound
+from statuspage.errors import InvalidInput, NotFound
 from statuspage.incidents import service as incidents
 from statuspage.settings import Settings, load_settings
 from statuspage.web import admin, feeds, pages
+from statuspage.web.cache import PageCache, Produced, Rendered, VersionWatcher
 from statuspage.web.templating import make_environment
 from statuspage.web.v2 import V2Builder
 
@@ -60,66 +63,171 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-class Site:
-    """What every request handler needs: settings, the engine, the templates."""
+PAGE_CACHE_CONTROL = "public, max-age=10, stale-while-revalidate=30"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+
+class Site:
+    """What every request handler needs: settings, the engine, the templates, the page cache."""
+
+    def __init__(self, settings: Settings, engine: Engine, *, version_check_interval: float = 0.5) -> None:
         self.settings = settings
         self.engine = engine
         self.templates: Environment = make_environment(settings.templates_dir, settings.config.page.time_zone)
+        self.cache = PageCache(VersionWatcher(self.data_version, check_interval=version_check_interval))
+
+    def data_version(self) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.execute(text("SELECT data_version FROM site_state WHERE id = 1")).scalar_one())
 
     def read(self, build: Callable[[V2Builder], Any]) -> Any:
         with new_session(self.engine) as session:
             return build(V2Builder(session, self.settings))
 
+    def render(self, template: str, context: dict[str, Any]) -> str:
+        return self.templates.get_template(template).render(page=self.settings.config.page, **context)
+
     def html(self, template: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
-        body = self.templates.get_template(template).render(page=self.settings.config.page, **context)
-        return HTMLResponse(body, status_code=status_code)
+        return HTMLResponse(self.render(template, context), status_code=status_code)
+
+    def produce_html(self, template: str, context: dict[str, Any], status_code: int = 200) -> Produced:
+        return Produced(self.render(template, context).encode(), "text/html; charset=utf-8", status_code)
+
+    async def respond(
+        self, request: Request, produce: Callable[[], Produced], *, cache_control: str = PAGE_CACHE_CONTROL
+    ) -> Response:
+        """Serve from the page cache (rendering once per data version), with ETag, 304 and gzip."""
+        key = request.url.path + ("?" + request.url.query if request.url.query else "")
+        entry = await self.cache.get(key, produce)
+        return cached_response(request, entry, cache_control)
+
+
+def cached_response(request: Request, entry: Rendered, cache_control: str) -> Response:
+    produced = entry.produced
+    gzip_etag = entry.etag[:-1] + '-gzip"'
+    use_gzip = entry.gzipped is not None and "gzip" in request.headers.get("accept-encoding", "").lower()
+    headers = {
+        "etag": gzip_etag if use_gzip else entry.etag,
+        "cache-control": cache_control if produced.status_code == 200 else "public, max-age=10",
+        "vary": "Accept-Encoding",
+        **produced.headers,
+    }
+    if produced.status_code == 200 and etag_matches(request.headers.get("if-none-match"), (entry.etag, gzip_etag)):
+        return Response(status_code=304, headers=headers)
+    if use_gzip:
+        assert entry.gzipped is not None
+        headers["content-encoding"] = "gzip"
+        return Response(entry.gzipped, status_code=produced.status_code, headers=headers, media_type=produced.media_type)
+    return Response(produced.body, status_code=produced.status_code, headers=headers, media_type=produced.media_type)
+
+
+def etag_matches(if_none_match: str | None, etags: tuple[str, ...]) -> bool:
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    offered = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return any(tag in offered for tag in etags)
+
+
+class InvalidateAfterWrites:
+    """After a write request in this process, the next page request re-reads the data version at
+    once instead of waiting for the next periodic check (other processes see it within the check
+    interval)."""
+
+    def __init__(self, app: ASGIApp, site: Site) -> None:
+        self.app = app
+        self.site = site
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if scope["type"] == "http" and scope["method"] in WRITE_METHODS:
+                self.site.cache.watcher.invalidate()
+
+
+def json_bytes(data: Any) -> bytes:
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    # Keep a browser from ever reading '<' in JSON as markup.
+    return body.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode()
 
 
 def json_response(data: Any, status_code: int = 200) -> Response:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    # Keep a browser from ever reading '<' in JSON as markup.
-    body = body.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return Response(body, status_code=status_code, media_type="application/json")
+    return Response(json_bytes(data), status_code=status_code, media_type="application/json")
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Starlette:
+def produce_json(data: Any) -> Produced:
+    return Produced(json_bytes(data), "application/json")
+
+
+# The public Statuspage v2 API: path → how to build it.
+V2_ENDPOINTS: dict[str, Callable[[V2Builder], Any]] = {
+    "summary": V2Builder.summary,
+    "status": V2Builder.status,
+    "components": V2Builder.components_endpoint,
+    "incidents": V2Builder.incidents_endpoint,
+    "incidents/unresolved": V2Builder.unresolved_endpoint,
+    "scheduled-maintenances": V2Builder.maintenances_endpoint,
+    "scheduled-maintenances/upcoming": V2Builder.upcoming_endpoint,
+    "scheduled-maintenances/active": V2Builder.active_endpoint,
+}
+
+PageBuilder = Callable[[V2Builder, Request], dict[str, Any]]
+
+# The HTML pages; each has a JSON twin built from the same context.
+PAGES: dict[str, tuple[str, PageBuilder]] = {
+    "/": ("index.html", pages.index_context),
+    "/history": ("history.html", pages.history_context),
+    "/pricing": ("pricing.html", pages.pricing_context),
+    "/sla": ("sla.html", pages.sla_context),
+    "/incidents/{incident_id}": ("incident.html", pages.incident_context),
+}
+
+
+def create_app(
+    settings: Settings | None = None, engine: Engine | None = None, *, version_check_interval: float = 0.5
+) -> Starlette:
     settings = settings or load_settings()
     engine = engine or make_engine(settings.database_url)
-    site = Site(settings, engine)
+    site = Site(settings, engine, version_check_interval=version_check_interval)
 
-    def index(request: Request) -> Response:
-        return site.html("index.html", site.read(pages.index_context))
+    def page_routes(path: str, template: str, build: PageBuilder) -> list[Route]:
+        def produce(request: Request, as_json: bool) -> Produced:
+            try:
+                context = site.read(lambda b: build(b, request))
+            except (NotFound, InvalidInput) as exc:
+                status = 404 if isinstance(exc, NotFound) else 400
+                if as_json:
+                    title = "Not found" if status == 404 else "Bad request"
+                    return Produced(problem_bytes(status, title, exc.message), "application/problem+json", status)
+                return site.produce_html("not_found.html", {"message": exc.message}, status_code=status)
+            if as_json:
+                return produce_json(context["json"])
+            return site.produce_html(template, context)
 
-    def incident_page(request: Request) -> Response:
-        incident_id = request.path_params["incident_id"]
-        try:
-            context = site.read(lambda b: pages.incident_context(b, incident_id))
-        except NotFound as exc:
-            return site.html("not_found.html", {"message": exc.message}, status_code=404)
-        return site.html("incident.html", context)
+        async def html(request: Request) -> Response:
+            return await site.respond(request, lambda: produce(request, False))
 
-    def incident_json(request: Request) -> Response:
-        incident_id = request.path_params["incident_id"]
-        try:
-            context = site.read(lambda b: pages.incident_context(b, incident_id))
-        except NotFound as exc:
-            return problem(404, "Not found", exc.message)
-        return json_response({"page": context["summary"]["page"], "incident": context["incident"]})
+        async def as_json(request: Request) -> Response:
+            return await site.respond(request, lambda: produce(request, True))
 
-    def summary(request: Request) -> Response:
-        return json_response(site.read(lambda b: b.summary()))
+        json_path = "/index.json" if path == "/" else path + ".json"
+        # The JSON twin first, so /incidents/7.json is not read as incident "7.json".
+        return [Route(json_path, as_json), Route(path, html)]
 
-    def status(request: Request) -> Response:
-        return json_response(site.read(lambda b: b.status()))
+    def v2_route(name: str, build: Callable[[V2Builder], Any]) -> Route:
+        async def endpoint(request: Request) -> Response:
+            return await site.respond(request, lambda: produce_json(site.read(build)))
+
+        return Route(f"/api/v2/{name}.json", endpoint, name=f"v2_{name.replace('/', '_')}")
 
     def healthz(request: Request) -> Response:
         try:
             site.read(lambda b: incidents.count_open(session=b.session))
         except (OperationalError, ProgrammingError):
             return PlainTextResponse("database unavailable\n", status_code=503)
-        return PlainTextResponse("ok\n")
+        return PlainTextResponse("ok\n", headers={"cache-control": "no-store"})
 
     async def not_found(request: Request, exc: Exception) -> Response:
         if request.url.path.startswith("/api/"):
@@ -132,18 +240,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             return problem(500, "Internal error", "the server could not answer; it has been logged")
         return PlainTextResponse("The status page could not be shown. The error has been logged.\n", status_code=500)
 
-    routes = [
-        Route("/", index, name="index"),
-        Route("/incidents/{incident_id}.json", incident_json, name="incident_json"),
-        Route("/incidents/{incident_id}", incident_page, name="incident"),
-        Route("/api/v2/summary.json", summary, name="v2_summary"),
-        Route("/api/v2/status.json", status, name="v2_status"),
+    routes: list[BaseRoute] = []
+    for path, (template, build) in PAGES.items():
+        routes += page_routes(path, template, build)
+    routes += [v2_route(name, build) for name, build in V2_ENDPOINTS.items()]
+    routes += [
         Route("/healthz", healthz, name="healthz"),
         *feeds.routes(site),
         *admin.routes(site),
         Mount("/static", app=StaticFiles(directory=str(settings.static_dir)), name="static"),
     ]
-    middleware = [Middleware(SecurityHeaders)]
+    middleware = [Middleware(SecurityHeaders), Middleware(InvalidateAfterWrites, site=site)]
     app = Starlette(
         routes=routes,
         middleware=middleware,
@@ -153,9 +260,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     return app
 
 
+def problem_bytes(status_code: int, title: str, detail: str, **extra: Any) -> bytes:
+    return json_bytes({"type": "about:blank", "title": title, "status": status_code, "detail": detail, **extra})
+
+
 def problem(status_code: int, title: str, detail: str, **extra: Any) -> Response:
     """An RFC 9457 problem document."""
-    body = {"type": "about:blank", "title": title, "status": status_code, "detail": detail, **extra}
-    response = json_response(body, status_code=status_code)
-    response.headers["content-type"] = "application/problem+json"
-    return response
+    return Response(
+        problem_bytes(status_code, title, detail, **extra), status_code=status_code, media_type="application/problem+json"
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.requests import Request
+
 from statuspage.incidents import service as incidents
 from statuspage.web.v2 import JSON, V2Builder
 
@@ -20,12 +22,25 @@ def layout(components: list[JSON]) -> list[JSON]:
     return sections
 
 
-def index_context(builder: V2Builder) -> dict[str, Any]:
+def index_context(builder: V2Builder, request: Request | None = None) -> dict[str, Any]:
     summary = builder.summary()
-    return {"summary": summary, "sections": layout(summary["components"])}
+    return {"summary": summary, "sections": layout(summary["components"]), "json": summary}
 
 
-def incident_context(builder: V2Builder, incident_id: str) -> dict[str, Any]:
-    incident = incidents.get(session=builder.session, incident_id=incident_id)
+def incident_context(builder: V2Builder, request: Request) -> dict[str, Any]:
+    incident = incidents.get(session=builder.session, incident_id=request.path_params["incident_id"])
     (data,) = builder.incidents_json([incident])
-    return {"summary": {"page": builder.page_json()}, "incident": data}
+    page = builder.page_json()
+    return {"summary": {"page": page}, "incident": data, "json": {"page": page, "incident": data}}
+
+
+def history_context(builder: V2Builder, request: Request) -> dict[str, Any]:
+    raise NotImplementedError
+
+
+def pricing_context(builder: V2Builder, request: Request) -> dict[str, Any]:
+    raise NotImplementedError
+
+
+def sla_context(builder: V2Builder, request: Request) -> dict[str, Any]:
+    raise NotImplementedError

@@ -289,3 +289,23 @@ class V2Builder:
     def status(self) -> JSON:
         summary = self.summary()
         return {"page": summary["page"], "status": summary["status"]}
+
+    def components_endpoint(self) -> JSON:
+        return {"page": self.page_json(), "components": self.components_json()}
+
+    def incidents_endpoint(self) -> JSON:
+        return {"page": self.page_json(), "incidents": self.incidents_json(self.recent_incidents(50))}
+
+    def unresolved_endpoint(self) -> JSON:
+        return {"page": self.page_json(), "incidents": self.incidents_json(self.open_incidents())}
+
+    def maintenances_endpoint(self) -> JSON:
+        return {"page": self.page_json(), "scheduled_maintenances": self.maintenances_json(self.maintenances(limit=50))}
+
+    def upcoming_endpoint(self) -> JSON:
+        upcoming = self.maintenances([MaintenanceStatus.SCHEDULED])
+        return {"page": self.page_json(), "scheduled_maintenances": self.maintenances_json(upcoming)}
+
+    def active_endpoint(self) -> JSON:
+        active = self.maintenances([MaintenanceStatus.IN_PROGRESS, MaintenanceStatus.VERIFYING])
+        return {"page": self.page_json(), "scheduled_maintenances": self.maintenances_json(active)}
