@@ -32,7 +32,7 @@ def assert_valid(definition: str, data: Any) -> None:
 
 @pytest.fixture
 def client(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime.settings, runtime.engine, version_check_interval=0)) as test_client:
+    with TestClient(create_app(runtime.settings, runtime.engine, clock=runtime.clock, version_check_interval=0)) as test_client:
         yield test_client
 
 
@@ -103,7 +103,7 @@ def test_times_carry_offsets_in_page_time_zone(client: TestClient, ctx: WriteCon
     incident = client.get("/api/v2/summary.json").json()["incidents"][0]
     assert incident["created_at"] == "2026-11-25T03:00:00.000-05:00"  # 08:00 UTC in New York
     time_element = soup(client.get("/")).select_one("#open-incidents time")
-    assert time_element["datetime"] == "2026-11-25T03:00:00.000-05:00"
+    assert time_element["datetime"] == "2026-11-25T08:00:00Z"  # the machine-readable value is UTC
     assert time_element.get_text() == "Nov 25, 2026 03:00 EST"
 
 

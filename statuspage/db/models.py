@@ -94,6 +94,9 @@ class Incident(SQLModel, table=True):
     mitigated_at: datetime | None = _time(nullable=True)
     resolved_at: datetime | None = _time(nullable=True, index=True)
     updated_at: datetime = _time()
+    # The public root-cause summary and remediation, published with any SLA breach.
+    root_cause: str | None = Field(default=None)
+    remediation: str | None = Field(default=None)
 
 
 class IncidentUpdate(SQLModel, table=True):

@@ -424,6 +424,33 @@ def hand_over(*, ctx: WriteContext, incident_id: int | str, to: str) -> Incident
 # Reading -----------------------------------------------------------------------------------
 
 
+@write
+def record_root_cause(
+    *, ctx: WriteContext, incident_id: int | str, root_cause: str | None = None, remediation: str | None = None
+) -> Incident:
+    """The public root-cause summary and remediation plan, shown with the incident and beside any
+    SLA it breached. Either may be given alone; an empty text clears it."""
+    incident = get(session=ctx.session, incident_id=incident_id, for_update=True)
+    if root_cause is None and remediation is None:
+        raise InvalidInput("give a root cause, a remediation or both", field="root_cause")
+    before = {"root_cause": incident.root_cause, "remediation": incident.remediation}
+    if root_cause is not None:
+        incident.root_cause = clean_text(root_cause, field="root_cause", limit=MAX_BODY, required=False)
+    if remediation is not None:
+        incident.remediation = clean_text(remediation, field="remediation", limit=MAX_BODY, required=False)
+    now = ctx.now()
+    incident.updated_at = max(incident.updated_at, now)
+    ctx.audit(
+        action="incident.root_cause",
+        subject_type="incident",
+        subject_id=incident.id or 0,
+        at=now,
+        before=before,
+        after={"root_cause": incident.root_cause, "remediation": incident.remediation},
+    )
+    return incident
+
+
 def list_incidents(*, session: Session, open_only: bool = False, limit: int = 50) -> Sequence[Incident]:
     statement = select(Incident).order_by(col(Incident.declared_at).desc(), col(Incident.id).desc()).limit(limit)
     if open_only:

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sqlalchemy import text
 
+from statuspage.clock import Clock, SystemClock
 from statuspage.db.engine import make_engine, new_session
 from statuspage.errors import InvalidInput, NotFound
 from statuspage.incidents import service as incidents
@@ -70,9 +71,12 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 class Site:
     """What every request handler needs: settings, the engine, the templates, the page cache."""
 
-    def __init__(self, settings: Settings, engine: Engine, *, version_check_interval: float = 0.5) -> None:
+    def __init__(
+        self, settings: Settings, engine: Engine, *, clock: Clock | None = None, version_check_interval: float = 0.5
+    ) -> None:
         self.settings = settings
         self.engine = engine
+        self.clock = clock or SystemClock()
         self.templates: Environment = make_environment(settings.templates_dir, settings.config.page.time_zone)
         self.cache = PageCache(VersionWatcher(self.data_version, check_interval=version_check_interval))
 
@@ -82,7 +86,7 @@ class Site:
 
     def read(self, build: Callable[[V2Builder], Any]) -> Any:
         with new_session(self.engine) as session:
-            return build(V2Builder(session, self.settings))
+            return build(V2Builder(session, self.settings, now=self.clock.now()))
 
     def render(self, template: str, context: dict[str, Any]) -> str:
         return self.templates.get_template(template).render(page=self.settings.config.page, **context)
@@ -186,11 +190,15 @@ PAGES: dict[str, tuple[str, PageBuilder]] = {
 
 
 def create_app(
-    settings: Settings | None = None, engine: Engine | None = None, *, version_check_interval: float = 0.5
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    *,
+    clock: Clock | None = None,
+    version_check_interval: float = 0.5,
 ) -> Starlette:
     settings = settings or load_settings()
     engine = engine or make_engine(settings.database_url)
-    site = Site(settings, engine, version_check_interval=version_check_interval)
+    site = Site(settings, engine, clock=clock, version_check_interval=version_check_interval)
 
     def page_routes(path: str, template: str, build: PageBuilder) -> list[Route]:
         def produce(request: Request, as_json: bool) -> Produced:

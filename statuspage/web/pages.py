@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import calendar
+from datetime import datetime
+from decimal import Decimal
+
 from starlette.requests import Request
+
+from statuspage.db.models import Component
+from statuspage.errors import InvalidInput, NotFound
+from statuspage.settings import WEEKDAYS, BusinessHours, Price, SlaCredits
 
 from statuspage.incidents import service as incidents
 from statuspage.web.v2 import JSON, V2Builder
@@ -34,12 +42,152 @@ def incident_context(builder: V2Builder, request: Request) -> dict[str, Any]:
     return {"summary": {"page": page}, "incident": data, "json": {"page": page, "incident": data}}
 
 
+MONTHS_PER_PAGE = 3
+
+
 def history_context(builder: V2Builder, request: Request) -> dict[str, Any]:
-    raise NotImplementedError
+    """Past incidents by month, newest first, three months a page, optionally for one component."""
+    component = request.query_params.get("component") or None
+    page_number = _page_number(request.query_params.get("page"))
+    zone = builder.zone
+    today = builder.now.astimezone(zone).date()
+    newest = (today.year, today.month)
+    months = [_shift_month(newest, -(MONTHS_PER_PAGE * (page_number - 1) + i)) for i in range(MONTHS_PER_PAGE)]
+    start = datetime(*months[-1], 1, tzinfo=zone)
+    end = datetime(*_shift_month(months[0], 1), 1, tzinfo=zone)
+    component_json = None
+    if component is not None:
+        found = builder.session.get(Component, component)
+        if found is None or found.archived:
+            raise NotFound(f"no component {component!r}", field="component")
+        component_json = {"id": found.id, "name": found.name}
+    listed = builder.incidents_json(builder.incidents_between(start, end, component=component))
+    by_month: dict[tuple[int, int], list[JSON]] = {m: [] for m in months}
+    for incident in listed:
+        declared = datetime.fromisoformat(incident["created_at"]).astimezone(zone)
+        by_month.setdefault((declared.year, declared.month), []).append(incident)
+    oldest = builder.oldest_incident_start(component=component)
+    has_older = oldest is not None and oldest < start
+    query = f"&component={component}" if component else ""
+    pagination = {
+        "page": page_number,
+        "newer": (f"/history?page={page_number - 1}{query}" if page_number > 1 else None),
+        "older": (f"/history?page={page_number + 1}{query}" if has_older else None),
+    }
+    month_list = [
+        {"month": f"{y:04d}-{m:02d}", "label": f"{calendar.month_name[m]} {y}", "incidents": by_month[(y, m)]}
+        for y, m in months
+    ]
+    page = builder.page_json()
+    components = [{"id": c["id"], "name": c["name"]} for c in builder.components_json() if not c["group"]]
+    data = {"component": component_json, "months": month_list, "pagination": pagination}
+    return {"summary": {"page": page}, **data, "components": components, "json": {"page": page, **data}}
+
+
+def _page_number(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return 1
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise InvalidInput(f"page {raw!r} is not a page number (1, 2, 3 ...)", field="page")
+    return int(raw)
+
+
+def _shift_month(month: tuple[int, int], delta: int) -> tuple[int, int]:
+    index = month[0] * 12 + (month[1] - 1) + delta
+    return index // 12, index % 12 + 1
+
+
+CHANNEL_NAMES = {
+    "email": "Email",
+    "chat": "Chat",
+    "phone": "Phone",
+    "social": "Social media",
+    "ticket": "Tickets",
+    "complaint": "Formal complaints",
+}
 
 
 def pricing_context(builder: V2Builder, request: Request) -> dict[str, Any]:
-    raise NotImplementedError
+    """The support tiers as a buyer compares them: price, channels, hours, targets, credits."""
+    config = builder.settings.config
+    hours = describe_business_hours(config.business_hours, config.page.time_zone)
+    severities = [
+        {"id": key, "level": int(key.removeprefix("sev")), "name": severity.name, "description": severity.description}
+        for key, severity in sorted(config.severities.items())
+    ]
+    tiers = []
+    for tier in config.support_tiers:
+        tiers.append(
+            {
+                "id": tier.id,
+                "name": tier.name,
+                "price": {
+                    "included": tier.price.included,
+                    "currency": tier.price.currency,
+                    "min": _number(tier.price.min),
+                    "max": _number(tier.price.max),
+                    "per": tier.price.per,
+                    "text": describe_price(tier.price),
+                },
+                "channels": [{"id": c, "name": CHANNEL_NAMES.get(c, c)} for c in tier.channels],
+                "coverage": tier.coverage,
+                "coverage_text": "24/7, every day of the year" if tier.coverage == "24x7" else hours,
+                "response_targets": {
+                    s["id"]: (
+                        {"target": str(tier.response_targets[s["id"]]), "text": tier.response_targets[s["id"]].describe()}
+                        if s["id"] in tier.response_targets
+                        else None
+                    )
+                    for s in severities
+                },
+                "sla_credits": {
+                    "per_breach_percent": _number(tier.sla_credits.per_breach_percent),
+                    "monthly_cap_percent": _number(tier.sla_credits.monthly_cap_percent),
+                    "text": describe_credits(tier.sla_credits),
+                },
+                "extras": list(tier.extras),
+            }
+        )
+    page = builder.page_json()
+    data = {"business_hours": hours, "severities": severities, "support_tiers": tiers}
+    return {"summary": {"page": page}, **data, "json": {"page": page, **data}}
+
+
+def describe_price(price: Price) -> str:
+    if price.included:
+        return "Included"
+    symbol = "$" if price.currency == "USD" else f"{price.currency} "
+    low = f"{symbol}{_number(price.min)}"
+    if price.max is not None and price.max != price.min:
+        return f"{low}–{_number(price.max)} per {price.per}"
+    return f"{low} per {price.per}"
+
+
+def describe_credits(credits: SlaCredits) -> str:
+    if not credits.per_breach_percent:
+        return credits.note or "No service credits"
+    text = f"{_number(credits.per_breach_percent)} % of the monthly fee per missed target"
+    if credits.monthly_cap_percent:
+        text += f", up to {_number(credits.monthly_cap_percent)} % a month"
+    return text + (f". {credits.note}" if credits.note else "")
+
+
+def describe_business_hours(hours: BusinessHours, default_zone: str) -> str:
+    days = hours.days
+    if days == WEEKDAYS[: len(days)] and len(days) > 1:
+        day_text = f"{days[0].capitalize()}–{days[-1].capitalize()}"
+    else:
+        day_text = ", ".join(d.capitalize() for d in days)
+    text = f"{day_text} {hours.start:%H:%M}–{hours.end:%H:%M} {hours.time_zone or default_zone}"
+    if hours.holidays.country or hours.holidays.extra:
+        text += ", public holidays excluded"
+    return text
+
+
+def _number(value: Decimal | None) -> int | float | None:
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else float(value)
 
 
 def sla_context(builder: V2Builder, request: Request) -> dict[str, Any]:

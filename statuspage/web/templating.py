@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -13,6 +13,9 @@ from statuspage.domain.enums import ComponentStatus, IncidentStatus, Maintenance
 STATUS_LABELS = {s.value: s.label for s in ComponentStatus} | {
     s.value: s.label for s in IncidentStatus
 } | {s.value: s.label for s in MaintenanceStatus}
+
+
+IMPACT_LABELS = {"none": "No impact", "minor": "Minor impact", "major": "Major impact", "critical": "Critical impact", "maintenance": "Maintenance"}
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -26,6 +29,14 @@ def human_time(value: str | None, zone: ZoneInfo) -> str:
         return ""
     local = moment.astimezone(zone)
     return f"{local:%b} {local.day}, {local:%Y %H:%M} {local.tzname()}"
+
+
+def utc_iso(value: str | None) -> str:
+    """The machine-readable UTC value for ``<time datetime=...>``."""
+    moment = parse_time(value)
+    if moment is None:
+        return ""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def duration_between(start: str | None, end: str | None) -> str:
@@ -50,5 +61,7 @@ def make_environment(templates_dir: Path, time_zone: str) -> Environment:
     zone = ZoneInfo(time_zone)
     env.filters["human_time"] = lambda value: human_time(value, zone)
     env.filters["status_label"] = lambda value: STATUS_LABELS.get(value, str(value).replace("_", " ").capitalize())
+    env.filters["utc"] = utc_iso
+    env.filters["impact_label"] = lambda value: IMPACT_LABELS.get(value, str(value).capitalize())
     env.globals["duration_between"] = duration_between
     return env

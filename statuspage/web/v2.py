@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from statuspage.db.models import (
     Component,
@@ -32,9 +32,11 @@ JSON = dict[str, Any]
 class V2Builder:
     """Reads the database once per call and renders Statuspage v2 objects."""
 
-    def __init__(self, session: Session, settings: Settings) -> None:
+    def __init__(self, session: Session, settings: Settings, now: datetime | None = None) -> None:
         self.session = session
         self.settings = settings
+        # The moment the page is built at; pages that depend on "today" read it from here.
+        self.now = now or datetime.now(UTC)
         self.page = settings.config.page
         self.zone = ZoneInfo(self.page.time_zone)
 
@@ -146,6 +148,26 @@ class V2Builder:
         return list(
             self.session.exec(select(Incident).order_by(col(Incident.declared_at).desc(), col(Incident.id).desc()).limit(limit)).all()
         )
+
+    def incidents_between(self, start: datetime, end: datetime, *, component: str | None = None) -> list[Incident]:
+        statement = select(Incident).where(col(Incident.declared_at) >= start, col(Incident.declared_at) < end)
+        if component is not None:
+            statement = statement.where(
+                col(Incident.id).in_(
+                    select(IncidentComponent.incident_id).where(col(IncidentComponent.component_id) == component)
+                )
+            )
+        return list(self.session.exec(statement.order_by(col(Incident.declared_at).desc(), col(Incident.id).desc())).all())
+
+    def oldest_incident_start(self, *, component: str | None = None) -> datetime | None:
+        statement = select(func.min(Incident.declared_at))
+        if component is not None:
+            statement = statement.where(
+                col(Incident.id).in_(
+                    select(IncidentComponent.incident_id).where(col(IncidentComponent.component_id) == component)
+                )
+            )
+        return self.session.exec(statement).one()
 
     def incidents_json(self, incidents: Sequence[Incident]) -> list[JSON]:
         ids = [i.id for i in incidents if i.id is not None]
