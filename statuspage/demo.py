@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from statuspage.clock import FixedClock
 from statuspage.context import Actor, WriteContext
-from statuspage.db.models import Incident, Maintenance
+from statuspage.db.models import Component, ComponentGroup, Incident, Maintenance
 from statuspage.incidents import service as incidents
 from statuspage.maintenance import service as maintenance
 from statuspage.runtime import Runtime
@@ -89,6 +89,9 @@ STORIES = [
 ]
 
 
+DEMO_HISTORY_DAYS = 120
+
+
 def seed(*, session: Session, runtime: Runtime, actor: Actor) -> str:
     """Write the demo history once. A database that already has incidents is left alone."""
     if session.exec(select(func.count()).select_from(Incident)).one() or session.exec(
@@ -97,6 +100,11 @@ def seed(*, session: Session, runtime: Runtime, actor: Actor) -> str:
         return "demo data: the database already holds incidents or maintenance; nothing added"
     now = runtime.clock.now().replace(microsecond=0)
     config = runtime.settings.config
+    # The demo organisation has published its status for months, so the uptime bars have history.
+    opened = now - timedelta(days=DEMO_HISTORY_DAYS)
+    for row in [*session.exec(select(Component)).all(), *session.exec(select(ComponentGroup)).all()]:
+        row.created_at = min(row.created_at, opened)
+        session.add(row)
     for story in STORIES:
         declared = now - timedelta(days=story.days_ago)
         clock = FixedClock(declared)

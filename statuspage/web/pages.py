@@ -10,6 +10,8 @@ from decimal import Decimal
 
 from starlette.requests import Request
 
+from statuspage.components.uptime import DayIncident, uptime_for
+from statuspage.domain.uptime import DayUptime
 from statuspage.db.models import Component
 from statuspage.errors import InvalidInput, NotFound
 from statuspage.settings import WEEKDAYS, BusinessHours, Price, SlaCredits
@@ -32,7 +34,50 @@ def layout(components: list[JSON]) -> list[JSON]:
 
 def index_context(builder: V2Builder, request: Request | None = None) -> dict[str, Any]:
     summary = builder.summary()
-    return {"summary": summary, "sections": layout(summary["components"]), "json": summary}
+    uptime = uptime_json(builder)
+    return {
+        "summary": summary,
+        "sections": layout(summary["components"]),
+        "uptime": uptime,
+        "json": {**summary, "uptime": uptime},
+    }
+
+
+def describe_day(day: DayUptime, day_incidents: list[DayIncident]) -> str:
+    label = f"{calendar.month_abbr[day.date.month]} {day.date.day}, {day.date.year}"
+    if day.worst_status is None:
+        return f"{label}: no data"
+    parts = [f"{label}: {day.worst_status.label}"]
+    if day.uptime_pct is not None and day.uptime_pct < 100:
+        parts.append(f"{day.uptime_pct:.2f} % uptime")
+    if day_incidents:
+        parts.append("; ".join(i.name for i in day_incidents))
+    return " · ".join(parts)
+
+
+def uptime_json(builder: V2Builder) -> dict[str, Any]:
+    """Per component, 90 days: the worst status of each day, its uptime and its incidents."""
+    computed = uptime_for(builder.session, builder.components(), now=builder.now, zone=builder.zone)
+    result: dict[str, Any] = {}
+    for component_id, uptime in computed.items():
+        days = []
+        for day in uptime.days:
+            day_incidents = uptime.incidents.get(day.date, [])
+            days.append(
+                {
+                    "text": describe_day(day, day_incidents),
+                    "date": day.date.isoformat(),
+                    "status": day.worst_status.value if day.worst_status else None,
+                    "uptime": None if day.uptime_pct is None else round(day.uptime_pct, 3),
+                    "down_minutes": round(day.down_seconds / 60),
+                    "incidents": [{"id": str(i.id), "name": i.name, "impact": i.impact} for i in day_incidents],
+                }
+            )
+        result[component_id] = {
+            "days": days,
+            "percent": None if uptime.percent is None else round(uptime.percent, 3),
+        }
+    return result
 
 
 def incident_context(builder: V2Builder, request: Request) -> dict[str, Any]:
