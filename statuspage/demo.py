@@ -37,6 +37,8 @@ class Story:
     detected_before: timedelta
     opening: str
     steps: list[Step] = field(default_factory=list)
+    root_cause: str | None = None
+    remediation: str | None = None
 
 
 STORIES = [
@@ -70,6 +72,15 @@ STORIES = [
             Step(timedelta(hours=4, minutes=20), "monitoring", "A higher limit is in place and sign-ins succeed. Monitoring."),
             Step(timedelta(hours=5, minutes=5), "resolved", "Sign-in has been stable. Resolved; a postmortem will follow."),
         ],
+        root_cause=(
+            "A release doubled the token refreshes each session makes, which pushed us past our identity "
+            "provider's rate limit. Our alerting watched error rates on sign-in pages, not the provider's "
+            "429 responses, so the first page went out 19 minutes after failures began."
+        ),
+        remediation=(
+            "Token refreshes are cached again and a load test now guards them (done). We alert on the "
+            "provider's rate-limit responses and hold a standing limit increase with them (due Dec 15)."
+        ),
     ),
     Story(
         days_ago=9, severity=3, title="Delayed email notifications",
@@ -123,6 +134,11 @@ def seed(*, session: Session, runtime: Runtime, actor: Actor) -> str:
         for step in story.steps:
             clock.at = declared + step.after
             incidents.post_update(ctx=ctx, incident_id=incident.id or 0, status=step.status, message=step.message)
+        if story.root_cause or story.remediation:
+            clock.advance(days=2)
+            incidents.record_root_cause(
+                ctx=ctx, incident_id=incident.id or 0, root_cause=story.root_cause, remediation=story.remediation
+            )
     ctx = WriteContext(session=session, clock=runtime.clock, actor=actor, config=config)
     start = _next_weekday_night(now)
     maintenance.schedule(

@@ -13,6 +13,9 @@ from starlette.requests import Request
 from statuspage.components.uptime import DayIncident, uptime_for
 from statuspage.domain.uptime import DayUptime
 from statuspage.db.models import Component
+from statuspage.domain.durations import Duration, describe_seconds
+from statuspage.domain.sla import Attainment, attainment
+from statuspage.incidents.sla import PUBLIC_TARGETS, TARGET_LABELS, calendar_for, measure_declared_between
 from statuspage.errors import InvalidInput, NotFound
 from statuspage.settings import WEEKDAYS, BusinessHours, Price, SlaCredits
 
@@ -235,5 +238,112 @@ def _number(value: Decimal | None) -> int | float | None:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+SLA_MONTHS = 3
+
+
+def _target_json(duration: Duration | None) -> dict[str, str] | None:
+    return None if duration is None else {"target": str(duration), "text": duration.describe()}
+
+
+def _clock_text(clock: str, hours: str) -> str:
+    return "around the clock" if clock == "24x7" else f"business hours ({hours})"
+
+
+def _spent(seconds: int, clock: str) -> str:
+    text = describe_seconds(seconds)
+    return f"{text} of business time" if clock == "business_hours" else text
+
+
 def sla_context(builder: V2Builder, request: Request) -> dict[str, Any]:
-    raise NotImplementedError
+    """What was promised, how often it was kept in each of the last three months, and every
+    promise broken, with its root cause and what is being done about it."""
+    config = builder.settings.config
+    zone = builder.zone
+    hours = describe_business_hours(config.business_hours, config.page.time_zone)
+    commitments = [
+        {
+            "severity": key,
+            "level": int(key.removeprefix("sev")),
+            "name": severity.name,
+            "description": severity.description,
+            "clock": severity.clock,
+            "clock_text": _clock_text(severity.clock, hours),
+            "targets": {name: _target_json(getattr(severity, name)) for name in (*PUBLIC_TARGETS, "resolution_plan")},
+            "update_every": _target_json(severity.update_every),
+        }
+        for key, severity in sorted(config.severities.items())
+    ]
+    channels = [
+        {
+            "id": key,
+            "name": channel.name,
+            "first_response": _target_json(channel.first_response),
+            "resolution": _target_json(channel.resolution),
+            "clock": channel.clock,
+            "clock_text": _clock_text(channel.clock, hours),
+            "note": channel.note,
+        }
+        for key, channel in config.channels.items()
+    ]
+    business_calendar = calendar_for(config)
+    today = builder.now.astimezone(zone).date()
+    current = (today.year, today.month)
+    months = []
+    breaches = []
+    for offset in range(SLA_MONTHS):
+        year, month = _shift_month(current, -offset)
+        start = datetime(year, month, 1, tzinfo=zone)
+        end = datetime(*_shift_month((year, month), 1), 1, tzinfo=zone)
+        measured = measure_declared_between(builder.session, config, business_calendar, start=start, end=end, now=builder.now)
+        tallies = attainment(m.evaluation for m in measured)
+        months.append(
+            {
+                "month": f"{year:04d}-{month:02d}",
+                "label": f"{calendar.month_name[month]} {year}",
+                "to_date": offset == 0,
+                "incidents": len(measured),
+                "targets": {
+                    name: {
+                        "met": tally.met,
+                        "breached": tally.breached,
+                        "pending": tally.pending,
+                        "percent": None if tally.percent is None else round(tally.percent, 1),
+                    }
+                    for name in PUBLIC_TARGETS
+                    for tally in [tallies.get(name, Attainment(name))]
+                },
+            }
+        )
+        for item in measured:
+            for target in item.evaluation.breaches:
+                incident = item.incident
+                breaches.append(
+                    {
+                        "month": f"{year:04d}-{month:02d}",
+                        "incident": {
+                            "id": str(incident.id),
+                            "name": incident.title,
+                            "severity": f"sev{incident.severity}",
+                            "url": builder.settings.incident_url(str(incident.id)),
+                            "started_at": builder.time(incident.detected_at),
+                        },
+                        "target": target.target,
+                        "target_label": TARGET_LABELS[target.target],
+                        "promised": _spent(target.target_seconds, target.clock),
+                        "actual": _spent(target.elapsed_seconds, target.clock)
+                        + ("" if target.event_at else " so far"),
+                        "breached_by": _spent(target.breached_by_seconds, target.clock),
+                        "root_cause": incident.root_cause,
+                        "remediation": incident.remediation,
+                    }
+                )
+    page = builder.page_json()
+    data = {
+        "business_hours": hours,
+        "commitments": commitments,
+        "channels": channels,
+        "months": months,
+        "breaches": breaches,
+        "target_labels": {name: TARGET_LABELS[name] for name in PUBLIC_TARGETS},
+    }
+    return {"summary": {"page": page}, **data, "json": {"page": page, **data}}

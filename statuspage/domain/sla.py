@@ -1,0 +1,236 @@
+"""Whether an incident met its targets, and what missed targets cost.
+
+One incident is measured against its targets (``first_response``, ``acknowledgement``,
+``resolution``, ``resolution_plan``), each a :class:`Duration` that runs from ``detected_at``.
+Every figure of one evaluation is in the same unit, the seconds of the clock the target runs on:
+working seconds for the ``business_hours`` clock (and for ``bd``/``bh`` durations under any
+clock), wall seconds for ``24x7``.
+
+A target is *met* when the elapsed clock time up to the event is at most the target, *breached*
+when it is more (also while the event has not happened yet but the clock already ran past the
+target), and *pending* otherwise. Comparing clock time rather than instants matters only under
+business clocks, where time outside business hours does not move the clock: an answer on
+Saturday to a question due by Friday 18:00 took no more business time than allowed, so it is
+met, and an open one stays pending with 0 seconds left until business resumes.
+
+Credits follow the ``sla_credits`` rule of a support tier: ``per_breach_percent`` of the monthly
+fee for every missed commitment (each breached target counts once), capped at
+``monthly_cap_percent`` for the month. A cap of 0 means no credit at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, tzinfo
+from decimal import Decimal
+from enum import StrEnum
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from statuspage.domain.businesstime import BusinessCalendar, ClockKind, effective_clock
+from statuspage.domain.durations import Duration
+
+TARGET_EVENTS: Mapping[str, str] = {
+    "first_response": "first_response_at",
+    "acknowledgement": "acknowledged_at",
+    "resolution": "resolved_at",
+    "resolution_plan": "resolution_plan_at",
+}
+"""Each target name and the :class:`IncidentTimes` field whose time stops its clock."""
+
+
+class Outcome(StrEnum):
+    MET = "met"
+    BREACHED = "breached"
+    PENDING = "pending"
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentTimes:
+    """The moments that matter for an incident's targets.
+
+    ``detected_at`` starts every clock (use the declaration time when detection is not known).
+    The others stop one target each and are ``None`` until they happen.
+    """
+
+    detected_at: datetime
+    first_response_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolution_plan_at: datetime | None = None
+    reference: str | int | None = None
+
+    def event_at(self, target: str) -> datetime | None:
+        try:
+            field = TARGET_EVENTS[target]
+        except KeyError:
+            raise ValueError(f"{target!r} is not a target; use one of {', '.join(TARGET_EVENTS)}") from None
+        value: datetime | None = getattr(self, field)
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class TargetEvaluation:
+    """One target of one incident, as of ``now``.
+
+    ``elapsed_seconds`` runs to the event, or to ``now`` while the event has not happened.
+    ``breached_by_seconds`` is 0 unless breached; ``remaining_seconds`` is set only while pending.
+    """
+
+    target: str
+    clock: ClockKind
+    target_seconds: int
+    deadline: datetime
+    event_at: datetime | None
+    elapsed_seconds: int
+    outcome: Outcome
+    breached_by_seconds: int = 0
+    remaining_seconds: int | None = None
+
+    @property
+    def is_final(self) -> bool:
+        """Whether the outcome can no longer change; an open breach is final, its size is not."""
+        return self.outcome is not Outcome.PENDING
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentEvaluation:
+    incident: IncidentTimes
+    evaluated_at: datetime
+    targets: tuple[TargetEvaluation, ...]
+
+    def get(self, target: str) -> TargetEvaluation | None:
+        return next((t for t in self.targets if t.target == target), None)
+
+    @property
+    def breaches(self) -> tuple[TargetEvaluation, ...]:
+        return tuple(t for t in self.targets if t.outcome is Outcome.BREACHED)
+
+
+def evaluate_target(
+    target: str,
+    duration: Duration,
+    incident: IncidentTimes,
+    clock: ClockKind,
+    calendar: BusinessCalendar,
+    now: datetime,
+) -> TargetEvaluation:
+    """Measure one target; elapsed time before ``detected_at`` (bad data) counts as zero."""
+    event = incident.event_at(target)
+    kind = effective_clock(duration, clock)
+    limit = calendar.working_seconds(duration) if kind == "business_hours" else duration.seconds
+    due = calendar.deadline(incident.detected_at, duration, clock)
+    elapsed = max(0, calendar.seconds_between(incident.detected_at, now if event is None else event, kind))
+    if elapsed > limit:
+        return TargetEvaluation(target, kind, limit, due, event, elapsed, Outcome.BREACHED, elapsed - limit)
+    if event is not None:
+        return TargetEvaluation(target, kind, limit, due, event, elapsed, Outcome.MET)
+    return TargetEvaluation(target, kind, limit, due, None, elapsed, Outcome.PENDING, 0, limit - elapsed)
+
+
+def evaluate_incident(
+    incident: IncidentTimes,
+    targets: Mapping[str, Duration | None],
+    clock: ClockKind,
+    calendar: BusinessCalendar,
+    now: datetime,
+) -> IncidentEvaluation:
+    """Every target of one incident, in the order ``targets`` gives them; ``None`` targets
+    (a severity without, say, an acknowledgement target) are left out."""
+    evaluated = tuple(
+        evaluate_target(name, duration, incident, clock, calendar, now)
+        for name, duration in targets.items()
+        if duration is not None
+    )
+    return IncidentEvaluation(incident=incident, evaluated_at=now, targets=evaluated)
+
+
+class SeverityTargets(Protocol):
+    """What :func:`severity_targets` reads: the shape of ``settings.Severity``."""
+
+    @property
+    def first_response(self) -> Duration: ...
+    @property
+    def acknowledgement(self) -> Duration | None: ...
+    @property
+    def resolution(self) -> Duration | None: ...
+    @property
+    def resolution_plan(self) -> Duration | None: ...
+
+
+def severity_targets(severity: SeverityTargets) -> dict[str, Duration]:
+    """The targets a severity sets, ready for :func:`evaluate_incident` (its clock is ``severity.clock``)."""
+    found = {name: getattr(severity, name) for name in TARGET_EVENTS}
+    return {name: duration for name, duration in found.items() if duration is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class Attainment:
+    """How often one target was met. Pending targets are counted but left out of the percentage,
+    since they have not yet met or missed anything."""
+
+    target: str
+    met: int = 0
+    breached: int = 0
+    pending: int = 0
+
+    @property
+    def decided(self) -> int:
+        return self.met + self.breached
+
+    @property
+    def percent(self) -> float | None:
+        """Met as a percentage of met + breached; ``None`` when nothing is decided yet."""
+        return 100 * self.met / self.decided if self.decided else None
+
+
+def attainment(evaluations: Iterable[IncidentEvaluation]) -> dict[str, Attainment]:
+    """Per target name, in first-seen order, over a set of incidents."""
+    counts: dict[str, dict[Outcome, int]] = {}
+    for evaluation in evaluations:
+        for target in evaluation.targets:
+            tally = counts.setdefault(target.target, dict.fromkeys(Outcome, 0))
+            tally[target.outcome] += 1
+    return {
+        name: Attainment(name, tally[Outcome.MET], tally[Outcome.BREACHED], tally[Outcome.PENDING])
+        for name, tally in counts.items()
+    }
+
+
+def breaches_in_month(
+    evaluations: Iterable[IncidentEvaluation], year: int, month: int, time_zone: str | tzinfo
+) -> list[TargetEvaluation]:
+    """Breached targets whose deadline fell in that local calendar month.
+
+    A breach belongs to the month in which the deadline passed, not the month the incident
+    was resolved, so a report for a closed month does not change afterwards.
+    """
+    zone = ZoneInfo(time_zone) if isinstance(time_zone, str) else time_zone
+    first = datetime.combine(date(year, month, 1), time(0), tzinfo=zone).astimezone(UTC)
+    after = datetime.combine(date(year + month // 12, month % 12 + 1, 1), time(0), tzinfo=zone).astimezone(UTC)
+    return [
+        target
+        for evaluation in evaluations
+        for target in evaluation.breaches
+        if first <= target.deadline < after
+    ]
+
+
+class CreditRule(Protocol):
+    """The shape of ``settings.SlaCredits``."""
+
+    @property
+    def per_breach_percent(self) -> Decimal: ...
+    @property
+    def monthly_cap_percent(self) -> Decimal: ...
+
+
+def credit_percent(rule: CreditRule, breaches: Iterable[TargetEvaluation]) -> Decimal:
+    """The credit owed for one month, as a percentage of that month's fee.
+
+    Only breached targets count, so a month's whole list of evaluated targets can be passed;
+    filter it to the month first (:func:`breaches_in_month`).
+    """
+    count = sum(1 for target in breaches if target.outcome is Outcome.BREACHED)
+    return min(Decimal(rule.per_breach_percent) * count, Decimal(rule.monthly_cap_percent))

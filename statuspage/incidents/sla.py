@@ -1,0 +1,72 @@
+"""Incidents measured against their severity's targets: the read side of the SLA arithmetic in
+:mod:`statuspage.domain.sla`, shared by the public SLA page and the reports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from statuspage.db.models import Incident
+from statuspage.domain.businesstime import BusinessCalendar
+from statuspage.domain.sla import IncidentEvaluation, IncidentTimes, evaluate_incident
+from statuspage.settings import Config
+
+# The commitments published per incident. The resolution plan is an internal step: an incident
+# resolved in time never needs one, so it is not measured publicly.
+PUBLIC_TARGETS = ("first_response", "acknowledgement", "resolution")
+TARGET_LABELS = {
+    "first_response": "First response",
+    "acknowledgement": "Escalation acknowledged",
+    "resolution": "Resolution",
+    "resolution_plan": "Resolution plan",
+}
+
+
+@dataclass(frozen=True)
+class Measured:
+    incident: Incident
+    evaluation: IncidentEvaluation
+
+
+def calendar_for(config: Config) -> BusinessCalendar:
+    return BusinessCalendar.from_config(config.business_hours, config.page.time_zone)
+
+
+def times_of(incident: Incident) -> IncidentTimes:
+    return IncidentTimes(
+        detected_at=min(incident.detected_at, incident.declared_at),
+        first_response_at=incident.first_response_at,
+        acknowledged_at=incident.acknowledged_at,
+        resolved_at=incident.resolved_at,
+        reference=incident.id,
+    )
+
+
+def measure(
+    incident: Incident, config: Config, calendar: BusinessCalendar, now: datetime, targets: Sequence[str] = PUBLIC_TARGETS
+) -> IncidentEvaluation | None:
+    """The incident against its severity's targets; ``None`` for a severity no longer configured."""
+    severity = config.severity(incident.severity)
+    if severity is None:
+        return None
+    durations = {name: getattr(severity, name) for name in targets}
+    return evaluate_incident(times_of(incident), durations, severity.clock, calendar, now)
+
+
+def measure_declared_between(
+    session: Session, config: Config, calendar: BusinessCalendar, *, start: datetime, end: datetime, now: datetime
+) -> list[Measured]:
+    incidents = session.exec(
+        select(Incident)
+        .where(col(Incident.declared_at) >= start, col(Incident.declared_at) < end)
+        .order_by(col(Incident.declared_at), col(Incident.id))
+    ).all()
+    measured = []
+    for incident in incidents:
+        evaluation = measure(incident, config, calendar, now)
+        if evaluation is not None:
+            measured.append(Measured(incident, evaluation))
+    return measured
