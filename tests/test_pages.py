@@ -232,3 +232,69 @@ def test_untrusted_titles_stay_text_on_every_page(client: TestClient, ctx: Write
         raw = client.get(path)
         assert "<" not in raw.text  # escaped as \u003c for any browser that sniffs
         assert title in raw.text.encode().decode("unicode_escape") or title in str(raw.json())
+
+
+# --- service level commitments ---------------------------------------------------------------
+
+
+def test_sla_page_publishes_commitments_attainment_and_breaches(client: TestClient, ctx: WriteContext, clock: FixedClock) -> None:
+    # Detected 20 minutes before anyone answered: first response (15 min) missed by 5 minutes.
+    start = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
+    at(clock, start)
+    late = incidents.declare(
+        ctx=ctx, severity=1, title="Checkout down", components=["checkout"], detected_at=start - timedelta(minutes=20)
+    )
+    incidents.acknowledge(ctx=ctx, incident_id=late.id or 0)
+    at(clock, start + timedelta(hours=2))
+    incidents.resolve(ctx=ctx, incident_id=late.id or 0, message="Fixed.")
+    # October: a Sev-2 that kept every promise.
+    declare_and_resolve(ctx, clock, datetime(2026, 10, 5, 15, tzinfo=UTC), 60, severity=2, title="Slow API", components=["api"])
+    at(clock, T0)
+
+    data = client.get("/sla.json").json()
+    sev1 = next(c for c in data["commitments"] if c["severity"] == "sev1")
+    assert sev1["targets"]["first_response"] == {"target": "15m", "text": "15 minutes"}
+    assert sev1["targets"]["resolution"] == {"target": "4h", "text": "4 hours"}
+    assert sev1["clock"] == "24x7"
+    assert next(ch for ch in data["channels"] if ch["id"] == "email")["clock"] == "business_hours"
+
+    november, october, september = data["months"]
+    assert (november["month"], november["to_date"], november["incidents"]) == ("2026-11", True, 1)
+    assert november["targets"]["first_response"] == {"met": 0, "breached": 1, "pending": 0, "percent": 0.0}
+    assert november["targets"]["resolution"] == {"met": 1, "breached": 0, "pending": 0, "percent": 100.0}
+    assert october["targets"]["first_response"]["percent"] == 100.0
+    assert september["incidents"] == 0 and september["targets"]["resolution"]["percent"] is None
+
+    (breach,) = data["breaches"]
+    assert breach["incident"]["name"] == "Checkout down"
+    assert (breach["target"], breach["promised"], breach["actual"], breach["breached_by"]) == (
+        "first_response", "15 minutes", "20 minutes", "5 minutes"
+    )
+    assert breach["root_cause"] is None
+
+    page = soup(client.get("/sla"))
+    row = page.select_one('.attainment tr[data-target="first_response"]')
+    assert [td.get_text(" ", strip=True) for td in row.select("td")] == ["0.0 % 0 of 1 met", "100.0 % 1 of 1 met", "No incidents"]
+    facts = page.select_one(".breach .breach-facts").get_text(" ", strip=True)
+    assert "Root-cause analysis in progress." in facts
+
+    incidents.record_root_cause(
+        ctx=ctx, incident_id=late.id or 0, root_cause="<b>Alert</b> routed to a muted channel.", remediation="Route Sev-1 alerts to the pager."
+    )
+    page = soup(client.get("/sla"))
+    facts = page.select_one(".breach .breach-facts")
+    assert "<b>Alert</b> routed to a muted channel." in facts.get_text()
+    assert facts.find("b") is None
+    assert "Route Sev-1 alerts to the pager." in facts.get_text()
+
+
+def test_open_incidents_are_pending_until_their_clock_runs_out(client: TestClient, ctx: WriteContext, clock: FixedClock) -> None:
+    at(clock, T0 - timedelta(hours=1))
+    incidents.declare(ctx=ctx, severity=1, title="Degraded API", components=["api"])
+    at(clock, T0)
+    november = client.get("/sla.json").json()["months"][0]
+    assert november["targets"]["resolution"] == {"met": 0, "breached": 0, "pending": 1, "percent": None}
+    at(clock, T0 + timedelta(hours=4))
+    client.app.state.site.cache.clear()  # nothing was written; the page cache would wait out its max age
+    november = client.get("/sla.json").json()["months"][0]
+    assert november["targets"]["resolution"]["breached"] == 1

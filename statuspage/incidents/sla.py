@@ -36,10 +36,12 @@ def calendar_for(config: Config) -> BusinessCalendar:
 
 
 def times_of(incident: Incident) -> IncidentTimes:
+    """An incident resolved without an explicit acknowledgement or response was answered, at the
+    latest, when it was resolved; its clocks stop there rather than run on forever."""
     return IncidentTimes(
         detected_at=min(incident.detected_at, incident.declared_at),
-        first_response_at=incident.first_response_at,
-        acknowledged_at=incident.acknowledged_at,
+        first_response_at=incident.first_response_at or incident.resolved_at,
+        acknowledged_at=incident.acknowledged_at or incident.resolved_at,
         resolved_at=incident.resolved_at,
         reference=incident.id,
     )
