@@ -137,10 +137,31 @@ class HolidayCalendar(Strict):
             )
         return value.upper()
 
+    @model_validator(mode="after")
+    def _subdivision(self) -> HolidayCalendar:
+        return _check_subdivision(self)
+
+
+def _check_subdivision(calendar: HolidayCalendar) -> HolidayCalendar:
+    if calendar.subdivision is None:
+        return calendar
+    if calendar.country is None:
+        raise PydanticCustomError("subdivision", "a subdivision needs a country, e.g. country: US, subdivision: NY")
+    import holidays
+
+    known = holidays.list_supported_countries().get(calendar.country, [])
+    if calendar.subdivision.upper() not in {s.upper() for s in known}:
+        raise PydanticCustomError(
+            "subdivision",
+            "{value} is not a subdivision of {country} the holidays package knows",
+            {"value": json.dumps(calendar.subdivision), "country": calendar.country},
+        )
+    return calendar
+
 
 class BusinessHours(Strict):
     time_zone: str | None = None
-    days: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
+    days: tuple[Weekday, ...] = Field(default=("mon", "tue", "wed", "thu", "fri"), min_length=1)
     start: time = time(8, 0)
     end: time = time(18, 0)
     holidays: HolidayCalendar = HolidayCalendar()
@@ -232,7 +253,7 @@ class SlaCredits(Strict):
     """Credit owed per missed commitment, as a percentage of the monthly fee, capped per month."""
 
     per_breach_percent: Decimal = Field(default=Decimal(0), ge=0, le=100)
-    monthly_cap_percent: Decimal = Field(default=Decimal(0), ge=0, le=100)
+    monthly_cap_percent: Decimal = Field(default=Decimal(100), ge=0, le=100)
     note: str = ""
 
 

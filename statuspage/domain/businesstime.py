@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 ClockKind = Literal["24x7", "business_hours"]
 CLOCKS: tuple[ClockKind, ...] = ("24x7", "business_hours")
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DEFAULT_START = time(8, 0)
+DEFAULT_END = time(18, 0)
 
 _ONE_SECOND = timedelta(seconds=1)
 _ONE_DAY = timedelta(days=1)
@@ -59,8 +61,8 @@ class BusinessCalendar:
         self,
         time_zone: str | tzinfo = "UTC",
         days: Iterable[int | str] = WEEKDAY_NAMES[:5],
-        start: time = time(8, 0),
-        end: time = time(18, 0),
+        start: time = DEFAULT_START,
+        end: time = DEFAULT_END,
         holidays: Iterable[date] = (),
         holidays_for_year: Callable[[int], Iterable[date]] | None = None,
     ) -> None:

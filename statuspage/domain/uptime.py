@@ -17,10 +17,9 @@ The rule:
 
 Days are local calendar days in the given zone, so a DST day is 23 or 25 hours long (all
 arithmetic is done in UTC: Python compares and subtracts two datetimes of the same zone by
-their wall-clock readings, which would lose or invent the hour). The worst
-status of a day is taken over all observed time, maintenance included (an outage during
-maintenance shows as the outage); a maintenance window on an otherwise operational day shows
-as ``under_maintenance``. The range figure weighs each day by its counted time, rather than
+their wall-clock readings, which would lose or invent the hour). The worst status of a day is
+taken over all observed time, maintenance included (an outage during maintenance shows as the
+outage); a maintenance window on an otherwise operational day shows as ``under_maintenance``. The range figure weighs each day by its counted time, rather than
 averaging daily percentages, so a half-observed day weighs half.
 """
 
@@ -121,7 +120,9 @@ Segment = tuple[dt.datetime | None, dt.datetime | None, ComponentStatus]
 
 def _timeline(initial: ComponentStatus, changes: Iterable[tuple[dt.datetime, ComponentStatus]]) -> list[Segment]:
     """Consecutive ``(start, end, status)`` stretches; ``None`` stands for the open past and future."""
-    ordered = sorted(((_aware(at, "change time"), ComponentStatus(status)) for at, status in changes), key=lambda c: c[0])
+    ordered = sorted(
+        ((_aware(at, "change time"), ComponentStatus(status)) for at, status in changes), key=lambda change: change[0]
+    )
     segments: list[Segment] = []
     start: dt.datetime | None = None
     status = initial

@@ -87,7 +87,13 @@ def incident_context(builder: V2Builder, request: Request) -> dict[str, Any]:
     incident = incidents.get(session=builder.session, incident_id=request.path_params["incident_id"])
     (data,) = builder.incidents_json([incident])
     page = builder.page_json()
-    return {"summary": {"page": page}, "incident": data, "json": {"page": page, "incident": data}}
+    severity = builder.settings.config.severity(incident.severity)
+    extra = {
+        "severity_name": severity.name if severity else None,
+        "root_cause": incident.root_cause,
+        "remediation": incident.remediation,
+    }
+    return {"summary": {"page": page}, "incident": data, **extra, "json": {"page": page, "incident": data, **extra}}
 
 
 MONTHS_PER_PAGE = 3
