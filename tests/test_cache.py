@@ -119,3 +119,26 @@ def test_error_pages_are_not_revalidated_as_200(client: TestClient) -> None:
     missing = client.get("/incidents/999")
     assert missing.status_code == 404
     assert client.get("/incidents/999", headers={"if-none-match": missing.headers["etag"]}).status_code == 404
+
+
+def test_last_good_page_is_served_while_the_database_is_down(runtime: Runtime, ctx: WriteContext) -> None:
+    from sqlalchemy import create_engine
+
+    app = create_app(runtime.settings, runtime.engine, clock=runtime.clock, version_check_interval=0)
+    site = app.state.site
+    with TestClient(app) as c:
+        good = c.get("/api/v2/summary.json")
+        assert good.status_code == 200
+        healthy_engine = site.engine
+        # Every new connection now fails, as when the database server is gone.
+        site.engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", pool_pre_ping=False)
+        site.cache.max_age = 0  # even an expired copy is better than an error
+        try:
+            during = c.get("/api/v2/summary.json")
+            assert during.status_code == 200
+            assert during.content == good.content
+        finally:
+            site.engine.dispose()
+            site.engine = healthy_engine
+        incidents.declare(ctx=ctx, severity=1, title="Back", components=["api"])
+        assert c.get("/api/v2/summary.json").json()["incidents"][0]["name"] == "Back"

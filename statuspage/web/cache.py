@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from starlette.concurrency import run_in_threadpool
 
 MIN_GZIP_BYTES = 512
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +78,13 @@ class VersionWatcher:
             return self._version
         async with self._lock:
             if self._version is None or self._monotonic() - self._checked_at >= self.check_interval:
-                self._version = await run_in_threadpool(self._read)
+                try:
+                    self._version = await run_in_threadpool(self._read)
+                except Exception:
+                    if self._version is None:
+                        raise
+                    # The database is unreachable: keep serving what was last rendered.
+                    log.warning("cannot read the data version; serving cached pages", exc_info=True)
                 self._checked_at = self._monotonic()
             return self._version
 
@@ -110,7 +118,14 @@ class PageCache:
             if self._fresh(entry, version):
                 assert entry is not None
                 return entry
-            produced = await run_in_threadpool(produce)
+            try:
+                produced = await run_in_threadpool(produce)
+            except Exception:
+                if entry is None:
+                    raise
+                # Stale-if-error: the last good rendering beats an error page during an outage.
+                log.warning("cannot render %s; serving the copy from version %s", key, entry.version, exc_info=True)
+                return entry
             self.renders += 1
             entry = Rendered.make(version, produced, self._monotonic())
             self._entries[key] = entry
