@@ -1,31 +1,278 @@
-"""``incident``: declare, update and resolve incidents from a terminal."""
+"""``incident``: declare, update and resolve incidents from a terminal.
+
+The commands work on the database directly (the default), or, given ``--server URL`` (or
+``$STATUSPAGE_URL``) and a token, through the admin API of a running status page. Either way they
+call one :class:`Backend`, so each command is written once and prints the same thing.
+
+Exit status: 0 done; 2 the request was refused (bad input, unknown id, a conflict, and in remote
+mode any 4xx answer, a bad token included); 1 something needed is unavailable (the database, or in
+remote mode the server: unreachable, timed out, or a 5xx answer).
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
 
 import click
+from rich.table import Table
+from rich.text import Text
 from sqlmodel import col, select
 
 from incident_cli.render import Renderer, console
 from statuspage.clickutil import OneLineErrors
 from statuspage.components import service as components_service
 from statuspage.context import Actor
-from statuspage.db.models import AuditEvent
+from statuspage.db.models import (
+    AuditEvent,
+    Component,
+    Incident,
+    IncidentComponent,
+    IncidentUpdate,
+    Maintenance,
+    MaintenanceUpdate,
+)
 from statuspage.domain.enums import Source
-from statuspage.errors import InvalidInput
+from statuspage.errors import InvalidInput, UserError
 from statuspage.incidents import service as incidents
 from statuspage.maintenance import service as maintenance_service
 from statuspage.runtime import Runtime, default_actor_name, open_runtime, parse_when
+from statuspage.tokens import service as tokens
 from statuspage.web.v2 import V2Builder
+
+JSON = dict[str, Any]
+# What ``show`` prints: the incident, its timeline, its components (held at, shown now), its audit events.
+IncidentDetail = tuple[Incident, Sequence[IncidentUpdate], Sequence[tuple[IncidentComponent, Component]], Sequence[AuditEvent]]
+
+
+class Backend(Protocol):
+    """What the commands need from the status page, wherever it runs.
+
+    Results are the database models (detached, or rebuilt from the API's JSON) so that one
+    :class:`~incident_cli.render.Renderer` prints both. Times given as text are parsed by the
+    command with :meth:`now` and :attr:`time_zone` (the page's), so both backends read '15m ago'
+    and naive ISO times alike.
+    """
+
+    @property
+    def time_zone(self) -> str: ...
+
+    def now(self) -> datetime: ...
+
+    def incident_url(self, incident_id: int) -> str: ...
+
+    def declare(
+        self,
+        *,
+        severity: str,
+        title: str,
+        components: dict[str, str | None],
+        message: str | None,
+        commander: str | None,
+        detected_at: datetime | None,
+        impact: str | None,
+    ) -> Incident: ...
+
+    def post_update(
+        self,
+        *,
+        incident_id: str,
+        message: str | None,
+        status: str | None,
+        components: dict[str, str | None],
+        at: datetime | None,
+    ) -> IncidentUpdate: ...
+
+    def resolve(self, *, incident_id: str, message: str | None, at: datetime | None) -> IncidentUpdate: ...
+
+    def reopen(self, *, incident_id: str, message: str | None, status: str) -> IncidentUpdate: ...
+
+    def acknowledge(self, *, incident_id: str, by: str) -> tuple[Incident, bool]: ...
+
+    def hand_over(self, *, incident_id: str, to: str) -> Incident: ...
+
+    def list_incidents(self, *, open_only: bool, limit: int) -> Sequence[Incident]: ...
+
+    def incidents_json(self, *, open_only: bool, limit: int) -> list[JSON]: ...
+
+    def incident_json(self, incident_id: str | int) -> JSON: ...
+
+    def incident_detail(self, incident_id: str) -> IncidentDetail: ...
+
+    def list_components(self) -> Sequence[Component]: ...
+
+    def set_component_status(self, *, component_id: str, status: str) -> list[dict[str, str]]: ...
+
+    def schedule_maintenance(
+        self,
+        *,
+        title: str,
+        components: list[str],
+        scheduled_for: datetime,
+        scheduled_until: datetime,
+        message: str | None,
+    ) -> Maintenance: ...
+
+    def set_maintenance_status(self, *, maintenance_id: str, status: str, message: str | None) -> MaintenanceUpdate: ...
+
+    def close(self) -> None: ...
+
+
+class LocalBackend:
+    """The database named by the configuration, through the service layer; one session per call."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.state.runtime
+
+    @property
+    def time_zone(self) -> str:
+        return self.runtime.settings.config.page.time_zone
+
+    def now(self) -> datetime:
+        return self.runtime.clock.now()
+
+    def incident_url(self, incident_id: int) -> str:
+        return self.runtime.settings.incident_url(incident_id)
+
+    def declare(
+        self,
+        *,
+        severity: str,
+        title: str,
+        components: dict[str, str | None],
+        message: str | None,
+        commander: str | None,
+        detected_at: datetime | None,
+        impact: str | None,
+    ) -> Incident:
+        with self.runtime.session() as session:
+            return incidents.declare(
+                ctx=self.runtime.context(session, self.state.actor),
+                severity=severity,
+                title=title,
+                components=components,
+                message=message,
+                commander=commander,
+                detected_at=detected_at,
+                impact=impact,
+            )
+
+    def post_update(
+        self,
+        *,
+        incident_id: str,
+        message: str | None,
+        status: str | None,
+        components: dict[str, str | None],
+        at: datetime | None,
+    ) -> IncidentUpdate:
+        with self.runtime.session() as session:
+            return incidents.post_update(
+                ctx=self.runtime.context(session, self.state.actor),
+                incident_id=incident_id,
+                message=message,
+                status=status,
+                components=components,
+                at=at,
+            )
+
+    def resolve(self, *, incident_id: str, message: str | None, at: datetime | None) -> IncidentUpdate:
+        with self.runtime.session() as session:
+            ctx = self.runtime.context(session, self.state.actor)
+            return incidents.resolve(ctx=ctx, incident_id=incident_id, message=message, at=at)
+
+    def reopen(self, *, incident_id: str, message: str | None, status: str) -> IncidentUpdate:
+        with self.runtime.session() as session:
+            ctx = self.runtime.context(session, self.state.actor)
+            return incidents.reopen(ctx=ctx, incident_id=incident_id, message=message, status=status)
+
+    def acknowledge(self, *, incident_id: str, by: str) -> tuple[Incident, bool]:
+        with self.runtime.session() as session:
+            return incidents.acknowledge(ctx=self.runtime.context(session, self.state.actor), incident_id=incident_id, by=by)
+
+    def hand_over(self, *, incident_id: str, to: str) -> Incident:
+        with self.runtime.session() as session:
+            return incidents.hand_over(ctx=self.runtime.context(session, self.state.actor), incident_id=incident_id, to=to)
+
+    def list_incidents(self, *, open_only: bool, limit: int) -> Sequence[Incident]:
+        with self.runtime.session() as session:
+            return list(incidents.list_incidents(session=session, open_only=open_only, limit=limit))
+
+    def incidents_json(self, *, open_only: bool, limit: int) -> list[JSON]:
+        with self.runtime.session() as session:
+            rows = incidents.list_incidents(session=session, open_only=open_only, limit=limit)
+            return V2Builder(session, self.runtime.settings).incidents_json(rows)
+
+    def incident_json(self, incident_id: str | int) -> JSON:
+        with self.runtime.session() as session:
+            incident = incidents.get(session=session, incident_id=incident_id)
+            (data,) = V2Builder(session, self.runtime.settings).incidents_json([incident])
+            return data
+
+    def incident_detail(self, incident_id: str) -> IncidentDetail:
+        with self.runtime.session() as session:
+            incident = incidents.get(session=session, incident_id=incident_id)
+            key = incident.id or 0
+            events = session.exec(
+                select(AuditEvent)
+                .where(AuditEvent.subject_type == "incident", AuditEvent.subject_id == str(key))
+                .order_by(col(AuditEvent.at), col(AuditEvent.id))
+            ).all()
+            updates = incidents.timeline(session=session, incident_id=key)
+            affected = incidents.affected_components(session=session, incident_id=key)
+            return incident, list(updates), list(affected), list(events)
+
+    def list_components(self) -> Sequence[Component]:
+        with self.runtime.session() as session:
+            return list(components_service.list_components(session=session))
+
+    def set_component_status(self, *, component_id: str, status: str) -> list[dict[str, str]]:
+        with self.runtime.session() as session:
+            ctx = self.runtime.context(session, self.state.actor)
+            return components_service.set_status(ctx=ctx, component_id=component_id, status=status)
+
+    def schedule_maintenance(
+        self,
+        *,
+        title: str,
+        components: list[str],
+        scheduled_for: datetime,
+        scheduled_until: datetime,
+        message: str | None,
+    ) -> Maintenance:
+        with self.runtime.session() as session:
+            return maintenance_service.schedule(
+                ctx=self.runtime.context(session, self.state.actor),
+                title=title,
+                components=components,
+                scheduled_for=scheduled_for,
+                scheduled_until=scheduled_until,
+                message=message,
+            )
+
+    def set_maintenance_status(self, *, maintenance_id: str, status: str, message: str | None) -> MaintenanceUpdate:
+        with self.runtime.session() as session:
+            ctx = self.runtime.context(session, self.state.actor)
+            return maintenance_service.set_status(ctx=ctx, maintenance_id=maintenance_id, status=status, message=message)
+
+    def close(self) -> None:
+        self.state.close_runtime()
 
 
 class State:
-    def __init__(self, config_path: str | None, actor_name: str | None) -> None:
+    def __init__(self, config_path: str | None, actor_name: str | None, server: str | None = None, token: str | None = None) -> None:
         self.config_path = config_path
         self.actor = Actor(actor_name or default_actor_name(), Source.CLI)
+        self.server = server or None
+        self.token = token or None
         self._runtime: Runtime | None = None
+        self._backend: Backend | None = None
 
     @property
     def runtime(self) -> Runtime:
@@ -33,13 +280,45 @@ class State:
             self._runtime = open_runtime(self.config_path)
         return self._runtime
 
-    def close(self) -> None:
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            if self.server is None:
+                self._backend = LocalBackend(self)
+            else:
+                if self.token is None:
+                    raise UserError("--server needs a token: set STATUSPAGE_TOKEN or give --token (make one with: incident token create)")
+                # Imported here: local commands need not load the HTTP client.
+                from incident_cli.remote import RemoteBackend
+
+                self._backend = RemoteBackend(self.server, self.token, user=self.actor.name)
+        return self._backend
+
+    def local_runtime(self, command: str) -> Runtime:
+        """The database, for commands that only make sense on it (tokens are made where the data is)."""
+        if self.server is not None:
+            raise UserError(f"{command} works on the database directly, not through --server; run it without --server or $STATUSPAGE_URL")
+        return self.runtime
+
+    def close_runtime(self) -> None:
         if self._runtime is not None:
             self._runtime.engine.dispose()
 
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+        self.close_runtime()
+
     @property
     def renderer(self) -> Renderer:
-        return Renderer(self.runtime.settings.config.page.time_zone)
+        return Renderer(self.backend.time_zone)
+
+    def when(self, text: str | None, field: str) -> datetime | None:
+        """A time option, read in the page's time zone against the backend's clock."""
+        if not text:
+            return None
+        backend = self.backend
+        return parse_when(text, now=backend.now(), zone=backend.time_zone, field=field)
 
 
 pass_state = click.make_pass_decorator(State)
@@ -55,13 +334,22 @@ def parse_components(values: Sequence[str]) -> dict[str, str | None]:
     return result
 
 
-@click.group(name="incident", cls=OneLineErrors, help="Declare, update and resolve incidents.")
+@click.group(
+    name="incident",
+    cls=OneLineErrors,
+    help="Declare, update and resolve incidents.\n\n"
+    "With --server (or $STATUSPAGE_URL) and a token ($STATUSPAGE_TOKEN) the commands go through the admin API "
+    "of a running status page instead of the database. Exit status: 2 when the request is refused (bad input, "
+    "unknown id, a 4xx answer), 1 when the database or server cannot be reached.",
+)
 @click.option("--config", "config_path", envvar="STATUSPAGE_CONFIG", type=click.Path(dir_okay=False), help="Configuration file (default: $STATUSPAGE_CONFIG or ./statuspage.yaml).")
 @click.option("--as", "actor_name", envvar="INCIDENT_USER", help="Who you are, for the timeline and the audit log (default: $INCIDENT_USER or your login).")
+@click.option("--server", envvar="STATUSPAGE_URL", metavar="URL", help="Work through the admin API of this status page, e.g. https://status.example.com (default: $STATUSPAGE_URL).")
+@click.option("--token", envvar="STATUSPAGE_TOKEN", help="Admin API token for --server (default: $STATUSPAGE_TOKEN; prefer the variable, options show in process lists).")
 @click.version_option(package_name="statuspage")
 @click.pass_context
-def main(ctx: click.Context, config_path: str | None, actor_name: str | None) -> None:
-    ctx.obj = State(config_path, actor_name)
+def main(ctx: click.Context, config_path: str | None, actor_name: str | None, server: str | None, token: str | None) -> None:
+    ctx.obj = State(config_path, actor_name, server, token)
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -76,28 +364,23 @@ def main(ctx: click.Context, config_path: str | None, actor_name: str | None) ->
 @click.option("--json", "as_json", is_flag=True, help="Print the incident as Statuspage v2 JSON.")
 @pass_state
 def declare(state: State, severity: str, title: str, components: tuple[str, ...], message: str | None, commander: str | None, detected_at: str | None, impact: str | None, as_json: bool) -> None:
-    runtime = state.runtime
-    with runtime.session() as session:
-        ctx = runtime.context(session, state.actor)
-        detected = parse_when(detected_at, now=runtime.clock.now(), zone=runtime.settings.config.page.time_zone, field="detected-at") if detected_at else None
-        incident = incidents.declare(
-            ctx=ctx,
-            severity=severity,
-            title=title,
-            components=parse_components(components),
-            message=message,
-            commander=commander,
-            detected_at=detected,
-            impact=impact,
-        )
-        if as_json:
-            _print_json(session, runtime, incident.id or 0)
-            return
-        url = runtime.settings.incident_url(incident.id or 0)
-        out = console()
-        out.print(f"Declared incident {incident.id} (sev{incident.severity}, impact {incident.impact}): ", end="")
-        out.print(incident.title, markup=False)
-        out.print(url, markup=False)
+    backend = state.backend
+    incident = backend.declare(
+        severity=severity,
+        title=title,
+        components=parse_components(components),
+        message=message,
+        commander=commander,
+        detected_at=state.when(detected_at, "detected-at"),
+        impact=impact,
+    )
+    if as_json:
+        _print_json(backend.incident_json(incident.id or 0))
+        return
+    out = console()
+    out.print(f"Declared incident {incident.id} (sev{incident.severity}, impact {incident.impact}): ", end="")
+    out.print(incident.title, markup=False)
+    out.print(backend.incident_url(incident.id or 0), markup=False)
 
 
 @main.command(help="Post an update to the public timeline; optionally change status or components.")
@@ -110,18 +393,14 @@ def declare(state: State, severity: str, title: str, components: tuple[str, ...]
 def update(state: State, incident_id: str, status: str | None, message: str | None, components: tuple[str, ...], at: str | None) -> None:
     if not (status or message or components):
         raise InvalidInput("give --message, --status or --component")
-    runtime = state.runtime
-    with runtime.session() as session:
-        when = parse_when(at, now=runtime.clock.now(), zone=runtime.settings.config.page.time_zone, field="at") if at else None
-        result = incidents.post_update(
-            ctx=runtime.context(session, state.actor),
-            incident_id=incident_id,
-            message=message,
-            status=status,
-            components=parse_components(components),
-            at=when,
-        )
-        _say_update(state, result.incident_id, result.status, result.affected_components)
+    result = state.backend.post_update(
+        incident_id=incident_id,
+        message=message,
+        status=status,
+        components=parse_components(components),
+        at=state.when(at, "at"),
+    )
+    _say_update(state, result.incident_id, result.status, result.affected_components)
 
 
 @main.command(help="Resolve an incident; its components return to normal unless another incident holds them.")
@@ -130,11 +409,8 @@ def update(state: State, incident_id: str, status: str | None, message: str | No
 @click.option("--at", "at", help="When it was resolved, if not now.")
 @pass_state
 def resolve(state: State, incident_id: str, message: str | None, at: str | None) -> None:
-    runtime = state.runtime
-    with runtime.session() as session:
-        when = parse_when(at, now=runtime.clock.now(), zone=runtime.settings.config.page.time_zone, field="at") if at else None
-        result = incidents.resolve(ctx=runtime.context(session, state.actor), incident_id=incident_id, message=message, at=when)
-        _say_update(state, result.incident_id, result.status, result.affected_components)
+    result = state.backend.resolve(incident_id=incident_id, message=message, at=state.when(at, "at"))
+    _say_update(state, result.incident_id, result.status, result.affected_components)
 
 
 @main.command(help="Reopen a resolved incident.")
@@ -143,24 +419,20 @@ def resolve(state: State, incident_id: str, message: str | None, at: str | None)
 @click.option("--status", default="investigating", show_default=True, type=click.Choice(["investigating", "identified", "monitoring"]))
 @pass_state
 def reopen(state: State, incident_id: str, message: str | None, status: str) -> None:
-    runtime = state.runtime
-    with runtime.session() as session:
-        result = incidents.reopen(ctx=runtime.context(session, state.actor), incident_id=incident_id, message=message, status=status)
-        _say_update(state, result.incident_id, result.status, result.affected_components)
+    result = state.backend.reopen(incident_id=incident_id, message=message, status=status)
+    _say_update(state, result.incident_id, result.status, result.affected_components)
 
 
 @main.command(help="Acknowledge an incident: you have it.")
 @click.argument("incident_id")
 @pass_state
 def ack(state: State, incident_id: str) -> None:
-    runtime = state.runtime
-    with runtime.session() as session:
-        incident, changed = incidents.acknowledge(ctx=runtime.context(session, state.actor), incident_id=incident_id, by=state.actor.name)
-        when = state.renderer.time(incident.acknowledged_at)
-        if changed:
-            click.echo(f"Incident {incident.id} acknowledged by {incident.acknowledged_by} at {when}")
-        else:
-            click.echo(f"Incident {incident.id} was already acknowledged by {incident.acknowledged_by} at {when}")
+    incident, changed = state.backend.acknowledge(incident_id=incident_id, by=state.actor.name)
+    when = state.renderer.time(incident.acknowledged_at)
+    if changed:
+        click.echo(f"Incident {incident.id} acknowledged by {incident.acknowledged_by} at {when}")
+    else:
+        click.echo(f"Incident {incident.id} was already acknowledged by {incident.acknowledged_by} at {when}")
 
 
 @main.command(help="Hand over command of an incident.")
@@ -168,10 +440,8 @@ def ack(state: State, incident_id: str) -> None:
 @click.option("--to", "to", required=True, help="The new incident commander.")
 @pass_state
 def handover(state: State, incident_id: str, to: str) -> None:
-    runtime = state.runtime
-    with runtime.session() as session:
-        incident = incidents.hand_over(ctx=runtime.context(session, state.actor), incident_id=incident_id, to=to)
-        click.echo(f"Incident {incident.id} is now commanded by {incident.commander}")
+    incident = state.backend.hand_over(incident_id=incident_id, to=to)
+    click.echo(f"Incident {incident.id} is now commanded by {incident.commander}")
 
 
 @main.command("list", help="List incidents, newest first.")
@@ -180,17 +450,15 @@ def handover(state: State, incident_id: str, to: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Statuspage v2 JSON.")
 @pass_state
 def list_command(state: State, open_only: bool, limit: int, as_json: bool) -> None:
-    runtime = state.runtime
-    with runtime.session() as session:
-        rows = incidents.list_incidents(session=session, open_only=open_only, limit=limit)
-        if as_json:
-            builder = V2Builder(session, runtime.settings)
-            click.echo(json.dumps({"incidents": builder.incidents_json(rows)}, indent=2, ensure_ascii=False))
-            return
-        if not rows:
-            click.echo("No open incidents." if open_only else "No incidents.")
-            return
-        console().print(state.renderer.incident_list(rows))
+    backend = state.backend
+    if as_json:
+        click.echo(json.dumps({"incidents": backend.incidents_json(open_only=open_only, limit=limit)}, indent=2, ensure_ascii=False))
+        return
+    rows = backend.list_incidents(open_only=open_only, limit=limit)
+    if not rows:
+        click.echo("No open incidents." if open_only else "No incidents.")
+        return
+    console().print(state.renderer.incident_list(rows))
 
 
 @main.command(help="Show an incident: facts, affected components and the full timeline.")
@@ -198,27 +466,21 @@ def list_command(state: State, open_only: bool, limit: int, as_json: bool) -> No
 @click.option("--json", "as_json", is_flag=True, help="Statuspage v2 JSON.")
 @pass_state
 def show(state: State, incident_id: str, as_json: bool) -> None:
-    runtime = state.runtime
-    with runtime.session() as session:
-        incident = incidents.get(session=session, incident_id=incident_id)
-        if as_json:
-            _print_json(session, runtime, incident.id or 0)
-            return
-        events = session.exec(
-            select(AuditEvent)
-            .where(AuditEvent.subject_type == "incident", AuditEvent.subject_id == str(incident.id))
-            .order_by(col(AuditEvent.at), col(AuditEvent.id))
-        ).all()
-        console().print(
-            state.renderer.incident(
-                incident,
-                url=runtime.settings.incident_url(incident.id or 0),
-                updates=incidents.timeline(session=session, incident_id=incident.id or 0),
-                components=incidents.affected_components(session=session, incident_id=incident.id or 0),
-                events=events,
-                now=runtime.clock.now(),
-            )
+    backend = state.backend
+    if as_json:
+        _print_json(backend.incident_json(incident_id))
+        return
+    incident, updates, affected, events = backend.incident_detail(incident_id)
+    console().print(
+        state.renderer.incident(
+            incident,
+            url=backend.incident_url(incident.id or 0),
+            updates=updates,
+            components=affected,
+            events=events,
+            now=backend.now(),
         )
+    )
 
 
 @main.group(help="Components and their status.")
@@ -229,13 +491,13 @@ def component() -> None:
 @component.command("list", help="Components and their current status.")
 @pass_state
 def component_list(state: State) -> None:
-    runtime = state.runtime
-    with runtime.session() as session:
-        out = console()
-        for row in components_service.list_components(session=session):
-            out.print(f"{row.id:<16} ", end="", markup=False)
-            out.print(state.renderer.status(row.status), end="")
-            out.print(f"  {row.name}", markup=False)
+    rows = state.backend.list_components()
+    renderer = state.renderer
+    out = console()
+    for row in rows:
+        out.print(f"{row.id:<16} ", end="", markup=False)
+        out.print(renderer.status(row.status), end="")
+        out.print(f"  {row.name}", markup=False)
 
 
 @component.command("set", help="Set a component's own status, outside any incident.")
@@ -243,14 +505,12 @@ def component_list(state: State) -> None:
 @click.argument("status", type=click.Choice(["operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance"]))
 @pass_state
 def component_set(state: State, component_id: str, status: str) -> None:
-    runtime = state.runtime
-    with runtime.session() as session:
-        changes = components_service.set_status(ctx=runtime.context(session, state.actor), component_id=component_id, status=status)
-        if changes:
-            for change in changes:
-                click.echo(f"{change['code']}: {change['old_status']} → {change['new_status']}")
-        else:
-            click.echo(f"{component_id}: status unchanged (open incidents or maintenance decide what it shows)")
+    changes = state.backend.set_component_status(component_id=component_id, status=status)
+    if changes:
+        for change in changes:
+            click.echo(f"{change['code']}: {change['old_status']} → {change['new_status']}")
+    else:
+        click.echo(f"{component_id}: status unchanged (open incidents or maintenance decide what it shows)")
 
 
 @main.group(help="Scheduled maintenance.")
@@ -266,19 +526,18 @@ def maintenance() -> None:
 @click.option("--message", "-m")
 @pass_state
 def maintenance_schedule(state: State, title: str, components: tuple[str, ...], start: str, end: str, message: str | None) -> None:
-    runtime = state.runtime
-    zone = runtime.settings.config.page.time_zone
-    now = runtime.clock.now()
-    with runtime.session() as session:
-        row = maintenance_service.schedule(
-            ctx=runtime.context(session, state.actor),
-            title=title,
-            components=list(parse_components(components)),
-            scheduled_for=parse_when(start, now=now, zone=zone, field="start"),
-            scheduled_until=parse_when(end, now=now, zone=zone, field="end"),
-            message=message,
-        )
-        click.echo(f"Scheduled maintenance {row.id}: {state.renderer.time(row.scheduled_for)} – {state.renderer.time(row.scheduled_until)}")
+    scheduled_for = state.when(start, "start")
+    scheduled_until = state.when(end, "end")
+    assert scheduled_for is not None and scheduled_until is not None
+    row = state.backend.schedule_maintenance(
+        title=title,
+        components=list(parse_components(components)),
+        scheduled_for=scheduled_for,
+        scheduled_until=scheduled_until,
+        message=message,
+    )
+    renderer = state.renderer
+    click.echo(f"Scheduled maintenance {row.id}: {renderer.time(row.scheduled_for)} – {renderer.time(row.scheduled_until)}")
 
 
 @maintenance.command("status", help="Move a maintenance to in_progress, verifying or completed.")
@@ -287,10 +546,64 @@ def maintenance_schedule(state: State, title: str, components: tuple[str, ...], 
 @click.option("--message", "-m")
 @pass_state
 def maintenance_status(state: State, maintenance_id: str, status: str, message: str | None) -> None:
-    runtime = state.runtime
+    result = state.backend.set_maintenance_status(maintenance_id=maintenance_id, status=status, message=message)
+    click.echo(f"Maintenance {result.maintenance_id} is now {result.status.replace('_', ' ')}")
+
+
+@main.group(help="Admin API tokens. These work on the database directly, never through --server.")
+def token() -> None:
+    pass
+
+
+@token.command("create", help="Make a token. The secret is printed once, alone on standard output, and cannot be shown again.")
+@click.option("--name", required=True, help="What the token is for, e.g. ci or grafana; audit events name it.")
+@click.option("--scope", required=True, type=click.Choice(["read", "write"]), help="read: GET only; write: also change incidents, components and maintenance.")
+@pass_state
+def token_create(state: State, name: str, scope: str) -> None:
+    runtime = state.local_runtime("incident token create")
     with runtime.session() as session:
-        result = maintenance_service.set_status(ctx=runtime.context(session, state.actor), maintenance_id=maintenance_id, status=status, message=message)
-        click.echo(f"Maintenance {result.maintenance_id} is now {result.status.replace('_', ' ')}")
+        row, secret = tokens.create_token(ctx=runtime.context(session, state.actor), name=name, scope=scope)
+    err = console(stderr=True)
+    err.print(Text(f"Created {row.scope} token ").append(Text(row.name)).append(f" ({row.prefix}…):"))
+    # Alone on stdout, so that TOKEN=$(incident token create ...) captures exactly the secret.
+    click.echo(secret)
+    err.print("Store it now: it will not be shown again, and only its hash is kept.", markup=False)
+
+
+@token.command("list", help="Tokens, oldest first (never their secrets).")
+@pass_state
+def token_list(state: State) -> None:
+    runtime = state.local_runtime("incident token list")
+    with runtime.session() as session:
+        rows = tokens.list_tokens(session=session)
+    if not rows:
+        click.echo("No tokens.")
+        return
+    renderer = Renderer(runtime.settings.config.page.time_zone)
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for column in ("NAME", "SCOPE", "PREFIX", "CREATED", "BY", "LAST USED", "REVOKED"):
+        table.add_column(column, no_wrap=True)
+    for row in rows:
+        table.add_row(
+            Text(row.name),
+            row.scope,
+            Text(row.prefix),
+            renderer.time(row.created_at),
+            Text(row.created_by),
+            renderer.time(row.last_used_at),
+            renderer.time(row.revoked_at) if row.revoked_at else "",
+        )
+    console().print(table)
+
+
+@token.command("revoke", help="Refuse a token from now on. Its name stays taken, for the audit log.")
+@click.argument("name")
+@pass_state
+def token_revoke(state: State, name: str) -> None:
+    runtime = state.local_runtime("incident token revoke")
+    with runtime.session() as session:
+        row = tokens.revoke_token(ctx=runtime.context(session, state.actor), name=name)
+    console().print(Text("Revoked token ").append(Text(row.name)).append(": requests with it are refused from now on."))
 
 
 def _say_update(state: State, incident_id: int, status: str, changes: list[dict[str, str]] | None) -> None:
@@ -298,14 +611,8 @@ def _say_update(state: State, incident_id: int, status: str, changes: list[dict[
     out.print(f"Incident {incident_id} is {status}.", markup=False)
     for change in changes or []:
         out.print(f"  {change['name']}: {change['old_status']} → {change['new_status']}", markup=False)
-    out.print(state.runtime.settings.incident_url(incident_id), markup=False)
+    out.print(state.backend.incident_url(incident_id), markup=False)
 
 
-def _print_json(session: object, runtime: Runtime, incident_id: int) -> None:
-    from sqlmodel import Session
-
-    assert isinstance(session, Session)
-    builder = V2Builder(session, runtime.settings)
-    incident = incidents.get(session=session, incident_id=incident_id)
-    (data,) = builder.incidents_json([incident])
+def _print_json(data: JSON) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import click
 
@@ -10,7 +13,7 @@ from statuspage.clickutil import OneLineErrors
 from statuspage.context import Actor
 from statuspage.db import migrate
 from statuspage.domain.enums import Source
-from statuspage.runtime import describe_url, ensure_ready, open_runtime
+from statuspage.runtime import Runtime, describe_url, ensure_ready, open_runtime
 from statuspage.settings import load_settings
 
 CONFIG_HELP = "Configuration file (default: $STATUSPAGE_CONFIG or ./statuspage.yaml)."
@@ -95,3 +98,134 @@ def check(config_path: str | None) -> None:
         f"{len(c.components)} components in {len(c.component_groups)} groups, "
         f"{len(c.support_tiers)} support tiers, {len(c.escalation.tiers)} escalation tiers"
     )
+
+
+# Webhooks and the outbox ---------------------------------------------------------------------
+
+
+@contextmanager
+def _opened(config_path: str | None) -> Iterator[Runtime]:
+    """A runtime whose connections are closed when the command ends (a pooled PostgreSQL
+    connection left to the garbage collector is a ResourceWarning in tests)."""
+    runtime = open_runtime(config_path)
+    try:
+        yield runtime
+    finally:
+        runtime.engine.dispose()
+
+
+@main.group(help="Webhook subscribers: every incident and maintenance change POSTed, signed, to a URL.")
+def webhooks() -> None:
+    pass
+
+
+@webhooks.command("add", help="Subscribe URL; prints the signing secret, which is shown only this once.")
+@click.argument("url")
+@click.option("--description", "-d", default="", help="What the subscriber is, for the listing.")
+@click.pass_obj
+def webhooks_add(config_path: str | None, url: str, description: str) -> None:
+    from statuspage.runtime import default_actor_name
+    from statuspage.webhooks import service as webhook_service
+
+    with _opened(config_path) as runtime, runtime.session() as session:
+        ctx = runtime.context(session, Actor(default_actor_name(), Source.CLI))
+        subscriber, secret = webhook_service.subscribe(ctx=ctx, url=url, description=description)
+    click.echo(f"Added webhook {subscriber.id}: {subscriber.url}")
+    click.echo(f"Signing secret (shown once; keep it with the receiver): {secret}")
+
+
+@webhooks.command("list", help="List webhook subscribers.")
+@click.pass_obj
+def webhooks_list(config_path: str | None) -> None:
+    from statuspage.webhooks import service as webhook_service
+
+    with _opened(config_path) as runtime, runtime.session() as session:
+        subscribers = webhook_service.list_subscribers(session=session)
+    if not subscribers:
+        click.echo("No webhooks.")
+        return
+    for s in subscribers:
+        state = "active" if s.disabled_at is None else f"disabled {s.disabled_at.isoformat(timespec='seconds')}"
+        description = f"  {s.description}" if s.description else ""
+        click.echo(f"{s.id:>4}  {state:<8}  {s.url}{description}")
+
+
+@webhooks.command("remove", help="Delete webhook ID and its secret; its undelivered messages become dead letters.")
+@click.argument("subscriber_id", metavar="ID")
+@click.pass_obj
+def webhooks_remove(config_path: str | None, subscriber_id: str) -> None:
+    from statuspage.runtime import default_actor_name
+    from statuspage.webhooks import service as webhook_service
+
+    with _opened(config_path) as runtime, runtime.session() as session:
+        ctx = runtime.context(session, Actor(default_actor_name(), Source.CLI))
+        removed = webhook_service.remove(ctx=ctx, subscriber_id=subscriber_id)
+    click.echo(f"Removed webhook {removed.id}: {removed.url}")
+
+
+@main.command("outbox", help="Outgoing messages: counts by channel and state, and the latest dead letters.")
+@click.option("--dead-limit", default=20, show_default=True, type=click.IntRange(0, 1000), help="Dead letters to list.")
+@click.pass_obj
+def outbox_status(config_path: str | None, dead_limit: int) -> None:
+    from statuspage import outbox
+
+    with _opened(config_path) as runtime, runtime.session() as session:
+        report = outbox.summary(session, dead_limit=dead_limit)
+    if not report.counts:
+        click.echo("The outbox is empty.")
+        return
+    for channel in sorted({channel for channel, _ in report.counts}):
+        counts = ", ".join(f"{report.counts.get((channel, state), 0)} {state}" for state in outbox.STATES)
+        click.echo(f"{channel}: {counts}")
+    if report.oldest_pending is not None:
+        click.echo(f"oldest pending since {report.oldest_pending.isoformat(timespec='seconds')}")
+    if report.dead:
+        click.echo("dead letters (newest first):")
+        for m in report.dead:
+            click.echo(
+                f"{m.id:>6}  {m.channel}:{m.target}  {m.event}  {m.attempts} attempts  "
+                f"{m.created_at.isoformat(timespec='seconds')}  {m.last_error or ''}"
+            )
+
+
+@main.command(help="Deliver outgoing messages (webhooks) until SIGTERM or SIGINT.")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option(
+    "--poll-interval",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0.05, 60),
+    help="Seconds between polls when idle.",
+)
+@click.pass_obj
+def deliver(config_path: str | None, once: bool, poll_interval: float) -> None:
+    import signal
+    import threading
+
+    from statuspage import outbox
+
+    runtime = open_runtime(config_path)
+    stop = threading.Event()
+    previous: dict[int, Any] = {}
+
+    def request_stop(signum: int, _frame: object) -> None:
+        # Finish the message in flight, give back the rest of the batch, then exit cleanly.
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous[signum] = signal.signal(signum, request_stop)
+    try:
+        if not once:
+            click.echo("Delivering outgoing messages; stop with Ctrl-C or SIGTERM.", err=True)
+        totals = outbox.run_worker(
+            runtime,
+            stop=stop,
+            once=once,
+            poll_interval=poll_interval,
+            on_pass=None if once else (lambda report: click.echo(str(report), err=True)),
+        )
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        runtime.engine.dispose()
+    click.echo(str(totals))

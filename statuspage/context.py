@@ -4,13 +4,22 @@ A service function decorated with :func:`write` runs in one transaction that bum
 version first (which also takes the write lock, so concurrent writers queue instead of failing),
 then does its work and writes its audit events, then commits. If anything raises, nothing is
 written. Service functions called from inside another join the outer transaction.
+
+Just before the commit, the outermost transaction runs its *before-commit hooks* with the
+context: code that must write something in the same transaction as every change, whatever the
+change was, without each service function knowing about it. The webhook outbox is one: it reads
+the audit events this transaction wrote (:attr:`WriteContext.audit_events`) and queues one message
+per changed incident or maintenance per subscriber, so a change and its notifications commit or
+roll back together. A hook that raises rolls the whole change back.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
@@ -38,6 +47,10 @@ class WriteContext:
     clock: Clock
     actor: Actor
     config: Config
+    # The audit events written in the current transaction, for the before-commit hooks. Reset
+    # when an outermost transaction starts and when it ends, so a context used for several
+    # changes in a row only ever holds the current one's.
+    audit_events: list[AuditEvent] = field(default_factory=list, repr=False)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -63,6 +76,7 @@ class WriteContext:
             after=_jsonable(after),
         )
         self.session.add(event)
+        self.audit_events.append(event)
         return event
 
 
@@ -72,18 +86,74 @@ def _jsonable(values: dict[str, Any] | None) -> dict[str, Any] | None:
     return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in values.items()}
 
 
+BeforeCommitHook = Callable[[WriteContext], None]
+
+# Hooks that ship with the product, as "module:function". They are imported on the first write
+# rather than registered by an import elsewhere, so they run whichever way a service is reached
+# (CLI, web, tests, a script) and context.py needs none of their modules at import time (they
+# import this module: importing them here eagerly would be circular).
+BUILTIN_BEFORE_COMMIT_HOOKS: tuple[str, ...] = ("statuspage.webhooks.service:enqueue_changes",)
+
+_before_commit_hooks: list[BeforeCommitHook] = []
+_builtins_loaded = False
+_load_lock = threading.Lock()
+
+
+def register_before_commit(hook: BeforeCommitHook) -> BeforeCommitHook:
+    """Run ``hook(ctx)`` in every outermost write transaction after the service function has
+    returned and before the commit. Registering the same function twice runs it once. Usable as
+    a decorator."""
+    if hook not in _before_commit_hooks:
+        _before_commit_hooks.append(hook)
+    return hook
+
+
+def unregister_before_commit(hook: BeforeCommitHook) -> None:
+    if hook in _before_commit_hooks:
+        _before_commit_hooks.remove(hook)
+
+
+def before_commit_hooks() -> list[BeforeCommitHook]:
+    """The hooks in the order they run: the built-in ones first, then those registered."""
+    global _builtins_loaded
+    if not _builtins_loaded:
+        with _load_lock:
+            if not _builtins_loaded:
+                builtins = []
+                for spec in BUILTIN_BEFORE_COMMIT_HOOKS:
+                    module_name, _, attribute = spec.partition(":")
+                    builtins.append(getattr(importlib.import_module(module_name), attribute))
+                for hook in reversed(builtins):
+                    if hook not in _before_commit_hooks:
+                        _before_commit_hooks.insert(0, hook)
+                _builtins_loaded = True
+    return list(_before_commit_hooks)
+
+
 def write(fn: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         ctx = kwargs["ctx"]
         assert isinstance(ctx, WriteContext)
         session = ctx.session
-        if session.info.get("in_write"):
-            return fn(*args, **kwargs)
-        session.info["in_write"] = True
+        outer = session.info.get("in_write")
+        if outer is not None:
+            if outer is ctx:
+                return fn(*args, **kwargs)
+            # Joined with a context of its own on the same session: its audit events belong to
+            # the outer transaction, whose hooks must see them.
+            mark = len(ctx.audit_events)
+            result = fn(*args, **kwargs)
+            outer.audit_events.extend(ctx.audit_events[mark:])
+            del ctx.audit_events[mark:]
+            return result
+        session.info["in_write"] = ctx
+        ctx.audit_events.clear()
         try:
             bump_data_version(session, ctx.clock.now())
             result = fn(*args, **kwargs)
+            for hook in before_commit_hooks():
+                hook(ctx)
             session.commit()
             return result
         except BaseException:
@@ -91,6 +161,7 @@ def write(fn: Callable[P, R]) -> Callable[P, R]:
             raise
         finally:
             session.info.pop("in_write", None)
+            ctx.audit_events.clear()
 
     return wrapper
 

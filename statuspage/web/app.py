@@ -56,9 +56,13 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                present = {name.lower() for name, _ in message["headers"]}
-                message["headers"] = list(message["headers"]) + [h for h in self.raw if h[0] not in present]
+                headers = list(message.get("headers", []))
+                present = {name.lower(): value for name, value in headers}
+                own_csp = present.get(b"content-security-policy", b"")
+                # A response that sets its own frame-ancestors (the embeddable badge) decides framing
+                # itself; X-Frame-Options has no "allow" value, so it is left out for it.
+                skip = {b"x-frame-options"} if b"frame-ancestors" in own_csp else set()
+                message["headers"] = headers + [h for h in self.raw if h[0] not in present and h[0] not in skip]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,409 @@
+"""The ``incident`` command line's remote mode: the admin API of a running status page over HTTP.
+
+:class:`RemoteBackend` answers what :class:`incident_cli.main.Backend` asks, rebuilding database
+models from the API's JSON (Statuspage v2 objects plus their ``admin`` part) so that the commands
+print exactly what they print in local mode.
+
+Failures are one line, like every other error of the command line:
+
+- an API refusal (any 4xx) is the problem document's ``detail``, exit status 2, as for bad input
+  in local mode (a missing, unknown or revoked token included);
+- a server that cannot be reached (``cannot reach http://host:port: connection refused``), a
+  timeout, a 5xx answer or one that is not the admin API's JSON is exit status 1, as for a
+  database that cannot be reached in local mode: the request may be fine, try again later.
+
+Redirects are not followed: the token must only go to the address it was given for.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+from urllib.parse import quote
+
+import click
+import httpx
+
+from statuspage.db.models import (
+    AuditEvent,
+    Component,
+    Incident,
+    IncidentComponent,
+    IncidentUpdate,
+    Maintenance,
+    MaintenanceUpdate,
+)
+from statuspage.errors import Conflict, InvalidInput, NotFound, UserError
+
+API_PREFIX = "/api/admin/v1"
+TIMEOUT_SECONDS = 15.0
+JSON = dict[str, Any]
+_ERRORS: dict[int, type[UserError]] = {404: NotFound, 409: Conflict, 422: InvalidInput}
+
+
+class ServerUnavailable(click.ClickException):
+    """The server could not answer: exit status 1, like an unreachable database."""
+
+    exit_code = 1
+
+
+def normalise_server(url: str) -> str:
+    value = url.strip().rstrip("/")
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise UserError(f"--server {url!r} is not an http(s) URL, like https://status.example.com")
+    return value.removesuffix(API_PREFIX)
+
+
+def _printable(value: str, what: str) -> str:
+    if not value or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise UserError(f"{what} must not be empty or contain control characters")
+    return value
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _reason(exc: httpx.TransportError) -> str:
+    """'connection refused' rather than '[Errno 111] Connection refused'."""
+    if isinstance(exc, httpx.TimeoutException):
+        return f"no answer within {TIMEOUT_SECONDS:g}s"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    match = re.search(r"\[Errno -?\d+\]\s*(.+)", text)
+    if match:
+        text = match.group(1)
+    return text[:1].lower() + text[1:]
+
+
+class RemoteBackend:
+    """One HTTP client per command; every call is one request (two when a time zone is needed first)."""
+
+    def __init__(self, server: str, token: str, *, user: str, transport: httpx.BaseTransport | None = None) -> None:
+        self.server = normalise_server(server)
+        _printable(token, "the token")
+        if not token.isascii() or " " in token:
+            raise UserError("the token must be printable ASCII without spaces; check $STATUSPAGE_TOKEN")
+        _printable(user, "--as")
+        self._client = httpx.Client(
+            base_url=self.server + API_PREFIX,
+            headers={
+                "authorization": f"Bearer {token}",
+                # UTF-8 bytes: httpx would refuse a non-ASCII str, and the server reads it as UTF-8.
+                "x-incident-user": user.encode("utf-8"),
+                "accept": "application/json",
+                "user-agent": "incident-cli",
+            },
+            timeout=TIMEOUT_SECONDS,
+            follow_redirects=False,
+            transport=transport,
+        )
+        self._page: JSON | None = None
+        self._links: dict[int, str] = {}
+
+    # HTTP ------------------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, *, body: JSON | None = None, params: JSON | None = None) -> JSON:
+        try:
+            response = self._client.request(method, path, json=body, params=params)
+        except httpx.TransportError as exc:
+            raise ServerUnavailable(f"cannot reach {self.server}: {_reason(exc)}") from None
+        if response.is_success:
+            try:
+                data = response.json()
+            except ValueError:
+                data = None
+            if not isinstance(data, dict):
+                self._unexpected(response)
+            page = data.get("page")
+            if isinstance(page, dict):
+                self._page = page
+            return data
+        self._refused(response)
+
+    def _refused(self, response: httpx.Response) -> NoReturn:
+        status = response.status_code
+        detail = None
+        if response.headers.get("content-type", "").startswith("application/problem+json"):
+            try:
+                detail = response.json().get("detail")
+            except (ValueError, AttributeError):
+                detail = None
+        if 300 <= status < 400:
+            raise UserError(f"{self.server} redirected to {response.headers.get('location', '?')}; give that address to --server")
+        if 400 <= status < 500:
+            if isinstance(detail, str) and detail:
+                raise _ERRORS.get(status, UserError)(" ".join(detail.splitlines()))
+            raise UserError(f"{response.request.url} answered {status} {response.reason_phrase}; is {self.server} a status page?")
+        message = detail if isinstance(detail, str) and detail else response.reason_phrase
+        raise ServerUnavailable(f"{self.server} failed: {status} {' '.join(str(message).splitlines())}")
+
+    def _unexpected(self, response: httpx.Response) -> NoReturn:
+        raise ServerUnavailable(f"{response.request.url} did not answer with the admin API's JSON; is {self.server} a status page?")
+
+    def close(self) -> None:
+        self._client.close()
+
+    # What every command needs ----------------------------------------------------------------
+
+    @property
+    def page(self) -> JSON:
+        if self._page is None:
+            self.request("GET", "/token")
+        assert self._page is not None
+        return self._page
+
+    @property
+    def time_zone(self) -> str:
+        return str(self.page["time_zone"])
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def incident_url(self, incident_id: int) -> str:
+        return self._links.get(incident_id) or f"{self.page['url']}/incidents/{incident_id}"
+
+    # Incidents -------------------------------------------------------------------------------
+
+    def declare(
+        self,
+        *,
+        severity: str,
+        title: str,
+        components: dict[str, str | None],
+        message: str | None,
+        commander: str | None,
+        detected_at: datetime | None,
+        impact: str | None,
+    ) -> Incident:
+        body = _drop_none(
+            {
+                "severity": _severity(severity),
+                "title": title,
+                "components": components,
+                "message": message,
+                "commander": commander,
+                "detected_at": detected_at.isoformat() if detected_at else None,
+                "impact": impact,
+            }
+        )
+        data = self.request("POST", "/incidents", body=body)
+        return self._incident(data)
+
+    def post_update(
+        self,
+        *,
+        incident_id: str,
+        message: str | None,
+        status: str | None,
+        components: dict[str, str | None],
+        at: datetime | None,
+    ) -> IncidentUpdate:
+        body = _drop_none(
+            {
+                "message": message,
+                "status": status,
+                "components": components or None,
+                "at": at.isoformat() if at else None,
+            }
+        )
+        return self._posted(self.request("PATCH", f"/incidents/{_path(incident_id)}", body=body))
+
+    def resolve(self, *, incident_id: str, message: str | None, at: datetime | None) -> IncidentUpdate:
+        body = _drop_none({"message": message, "at": at.isoformat() if at else None})
+        return self._posted(self.request("POST", f"/incidents/{_path(incident_id)}/resolve", body=body))
+
+    def reopen(self, *, incident_id: str, message: str | None, status: str) -> IncidentUpdate:
+        body = _drop_none({"message": message, "status": status})
+        return self._posted(self.request("POST", f"/incidents/{_path(incident_id)}/reopen", body=body))
+
+    def acknowledge(self, *, incident_id: str, by: str) -> tuple[Incident, bool]:
+        data = self.request("POST", f"/incidents/{_path(incident_id)}/acknowledge", body={"by": by})
+        with _shape(self):
+            return self._incident(data), bool(data["acknowledged"])
+
+    def hand_over(self, *, incident_id: str, to: str) -> Incident:
+        return self._incident(self.request("POST", f"/incidents/{_path(incident_id)}/handover", body={"to": to}))
+
+    def list_incidents(self, *, open_only: bool, limit: int) -> Sequence[Incident]:
+        data = self._list(open_only, limit)
+        with _shape(self):
+            return [self._incident_from(item) for item in data["incidents"]]
+
+    def incidents_json(self, *, open_only: bool, limit: int) -> list[JSON]:
+        data = self._list(open_only, limit)
+        with _shape(self):
+            return [_public(item) for item in data["incidents"]]
+
+    def _list(self, open_only: bool, limit: int) -> JSON:
+        return self.request("GET", "/incidents", params={"open": "true" if open_only else "false", "limit": limit})
+
+    def incident_json(self, incident_id: str | int) -> JSON:
+        data = self.request("GET", f"/incidents/{_path(str(incident_id))}")
+        with _shape(self):
+            return _public(data["incident"])
+
+    def incident_detail(
+        self, incident_id: str
+    ) -> tuple[Incident, Sequence[IncidentUpdate], Sequence[tuple[IncidentComponent, Component]], Sequence[AuditEvent]]:
+        data = self.request("GET", f"/incidents/{_path(incident_id)}")
+        with _shape(self):
+            item = data["incident"]
+            incident = self._incident_from(item)
+            admin = item["admin"]
+            key = incident.id or 0
+            # Oldest first, as the local timeline is, so that ties sort the same way.
+            updates = [self._update_from(key, u, admin) for u in reversed(item["incident_updates"])]
+            affected = [
+                (
+                    IncidentComponent(incident_id=key, component_id=c["id"], status=admin["components"].get(c["id"], c["status"])),
+                    Component(id=c["id"], name=c["name"], status=c["status"]),
+                )
+                for c in item["components"]
+            ]
+            events = [
+                AuditEvent(
+                    id=e["id"],
+                    at=_time(e["at"]),
+                    actor=e["actor"],
+                    source=e["source"],
+                    action=e["action"],
+                    subject_type=e["subject_type"],
+                    subject_id=e["subject_id"],
+                    before=e["before"],
+                    after=e["after"],
+                )
+                for e in data["audit_events"]
+            ]
+            return incident, updates, affected, events
+
+    # Components and maintenance --------------------------------------------------------------
+
+    def list_components(self) -> Sequence[Component]:
+        data = self.request("GET", "/components")
+        with _shape(self):
+            return [
+                Component(id=c["id"], name=c["name"], status=c["status"], base_status=c.get("admin", {}).get("base_status", c["status"]))
+                for c in data["components"]
+            ]
+
+    def set_component_status(self, *, component_id: str, status: str) -> list[dict[str, str]]:
+        data = self.request("PUT", f"/components/{_path(component_id)}", body={"status": status})
+        with _shape(self):
+            return list(data["changes"])
+
+    def schedule_maintenance(
+        self,
+        *,
+        title: str,
+        components: list[str],
+        scheduled_for: datetime,
+        scheduled_until: datetime,
+        message: str | None,
+    ) -> Maintenance:
+        body = _drop_none(
+            {
+                "title": title,
+                "components": components,
+                "scheduled_for": scheduled_for.isoformat(),
+                "scheduled_until": scheduled_until.isoformat(),
+                "message": message,
+            }
+        )
+        data = self.request("POST", "/maintenances", body=body)
+        with _shape(self):
+            item = data["scheduled_maintenance"]
+            return Maintenance(
+                id=item["admin"]["id"],
+                title=item["name"],
+                status=item["status"],
+                scheduled_for=_time(item["scheduled_for"]),
+                scheduled_until=_time(item["scheduled_until"]),
+            )
+
+    def set_maintenance_status(self, *, maintenance_id: str, status: str, message: str | None) -> MaintenanceUpdate:
+        body = _drop_none({"status": status, "message": message})
+        data = self.request("PATCH", f"/maintenances/{_path(maintenance_id)}", body=body)
+        with _shape(self):
+            item = data["scheduled_maintenance"]
+            return MaintenanceUpdate(maintenance_id=item["admin"]["id"], status=item["status"], body="", author="")
+
+    # From JSON to models ---------------------------------------------------------------------
+
+    def _incident(self, data: JSON) -> Incident:
+        with _shape(self):
+            return self._incident_from(data["incident"])
+
+    def _incident_from(self, item: JSON) -> Incident:
+        admin = item["admin"]
+        incident = Incident(
+            id=admin["id"],
+            title=item["name"],
+            severity=admin["severity"],
+            impact=item["impact"],
+            status=item["status"],
+            commander=admin["commander"],
+            declared_by=admin["declared_by"],
+            detected_at=_time(admin["detected_at"]),
+            declared_at=_time(admin["declared_at"]),
+            acknowledged_at=_time(admin["acknowledged_at"]),
+            acknowledged_by=admin["acknowledged_by"],
+            first_response_at=_time(admin["first_response_at"]),
+            mitigated_at=_time(admin["mitigated_at"]),
+            resolved_at=_time(admin["resolved_at"]),
+            updated_at=_time(admin["updated_at"]),
+        )
+        if isinstance(item.get("shortlink"), str):
+            self._links[int(admin["id"])] = item["shortlink"]
+        return incident
+
+    def _update_from(self, incident_id: int, update: JSON, admin: JSON) -> IncidentUpdate:
+        exact = admin["updates"].get(update["id"], {})
+        return IncidentUpdate(
+            id=int(str(update["id"]).rsplit("-", 1)[-1]),
+            incident_id=incident_id,
+            status=update["status"],
+            body=update["body"],
+            author=exact.get("author", ""),
+            created_at=_time(exact.get("created_at") or update["created_at"]),
+            affected_components=update["affected_components"],
+        )
+
+    def _posted(self, data: JSON) -> IncidentUpdate:
+        with _shape(self):
+            incident = self._incident_from(data["incident"])
+            return self._update_from(incident.id or 0, data["incident_update"], data["incident"]["admin"])
+
+
+@contextmanager
+def _shape(backend: RemoteBackend) -> Iterator[None]:
+    """Turn a server answer that lacks what we need into one line, exit 1, instead of a traceback."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ServerUnavailable(
+            f"{backend.server} answered in an unexpected shape ({type(exc).__name__}: {exc}); "
+            "is it a status page of the same version?"
+        ) from None
+
+
+def _drop_none(values: JSON) -> JSON:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _path(value: str) -> str:
+    """A path segment: the id as typed, escaped, so that '../x' stays one segment."""
+    return quote(value.strip(), safe="")
+
+
+def _public(item: JSON) -> JSON:
+    """The Statuspage v2 object as the local ``--json`` prints it: without the admin part."""
+    return {key: value for key, value in item.items() if key != "admin"}
+
+
+def _severity(value: str) -> int | str:
+    """``sev1``, ``P1`` and ``1`` as the number the API takes; anything else as typed, for the server to refuse."""
+    text = value.strip().lower().removeprefix("sev").removeprefix("p")
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 6 else value
