@@ -207,12 +207,12 @@ class LocalBackend:
     def incidents_json(self, *, open_only: bool, limit: int) -> list[JSON]:
         with self.runtime.session() as session:
             rows = incidents.list_incidents(session=session, open_only=open_only, limit=limit)
-            return V2Builder(session, self.runtime.settings).incidents_json(rows)
+            return V2Builder(session, self.runtime.settings.config).incidents_json(rows)
 
     def incident_json(self, incident_id: str | int) -> JSON:
         with self.runtime.session() as session:
             incident = incidents.get(session=session, incident_id=incident_id)
-            (data,) = V2Builder(session, self.runtime.settings).incidents_json([incident])
+            (data,) = V2Builder(session, self.runtime.settings.config).incidents_json([incident])
             return data
 
     def incident_detail(self, incident_id: str) -> IncidentDetail:

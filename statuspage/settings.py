@@ -360,6 +360,10 @@ class Config(Strict):
     def severity(self, level: int) -> Severity | None:
         return self.severities.get(f"sev{level}")
 
+    def incident_url(self, incident_id: int | str) -> str:
+        """The incident's public permalink."""
+        return f"{self.page.url}/incidents/{incident_id}"
+
     @property
     def severity_levels(self) -> list[int]:
         return sorted(int(k[3:]) for k in self.severities)
@@ -476,7 +480,7 @@ class Settings:
         return resource_dir("playbooks")
 
     def incident_url(self, incident_id: int | str) -> str:
-        return f"{self.config.page.url}/incidents/{incident_id}"
+        return self.config.incident_url(incident_id)
 
 
 def resource_dir(name: str) -> Path:

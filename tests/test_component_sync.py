@@ -23,7 +23,7 @@ def reload(config_file: Path, db_url: str, clock: FixedClock) -> Runtime:
 
 def shown_ids(runtime: Runtime) -> list[str]:
     with new_session(runtime.engine) as session:
-        return [c["id"] for c in V2Builder(session, runtime.settings).components_json() if not c["group"]]
+        return [c["id"] for c in V2Builder(session, runtime.settings.config).components_json() if not c["group"]]
 
 
 def test_config_changes_reach_the_page(config_file: Path, db_url: str, clock: FixedClock) -> None:

@@ -484,7 +484,7 @@ class Call:
 
     @property
     def builder(self) -> V2Builder:
-        return V2Builder(self.session, self.site.settings)
+        return V2Builder(self.session, self.site.settings.config)
 
 
 @dataclass

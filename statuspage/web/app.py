@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jinja2 import Environment
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from starlette.applications import Starlette
@@ -20,8 +21,6 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from sqlalchemy import text
 
 from statuspage.clock import Clock, SystemClock
 from statuspage.db.engine import make_engine, new_session
@@ -90,7 +89,7 @@ class Site:
 
     def read(self, build: Callable[[V2Builder], Any]) -> Any:
         with new_session(self.engine) as session:
-            return build(V2Builder(session, self.settings, now=self.clock.now()))
+            return build(V2Builder(session, self.settings.config, now=self.clock.now()))
 
     def render(self, template: str, context: dict[str, Any]) -> str:
         return self.templates.get_template(template).render(page=self.settings.config.page, **context)

@@ -163,7 +163,7 @@ def build_feed(builder: V2Builder, component_id: str | None) -> Feed:
             FeedEntry(
                 id=entry_id(page.url, page.id, incident["id"], published),
                 title=f"{incident['name']} ({status})",
-                link=builder.settings.incident_url(incident["id"]),
+                link=builder.config.incident_url(incident["id"]),
                 published=published,
                 updated=datetime.fromisoformat(incident["updated_at"]),
                 html=entry_html(incident, builder.zone),

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import calendar
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from starlette.requests import Request
 
 from statuspage.components.uptime import DayIncident, uptime_for
-from statuspage.domain.uptime import DayUptime
 from statuspage.db.models import Component
 from statuspage.domain.durations import Duration, describe_seconds
 from statuspage.domain.sla import Attainment, attainment
-from statuspage.incidents.sla import PUBLIC_TARGETS, TARGET_LABELS, calendar_for, measure_declared_between
+from statuspage.domain.uptime import DayUptime
 from statuspage.errors import InvalidInput, NotFound
-from statuspage.settings import WEEKDAYS, BusinessHours, Price, SlaCredits
-
 from statuspage.incidents import service as incidents
+from statuspage.incidents.sla import PUBLIC_TARGETS, TARGET_LABELS, calendar_for, measure_declared_between
+from statuspage.settings import WEEKDAYS, BusinessHours, Price, SlaCredits
 from statuspage.web.v2 import JSON, V2Builder
 
 
@@ -87,7 +85,7 @@ def incident_context(builder: V2Builder, request: Request) -> dict[str, Any]:
     incident = incidents.get(session=builder.session, incident_id=request.path_params["incident_id"])
     (data,) = builder.incidents_json([incident])
     page = builder.page_json()
-    severity = builder.settings.config.severity(incident.severity)
+    severity = builder.config.severity(incident.severity)
     extra = {
         "severity_name": severity.name if severity else None,
         "root_cause": incident.root_cause,
@@ -163,7 +161,7 @@ CHANNEL_NAMES = {
 
 def pricing_context(builder: V2Builder, request: Request) -> dict[str, Any]:
     """The support tiers as a buyer compares them: price, channels, hours, targets, credits."""
-    config = builder.settings.config
+    config = builder.config
     hours = describe_business_hours(config.business_hours, config.page.time_zone)
     severities = [
         {"id": key, "level": int(key.removeprefix("sev")), "name": severity.name, "description": severity.description}
@@ -263,7 +261,7 @@ def _spent(seconds: int, clock: str) -> str:
 def sla_context(builder: V2Builder, request: Request) -> dict[str, Any]:
     """What was promised, how often it was kept in each of the last three months, and every
     promise broken, with its root cause and what is being done about it."""
-    config = builder.settings.config
+    config = builder.config
     zone = builder.zone
     hours = describe_business_hours(config.business_hours, config.page.time_zone)
     commitments = [
@@ -330,7 +328,7 @@ def sla_context(builder: V2Builder, request: Request) -> dict[str, Any]:
                             "id": str(incident.id),
                             "name": incident.title,
                             "severity": f"sev{incident.severity}",
-                            "url": builder.settings.incident_url(str(incident.id)),
+                            "url": builder.config.incident_url(str(incident.id)),
                             "started_at": builder.time(incident.detected_at),
                         },
                         "target": target.target,

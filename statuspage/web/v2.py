@@ -24,7 +24,7 @@ from statuspage.db.models import (
 )
 from statuspage.domain.enums import OPEN_INCIDENT_STATUSES, ComponentStatus, Impact, MaintenanceStatus
 from statuspage.domain.status import page_status
-from statuspage.settings import Settings
+from statuspage.settings import Config
 
 JSON = dict[str, Any]
 
@@ -32,12 +32,12 @@ JSON = dict[str, Any]
 class V2Builder:
     """Reads the database once per call and renders Statuspage v2 objects."""
 
-    def __init__(self, session: Session, settings: Settings, now: datetime | None = None) -> None:
+    def __init__(self, session: Session, config: Config, now: datetime | None = None) -> None:
         self.session = session
-        self.settings = settings
+        self.config = config
         # The moment the page is built at; pages that depend on "today" read it from here.
         self.now = now or datetime.now(UTC)
-        self.page = settings.config.page
+        self.page = config.page
         self.zone = ZoneInfo(self.page.time_zone)
 
     def time(self, value: datetime | None) -> str | None:
@@ -201,7 +201,7 @@ class V2Builder:
             "monitoring_at": self.time(incident.mitigated_at) if incident.status == "monitoring" or incident.mitigated_at else None,
             "resolved_at": self.time(incident.resolved_at),
             "started_at": self.time(incident.detected_at),
-            "shortlink": self.settings.incident_url(incident_id),
+            "shortlink": self.config.incident_url(incident_id),
             "page_id": self.page.id,
             "incident_updates": [
                 {

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,7 +23,6 @@ from statuspage.db.models import AuditEvent, Incident, Maintenance, OutboxMessag
 from statuspage.domain.enums import MaintenanceStatus
 from statuspage.errors import InvalidInput, NotFound
 from statuspage.incidents.service import clean_text
-from statuspage.settings import Settings
 from statuspage.web.v2 import V2Builder
 
 CHANNEL = "webhook"
@@ -195,7 +193,7 @@ def enqueue_changes(ctx: WriteContext) -> None:
         return
     session.flush()
     # V2Builder reads only the page configuration from its settings; the paths are not used.
-    builder = V2Builder(session, Settings(config=ctx.config, config_path=Path(), database_url=""))
+    builder = V2Builder(session, ctx.config)
     page = builder.page_json()
     now = ctx.now()
     for (subject_type, subject_id), events in changed.items():
