@@ -24,6 +24,9 @@ install: $(STAMP)
 run: install
 	$(BIN)/statuspage db upgrade
 	$(BIN)/statuspage db seed-demo
+	@# The delivery worker (webhooks) runs beside the web server and stops with it.
+	@trap 'kill 0' EXIT INT TERM; \
+	$(BIN)/statuspage deliver & \
 	$(BIN)/statuspage serve --host $(HOST) --port $(PORT)
 
 # SQLite always; PostgreSQL too when TEST_DATABASE_URL is set.
