@@ -93,6 +93,8 @@ class Backend(Protocol):
 
     def hand_over(self, *, incident_id: str, to: str) -> Incident: ...
 
+    def record_root_cause(self, *, incident_id: str, root_cause: str | None, remediation: str | None) -> Incident: ...
+
     def list_incidents(self, *, open_only: bool, limit: int) -> Sequence[Incident]: ...
 
     def incidents_json(self, *, open_only: bool, limit: int) -> list[JSON]: ...
@@ -199,6 +201,11 @@ class LocalBackend:
     def hand_over(self, *, incident_id: str, to: str) -> Incident:
         with self.runtime.session() as session:
             return incidents.hand_over(ctx=self.runtime.context(session, self.state.actor), incident_id=incident_id, to=to)
+
+    def record_root_cause(self, *, incident_id: str, root_cause: str | None, remediation: str | None) -> Incident:
+        with self.runtime.session() as session:
+            ctx = self.runtime.context(session, self.state.actor)
+            return incidents.record_root_cause(ctx=ctx, incident_id=incident_id, root_cause=root_cause, remediation=remediation)
 
     def list_incidents(self, *, open_only: bool, limit: int) -> Sequence[Incident]:
         with self.runtime.session() as session:
@@ -442,6 +449,16 @@ def ack(state: State, incident_id: str) -> None:
 def handover(state: State, incident_id: str, to: str) -> None:
     incident = state.backend.hand_over(incident_id=incident_id, to=to)
     click.echo(f"Incident {incident.id} is now commanded by {incident.commander}")
+
+
+@main.command(help="Publish an incident's root cause and remediation (shown on its page and on /sla).")
+@click.argument("incident_id")
+@click.option("--root-cause", help="What went wrong and why, for customers.")
+@click.option("--remediation", help="What is being changed so it does not happen again.")
+@pass_state
+def rca(state: State, incident_id: str, root_cause: str | None, remediation: str | None) -> None:
+    incident = state.backend.record_root_cause(incident_id=incident_id, root_cause=root_cause, remediation=remediation)
+    click.echo(f"Incident {incident.id}: root cause and remediation published on {state.backend.incident_url(incident.id or 0)}")
 
 
 @main.command("list", help="List incidents, newest first.")

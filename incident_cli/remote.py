@@ -227,6 +227,10 @@ class RemoteBackend:
     def hand_over(self, *, incident_id: str, to: str) -> Incident:
         return self._incident(self.request("POST", f"/incidents/{_path(incident_id)}/handover", body={"to": to}))
 
+    def record_root_cause(self, *, incident_id: str, root_cause: str | None, remediation: str | None) -> Incident:
+        body = _drop_none({"root_cause": root_cause, "remediation": remediation})
+        return self._incident(self.request("POST", f"/incidents/{_path(incident_id)}/root-cause", body=body))
+
     def list_incidents(self, *, open_only: bool, limit: int) -> Sequence[Incident]:
         data = self._list(open_only, limit)
         with _shape(self):
@@ -354,6 +358,8 @@ class RemoteBackend:
             mitigated_at=_time(admin["mitigated_at"]),
             resolved_at=_time(admin["resolved_at"]),
             updated_at=_time(admin["updated_at"]),
+            root_cause=admin.get("root_cause"),
+            remediation=admin.get("remediation"),
         )
         if isinstance(item.get("shortlink"), str):
             self._links[int(admin["id"])] = item["shortlink"]

@@ -498,3 +498,16 @@ def test_token_commands(cli_env: dict[str, str], client: TestClient) -> None:
     assert duplicate.exit_code == 2 and "already exists" in duplicate.stderr
     remote = run("--server", "http://127.0.0.1:9", "token", "list")
     assert remote.exit_code == 2 and "without --server" in remote.stderr
+
+
+def test_root_cause_is_published_on_the_incident_and_the_sla_page(client: TestClient, writer: dict[str, str], reader: dict[str, str]) -> None:
+    declare(client, writer)
+    body = {"root_cause": "<b>Expired</b> certificate.", "remediation": "Alert 30 days before expiry."}
+    assert_problem(client.post(f"{API}/incidents/1/root-cause", json=body, headers=reader), 403)
+    published = client.post(f"{API}/incidents/1/root-cause", json=body, headers=writer)
+    assert published.status_code == 200, published.text
+    assert published.json()["incident"]["admin"]["root_cause"] == "<b>Expired</b> certificate."
+    assert client.get("/incidents/1.json").json()["root_cause"] == "<b>Expired</b> certificate."
+    assert "&lt;b&gt;Expired&lt;/b&gt; certificate." in client.get("/incidents/1").text
+    assert_problem(client.post(f"{API}/incidents/1/root-cause", json={}, headers=writer), 422, "root cause")
+    assert_problem(client.post(f"{API}/incidents/9/root-cause", json=body, headers=writer), 404)

@@ -153,3 +153,23 @@ def test_db_upgrade_then_seed_demo_is_idempotent(tmp_path: Path, cli_env: dict[s
     assert again.exit_code == 0 and "nothing added" in again.stdout
     listing = CliRunner(env=env).invoke(incident_main, ["list", "--json"], prog_name="incident")
     assert len(json.loads(listing.stdout)["incidents"]) == 5
+
+
+def test_rca_publishes_root_cause_on_the_incident(run, cli_env: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    run("declare", "-s", "1", "-t", "Checkout failing", "-c", "api")
+    done = run("rca", "1", "--root-cause", "An expired certificate.", "--remediation", "Expiry alerts.")
+    assert done.exit_code == 0, done.output
+    assert done.stdout.strip() == "Incident 1: root cause and remediation published on http://127.0.0.1:8000/incidents/1"
+    shown = run("show", "1", "--json")
+    assert shown.exit_code == 0
+    assert_one_line_error(run("rca", "1"), "give a root cause, a remediation or both")
+    from statuspage.db.engine import make_engine, new_session
+    from statuspage.incidents import service as incidents
+
+    engine = make_engine(cli_env["DATABASE_URL"])
+    try:
+        with new_session(engine) as session:
+            incident = incidents.get(session=session, incident_id=1)
+            assert (incident.root_cause, incident.remediation) == ("An expired certificate.", "Expiry alerts.")
+    finally:
+        engine.dispose()

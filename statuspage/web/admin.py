@@ -232,6 +232,11 @@ class HandOverIncident(Body):
     to: Name = Field(description="The new incident commander.")
 
 
+class RecordRootCause(Body):
+    root_cause: Message | None = Field(default=None, description="The public root-cause summary; empty clears it.")
+    remediation: Message | None = Field(default=None, description="What is being changed, with owners and dates.")
+
+
 class SetComponentStatus(Body):
     status: ComponentStatus = Field(description="The component's own status; open incidents still hold theirs.")
 
@@ -684,6 +689,8 @@ def incidents_payload(builder: V2Builder, rows: Sequence[Incident]) -> list[JSON
             "mitigated_at": utc(row.mitigated_at),
             "resolved_at": utc(row.resolved_at),
             "updated_at": utc(row.updated_at),
+            "root_cause": row.root_cause,
+            "remediation": row.remediation,
             "components": held[key],
             "updates": updates[key],
         }
@@ -830,6 +837,18 @@ def hand_over_incident(call: Call) -> Reply:
     return Reply({"page": call.builder.page_json(), "incident": incident_payload(call, incident.id)})
 
 
+def record_root_cause(call: Call) -> Reply:
+    body: RecordRootCause = call.body
+    incident = incidents.record_root_cause(
+        ctx=call.ctx,
+        incident_id=parse_id(call.params["incident_id"], "incident"),
+        root_cause=body.root_cause,
+        remediation=body.remediation,
+    )
+    assert incident.id is not None
+    return Reply({"page": call.builder.page_json(), "incident": incident_payload(call, incident.id)})
+
+
 def list_components(call: Call) -> Reply:
     builder = call.builder
     rows = components_service.list_components(session=call.session)
@@ -909,6 +928,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("POST", "/incidents/{incident_id}/resolve", "resolveIncident", "Resolve an incident and release its components.", "write", resolve_incident, body=ResolveIncident, response="IncidentEnvelope", path_fields=_INCIDENT),
     Operation("POST", "/incidents/{incident_id}/reopen", "reopenIncident", "Reopen a resolved incident.", "write", reopen_incident, body=ReopenIncident, response="IncidentEnvelope", path_fields=_INCIDENT),
     Operation("POST", "/incidents/{incident_id}/acknowledge", "acknowledgeIncident", "Record who took the page; the first acknowledgement counts.", "write", acknowledge_incident, body=AcknowledgeIncident, response="IncidentEnvelope", path_fields=_INCIDENT),
+    Operation("POST", "/incidents/{incident_id}/root-cause", "recordRootCause", "Publish the root cause and remediation.", "write", record_root_cause, body=RecordRootCause, response="IncidentEnvelope", path_fields=_INCIDENT),
     Operation("POST", "/incidents/{incident_id}/handover", "handOverIncident", "Hand over command of an incident.", "write", hand_over_incident, body=HandOverIncident, response="IncidentEnvelope", path_fields=_INCIDENT),
     Operation("GET", "/components", "listComponents", "Components in display order, with their shown and own status.", "read", list_components, response="ComponentList"),
     Operation("PUT", "/components/{component_id}", "setComponentStatus", "Set a component's own status, outside any incident.", "write", set_component, body=SetComponentStatus, response="ComponentEnvelope", path_fields=_COMPONENT),
