@@ -298,3 +298,10 @@ def test_open_incidents_are_pending_until_their_clock_runs_out(client: TestClien
     client.app.state.site.cache.clear()  # nothing was written; the page cache would wait out its max age
     november = client.get("/sla.json").json()["months"][0]
     assert november["targets"]["resolution"]["breached"] == 1
+
+
+def test_pages_announce_their_feeds(client: TestClient) -> None:
+    links = {(link["type"], link["href"]) for link in soup(client.get("/")).select('head link[rel="alternate"]')}
+    assert ("application/atom+xml", "/history.atom") in links and ("application/rss+xml", "/history.rss") in links
+    filtered = soup(client.get("/history?component=api")).select('head link[rel="alternate"]')
+    assert "/history.atom?component=api" in {link["href"] for link in filtered}

@@ -185,3 +185,43 @@ def test_healthz(client: TestClient) -> None:
 def test_static_stylesheet_is_served(client: TestClient) -> None:
     response = client.get("/static/style.css")
     assert response.status_code == 200 and ".banner" in response.text
+
+
+V2_LISTS = {
+    "components": ("components_endpoint", "components"),
+    "incidents": ("incidents_endpoint", "incidents"),
+    "incidents/unresolved": ("incidents_endpoint", "incidents"),
+    "scheduled-maintenances": ("maintenances_endpoint", "scheduled_maintenances"),
+    "scheduled-maintenances/upcoming": ("maintenances_endpoint", "scheduled_maintenances"),
+    "scheduled-maintenances/active": ("maintenances_endpoint", "scheduled_maintenances"),
+}
+
+
+def test_every_v2_endpoint_follows_the_format(client: TestClient, ctx: WriteContext) -> None:
+    from datetime import timedelta
+
+    from statuspage.maintenance import service as maintenance
+
+    now = ctx.now()
+    open_one = incidents.declare(ctx=ctx, severity=2, title="Slow API", components=["api"])
+    closed = incidents.declare(ctx=ctx, severity=3, title="Late emails", components=["notifications"])
+    incidents.resolve(ctx=ctx, incident_id=closed.id or 0, message="Done.")
+    upcoming = maintenance.schedule(
+        ctx=ctx, title="DB upgrade", components=["web"], scheduled_for=now + timedelta(days=2), scheduled_until=now + timedelta(days=2, hours=1)
+    )
+    active = maintenance.schedule(
+        ctx=ctx, title="Network work", components=["auth"], scheduled_for=now + timedelta(minutes=1), scheduled_until=now + timedelta(hours=1)
+    )
+    maintenance.set_status(ctx=ctx, maintenance_id=active.id or 0, status="in_progress")
+    seen: dict[str, list[str]] = {}
+    for name, (definition, key) in V2_LISTS.items():
+        data = client.get(f"/api/v2/{name}.json").json()
+        assert_valid(definition, data)
+        seen[name] = [item["name"] for item in data[key]]
+    assert seen["incidents"] == ["Late emails", "Slow API"]
+    assert seen["incidents/unresolved"] == ["Slow API"]
+    assert set(seen["scheduled-maintenances"]) == {"DB upgrade", "Network work"}
+    assert seen["scheduled-maintenances/upcoming"] == ["DB upgrade"]
+    assert seen["scheduled-maintenances/active"] == ["Network work"]
+    assert "API" in seen["components"] and "Platform" in seen["components"]
+    assert open_one.id and upcoming.id
