@@ -339,6 +339,10 @@ class SlackConfig(Strict):
     signing_secret_env: str = "SLACK_SIGNING_SECRET"
     incidents_channel: str = "#incidents"
     base_url: str | None = None
+    # A daily digest of open critical incidents, posted at this local time (page time zone).
+    digest_channel: str | None = None
+    digest_at: time = time(9, 0)
+    digest_severities: tuple[int, ...] = (1, 2)
 
 
 class DatabaseConfig(Strict):
@@ -356,6 +360,8 @@ class Config(Strict):
     escalation: Escalation
     slack: SlackConfig = SlackConfig()
     database: DatabaseConfig = DatabaseConfig()
+    # Where the playbooks are: relative to the configuration file, else the shipped ones.
+    playbooks: str = "playbooks"
 
     def severity(self, level: int) -> Severity | None:
         return self.severities.get(f"sev{level}")
@@ -474,6 +480,11 @@ class Settings:
     @property
     def static_dir(self) -> Path:
         return resource_dir("static")
+
+    @property
+    def playbooks_dir(self) -> Path:
+        beside = (self.config_path.parent / self.config.playbooks).resolve()
+        return beside if beside.is_dir() else resource_dir("playbooks")
 
     @property
     def playbooks_dir(self) -> Path:

@@ -236,7 +236,95 @@ class OutboxMessage(SQLModel, table=True):
     result: dict[str, Any] | None = Field(default=None, sa_type=JSON)
 
 
+class EscalationRun(SQLModel, table=True):
+    """The playbook running for an incident, frozen when it was attached (with the escalation
+    matrix in force then), and the state of its escalation. One row per incident; every change
+    to it happens under a row lock, so a timer and an acknowledgement cannot both win."""
+
+    __tablename__ = "escalation_run"
+
+    incident_id: int = Field(foreign_key="incident.id", primary_key=True)
+    playbook_name: str = Field(max_length=100)
+    severity: int
+    playbook: dict[str, Any] = Field(sa_type=JSON)
+    matrix: dict[str, Any] = Field(sa_type=JSON)
+    state: dict[str, Any] = Field(sa_type=JSON)
+    version: int = Field(default=0)
+    started_at: datetime = _time()
+    updated_at: datetime = _time()
+
+
+class Timer(SQLModel, table=True):
+    """A durable timer: an acknowledgement deadline, a reminder, a digest. Fired once by whichever
+    worker claims it first; ``key`` names what it is for, so a stale timer is recognised."""
+
+    __tablename__ = "timer"
+    __table_args__ = (
+        Index("ix_timer_due", "state", "due_at"),
+        Index("ix_timer_incident_key", "incident_id", "key", unique=True),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int | None = Field(default=None, foreign_key="incident.id")
+    kind: str = Field(max_length=32)  # ack_timeout, reminder, digest ...
+    key: str = Field(max_length=200)
+    due_at: datetime = _time()
+    state: str = Field(default="pending", max_length=16)  # pending, fired, cancelled
+    claimed_until: datetime | None = _time(nullable=True)
+    fired_at: datetime | None = _time(nullable=True)
+    created_at: datetime = _time()
+    payload: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+
+
+class Page(SQLModel, table=True):
+    """One person paged for an incident: by which step, through which contact, and when (and
+    whether) they acknowledged. The source for time-to-acknowledge per tier."""
+
+    __tablename__ = "page"
+    __table_args__ = (Index("ix_page_incident", "incident_id", "paged_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id")
+    step: int
+    loop: int = Field(default=0)
+    tier: int | None = Field(default=None)
+    owner: str = Field(max_length=200)
+    contact_kind: str = Field(max_length=16)  # slack_user, slack_channel, phone, email
+    contact: str = Field(max_length=200)
+    paged_at: datetime = _time()
+    acknowledged_at: datetime | None = _time(nullable=True)
+    acknowledged_by: str | None = Field(default=None, max_length=200)
+
+
+class SlackThread(SQLModel, table=True):
+    """The headline message of an incident in a Slack channel, once Slack has given it a ts."""
+
+    __tablename__ = "slack_thread"
+
+    incident_id: int = Field(foreign_key="incident.id", primary_key=True)
+    channel: str = Field(primary_key=True, max_length=100)
+    channel_id: str | None = Field(default=None, max_length=100)
+    ts: str = Field(max_length=64)
+    created_at: datetime = _time()
+    updated_at: datetime = _time()
+
+
+class SlackChannelState(SQLModel, table=True):
+    """A channel Slack has rate-limited is backed off as a whole, by every worker."""
+
+    __tablename__ = "slack_channel_state"
+
+    channel: str = Field(primary_key=True, max_length=100)
+    blocked_until: datetime | None = _time(nullable=True)
+    updated_at: datetime = _time()
+
+
 __all__ = [
+    "EscalationRun",
+    "Page",
+    "SlackChannelState",
+    "SlackThread",
+    "Timer",
     "ApiToken",
     "OutboxMessage",
     "WebhookSubscriber",
