@@ -486,10 +486,6 @@ class Settings:
         beside = (self.config_path.parent / self.config.playbooks).resolve()
         return beside if beside.is_dir() else resource_dir("playbooks")
 
-    @property
-    def playbooks_dir(self) -> Path:
-        return resource_dir("playbooks")
-
     def incident_url(self, incident_id: int | str) -> str:
         return self.config.incident_url(incident_id)
 

@@ -1,0 +1,614 @@
+"""The escalation state machine: given a playbook, the frozen escalation matrix, a state and an
+event, what happens next.
+
+It is pure: no database, no network, no clock. The time comes in with each event, the result is
+a new state and a list of :data:`Action` values for the engine to perform, in order, inside the
+transaction that delivered the event. Being pure is what makes the hard guarantees cheap to keep:
+the engine holds a row lock while it calls :func:`advance`, so an acknowledgement and a timer
+firing at the same instant are simply two events applied one after the other, and the second
+one sees the first one's state. The same inputs always give the same outputs, so a simulation
+(``incident playbook simulate``) shows exactly what a real incident would do.
+
+Timers are named by keys so that a late or duplicate firing is recognised and ignored: only the
+timer the state is waiting on (``waiting_key``) or its current reminder (``reminder_key``) does
+anything. Keys never repeat within one incident (``ack:<step>:<loop>``, where ``loop`` counts
+every jump back and every re-attachment; ``remind:<n>`` counts on), because the timer table has
+one row per incident and key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from jinja2 import TemplateError
+
+from statuspage.domain.durations import Duration
+from statuspage.playbooks.schema import (
+    Matrix,
+    MatrixOwner,
+    MatrixTier,
+    NotifyStep,
+    Playbook,
+    PostUpdateStep,
+    RepeatStep,
+    SetComponentStep,
+    SlackStep,
+    Step,
+    WaitForAckStep,
+    render_template,
+    wall_clock,
+)
+
+ACK_TIMEOUT = "ack_timeout"
+REMINDER = "reminder"
+MANUAL = "manual"
+# Validation guarantees a wait between a repeat and its target, so one event runs at most a few
+# dozen steps; this only stops a hand-edited frozen copy from looping forever.
+MAX_STEPS_PER_EVENT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentView:
+    """What templates can see of an incident: ``{{ incident.title }}``. Deliberately small and
+    read-only, so a template cannot reach the database session through a model object."""
+
+    id: int
+    title: str
+    severity: int
+    status: str
+    commander: str | None = None
+    url: str = ""
+
+
+# --- state ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EscalationState:
+    """Where an incident's escalation is. Stored as JSON in ``EscalationRun.state``."""
+
+    next_step: int = 0
+    loops: dict[int, int] = field(default_factory=dict)  # repeat step index -> times taken
+    paged_tiers: tuple[int, ...] = ()  # every tier paged so far, in the order first paged
+    last_tier: int | None = None  # the tier whose acknowledge_within a default wait uses
+    waiting_key: str | None = None  # the ack timer being waited on
+    acknowledged: bool = False
+    resolved: bool = False
+    finished: bool = False  # ran out of steps
+    reminder_key: str | None = None
+    # Additions to the shared contract:
+    started: bool = False  # a Started event has been applied (a second one re-attaches)
+    loop: int = 0  # jumps back so far (repeats, re-attachments): keeps timer keys unique
+    reminder_seq: int = 0  # n of the last remind:<n> scheduled
+    acknowledged_by: str | None = None
+    wait_timeout: str | None = None  # the length of the wait being waited on, for the escalation reason
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "next_step": self.next_step,
+            "loops": {str(k): v for k, v in sorted(self.loops.items())},
+            "paged_tiers": list(self.paged_tiers),
+            "last_tier": self.last_tier,
+            "waiting_key": self.waiting_key,
+            "acknowledged": self.acknowledged,
+            "resolved": self.resolved,
+            "finished": self.finished,
+            "reminder_key": self.reminder_key,
+            "started": self.started,
+            "loop": self.loop,
+            "reminder_seq": self.reminder_seq,
+            "acknowledged_by": self.acknowledged_by,
+            "wait_timeout": self.wait_timeout,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> EscalationState:
+        """Read back :meth:`to_json`; an empty or missing document is the initial state."""
+        if not data:
+            return cls()
+        return cls(
+            next_step=int(data.get("next_step", 0)),
+            loops={int(k): int(v) for k, v in (data.get("loops") or {}).items()},
+            paged_tiers=tuple(int(t) for t in data.get("paged_tiers") or ()),
+            last_tier=None if data.get("last_tier") is None else int(data["last_tier"]),
+            waiting_key=data.get("waiting_key"),
+            acknowledged=bool(data.get("acknowledged", False)),
+            resolved=bool(data.get("resolved", False)),
+            finished=bool(data.get("finished", False)),
+            reminder_key=data.get("reminder_key"),
+            started=bool(data.get("started", False)),
+            loop=int(data.get("loop", 0)),
+            reminder_seq=int(data.get("reminder_seq", 0)),
+            acknowledged_by=data.get("acknowledged_by"),
+            wait_timeout=data.get("wait_timeout"),
+        )
+
+
+# --- events --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """The playbook was attached: on declare, or again when the severity was raised."""
+
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    key: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledged:
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EscalateRequested:
+    """A person asked to escalate now (``incident escalate ID [--to-tier N]``). Addition to the
+    contract: without ``to_tier``, the next tier above the last one paged."""
+
+    at: datetime
+    by: str = ""
+    to_tier: int | None = None
+
+
+Event = Started | TimerFired | Acknowledged | Resolved | EscalateRequested
+
+
+# --- actions -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Page one owner through one contact. ``tier`` is None when the step named the owner;
+    ``step`` is -1 for a manual escalation outside the playbook's steps."""
+
+    step: int
+    loop: int
+    tier: int | None
+    owner: str
+    contact_kind: str
+    contact: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyChannel:
+    """Tell a tier's notify channel (``#oncall``) that the tier is being paged."""
+
+    step: int
+    channel: str
+    tier: int
+    contact_kind: str = "slack_channel"
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleTimer:
+    key: str
+    due_at: datetime
+    kind: str  # "ack_timeout" | "reminder"
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimer:
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Escalated:
+    from_tier: int | None
+    to_tier: int
+    reason: str  # "no acknowledgement within 5m" | "manual"
+
+
+@dataclass(frozen=True, slots=True)
+class PostUpdate:
+    status: str | None
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetComponent:
+    component: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class SlackPost:
+    channel: str | None  # None: the configured incidents channel
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemindCommander:
+    """Remind the incident commander to post a public update (due now)."""
+
+    due_at: datetime
+    update_every: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Exhausted:
+    """The playbook ran out of steps and nobody has acknowledged."""
+
+    paged_tiers: tuple[int, ...] = ()
+
+
+Action = (
+    Page
+    | NotifyChannel
+    | ScheduleTimer
+    | CancelTimer
+    | Escalated
+    | PostUpdate
+    | SetComponent
+    | SlackPost
+    | RemindCommander
+    | Exhausted
+)
+
+
+# --- the machine ---------------------------------------------------------------------------
+
+
+def ack_key(step: int, loop: int) -> str:
+    return f"ack:{step}:{loop}"
+
+
+def reminder_key(n: int) -> str:
+    return f"remind:{n}"
+
+
+def advance(
+    playbook: Playbook | Mapping[str, Any],
+    matrix: Matrix | Mapping[str, Any],
+    severity: int,
+    state: EscalationState,
+    event: Event,
+    *,
+    incident: IncidentView,
+) -> tuple[EscalationState, list[Action]]:
+    """Apply ``event`` to ``state``: the new state, and the actions to perform in order.
+
+    ``playbook`` and ``matrix`` are the frozen copies (objects, or their JSON as stored).
+    Rules: Started runs steps until a ``wait_for_ack`` or the end. A timer whose key is not the
+    one being waited on (stale, or already acknowledged) does nothing. An acknowledgement stops
+    the paging program for good (only reminders and ``on_resolve`` remain). Resolution cancels
+    every timer and runs ``on_resolve`` once; after it nothing ever happens again.
+    """
+    run = _Run(
+        playbook if isinstance(playbook, Playbook) else Playbook.from_json(playbook),
+        matrix if isinstance(matrix, Matrix) else Matrix.from_json(matrix),
+        severity,
+        incident,
+    )
+    if state.resolved:
+        return state, []
+    if isinstance(event, Started):
+        return run.started(state, event.at)
+    if isinstance(event, TimerFired):
+        return run.timer_fired(state, event.key, event.at)
+    if isinstance(event, Acknowledged):
+        return run.acknowledged(state, event.by)
+    if isinstance(event, Resolved):
+        return run.resolved(state, event.at)
+    if isinstance(event, EscalateRequested):
+        return run.escalate(state, event.at, event.to_tier)
+    raise TypeError(f"not an escalation event: {event!r}")
+
+
+@dataclass
+class _Run:
+    playbook: Playbook
+    matrix: Matrix
+    severity: int
+    incident: IncidentView
+    actions: list[Action] = field(default_factory=list)
+
+    # -- events --
+
+    def started(self, state: EscalationState, at: datetime) -> tuple[EscalationState, list[Action]]:
+        if state.started:
+            # Re-attached (the severity was raised, maybe to a new playbook): drop the old
+            # program's timers and start the new one. The loop counter moves on so that no
+            # timer key is reused. An acknowledgement stands: the service records only the
+            # first one, so a program that needed a second could never be stopped.
+            for key in (state.waiting_key, state.reminder_key):
+                if key:
+                    self.actions.append(CancelTimer(key))
+            state = replace(
+                state,
+                next_step=0,
+                loops={},
+                last_tier=None,
+                waiting_key=None,
+                wait_timeout=None,
+                finished=False,
+                reminder_key=None,
+                loop=state.loop + 1,
+            )
+        state = replace(state, started=True)
+        if not state.acknowledged:
+            state = self.run_steps(state, at, reason=None)
+        state = self.schedule_reminder(state, at)
+        return state, self.actions
+
+    def timer_fired(self, state: EscalationState, key: str, at: datetime) -> tuple[EscalationState, list[Action]]:
+        if key == state.waiting_key and not state.acknowledged:
+            timeout = state.wait_timeout or str(self.wait_length(state, int(key.split(":")[1])))
+            reason = f"no acknowledgement within {timeout}"
+            state = self.run_steps(replace(state, waiting_key=None, wait_timeout=None), at, reason=reason)
+            return state, self.actions
+        if key == state.reminder_key:
+            every = self.playbook.remind_every_for(self.severity)
+            self.actions.append(RemindCommander(due_at=at, update_every="" if every is None else str(every)))
+            state = self.schedule_reminder(replace(state, reminder_key=None), at)
+            return state, self.actions
+        return state, []  # stale: an old wait, an old reminder, or a duplicate delivery
+
+    def acknowledged(self, state: EscalationState, by: str) -> tuple[EscalationState, list[Action]]:
+        if state.acknowledged:
+            return state, []
+        if state.waiting_key:
+            self.actions.append(CancelTimer(state.waiting_key))
+        return replace(state, acknowledged=True, acknowledged_by=by, waiting_key=None, wait_timeout=None), self.actions
+
+    def resolved(self, state: EscalationState, at: datetime) -> tuple[EscalationState, list[Action]]:
+        for key in (state.waiting_key, state.reminder_key):
+            if key:
+                self.actions.append(CancelTimer(key))
+        for index, step in enumerate(self.playbook.on_resolve):
+            self.run_plain_step(step, f"on_resolve[{index}]")
+        return replace(state, resolved=True, waiting_key=None, wait_timeout=None, reminder_key=None), self.actions
+
+    def escalate(
+        self, state: EscalationState, at: datetime, to_tier: int | None
+    ) -> tuple[EscalationState, list[Action]]:
+        target = self.matrix.tier(to_tier) if to_tier is not None else self.next_tier_above(state.last_tier)
+        if target is None:
+            return state, []  # no such tier, or nobody above the last one paged
+        self.actions.append(Escalated(from_tier=state.last_tier, to_tier=target.level, reason=MANUAL))
+        step_index = None if (state.acknowledged or state.finished) else self.notify_step_for(state, target.level)
+        if step_index is not None:
+            # Jump the program to the step that pages this tier, so it carries on from there
+            # (its wait, the tiers after it) instead of paging the tier twice.
+            if state.waiting_key:
+                self.actions.append(CancelTimer(state.waiting_key))
+            state = replace(state, waiting_key=None, wait_timeout=None, next_step=step_index)
+            return self.run_steps(state, at, reason=None), self.actions
+        # Acknowledged or out of steps: page the tier once; the program stays as it is.
+        return self.page_tier(state, target, step=-1), self.actions
+
+    # -- the program --
+
+    def run_steps(self, state: EscalationState, at: datetime, *, reason: str | None) -> EscalationState:
+        """Run steps from ``state.next_step`` until a wait (scheduled) or the end.
+
+        ``reason`` is set when an acknowledgement timed out: the first paging step after it is
+        reported as an escalation when it targets a higher tier than the one that stayed silent.
+        """
+        steps = self.playbook.steps
+        for _ in range(MAX_STEPS_PER_EVENT):
+            if state.next_step >= len(steps):
+                break
+            index = state.next_step
+            step = steps[index]
+            body = step.body
+            if isinstance(body, NotifyStep):
+                state = self.notify(state, index, body, reason)
+                reason = None
+                state = replace(state, next_step=index + 1)
+            elif isinstance(body, WaitForAckStep):
+                key = ack_key(index, state.loop)
+                timeout = self.wait_length(state, index)
+                state = replace(state, waiting_key=key, wait_timeout=str(timeout), next_step=index + 1)
+                self.actions.append(ScheduleTimer(key, at + wall_clock(timeout), ACK_TIMEOUT))
+                return state
+            elif isinstance(body, RepeatStep):
+                taken = state.loops.get(index, 0)
+                if taken < body.times:
+                    # Inner repeats start counting afresh on every pass of an outer one.
+                    loops = {k: v for k, v in state.loops.items() if not body.from_step <= k < index}
+                    loops[index] = taken + 1
+                    state = replace(state, loops=loops, loop=state.loop + 1, next_step=body.from_step)
+                else:
+                    state = replace(state, next_step=index + 1)
+            else:
+                self.run_plain_step(step, f"steps[{index}]")
+                state = replace(state, next_step=index + 1)
+        state = replace(state, finished=True, next_step=len(steps))
+        if not state.acknowledged and state.last_tier is not None:
+            self.actions.append(Exhausted(paged_tiers=state.paged_tiers))
+        return state
+
+    def notify(self, state: EscalationState, index: int, body: NotifyStep, reason: str | None) -> EscalationState:
+        if body.tier is not None:
+            tier = self.matrix.tier(body.tier)
+            if tier is None:
+                self.warn(f"steps[{index}] pages tier {body.tier}, which is not in the escalation matrix")
+                return state
+            if reason is not None and state.last_tier is not None and tier.level > state.last_tier:
+                self.actions.append(Escalated(from_tier=state.last_tier, to_tier=tier.level, reason=reason))
+            return self.page_tier(state, tier, step=index)
+        found = self.matrix.owner(body.owner or "")
+        if found is None:
+            self.warn(f"steps[{index}] pages {body.owner}, who is not in the escalation matrix")
+            return state
+        tier, owner = found
+        if reason is not None and state.last_tier is not None and tier.level > state.last_tier:
+            self.actions.append(Escalated(from_tier=state.last_tier, to_tier=tier.level, reason=reason))
+        self.page_owner(owner, step=index, loop=state.loop, tier=None)
+        return replace(state, last_tier=tier.level)
+
+    def page_tier(self, state: EscalationState, tier: MatrixTier, *, step: int) -> EscalationState:
+        for owner in tier.owners:
+            self.page_owner(owner, step=step, loop=state.loop, tier=tier.level)
+        for contact in tier.notify:
+            self.actions.append(NotifyChannel(step, contact.address, tier.level, contact.kind))
+        paged = state.paged_tiers if tier.level in state.paged_tiers else state.paged_tiers + (tier.level,)
+        return replace(state, paged_tiers=paged, last_tier=tier.level)
+
+    def page_owner(self, owner: MatrixOwner, *, step: int, loop: int, tier: int | None) -> None:
+        for contact in owner.contacts:
+            self.actions.append(Page(step, loop, tier, owner.name, contact.kind, contact.address))
+
+    def run_plain_step(self, step: Step, where: str) -> None:
+        body = step.body
+        if isinstance(body, PostUpdateStep):
+            text = self.render(body.template, where)
+            if text is not None:
+                self.actions.append(PostUpdate(status=body.status, body=text))
+        elif isinstance(body, SetComponentStep):
+            self.actions.append(SetComponent(component=body.component, status=str(body.status)))
+        elif isinstance(body, SlackStep):
+            text = self.render(body.template, where)
+            if text is not None:
+                self.actions.append(SlackPost(channel=body.channel, text=text))
+
+    def render(self, template: str, where: str) -> str | None:
+        try:
+            return render_template(template, incident=self.incident, playbook=self.playbook.name)
+        except TemplateError as exc:
+            # Validation rendered it with a sample incident, so this is rare; never post a
+            # half-rendered text publicly, tell the responders in the incidents channel instead.
+            self.warn(f"{where} could not render its template ({exc.message or type(exc).__name__}); skipped")
+            return None
+
+    def warn(self, text: str) -> None:
+        self.actions.append(SlackPost(channel=None, text=f"Playbook {self.playbook.name}: {text}."))
+
+    def schedule_reminder(self, state: EscalationState, at: datetime) -> EscalationState:
+        every = self.playbook.remind_every_for(self.severity)
+        if every is None:
+            return state
+        n = state.reminder_seq + 1
+        key = reminder_key(n)
+        self.actions.append(ScheduleTimer(key, at + wall_clock(every), REMINDER))
+        return replace(state, reminder_key=key, reminder_seq=n)
+
+    # -- helpers --
+
+    def wait_length(self, state: EscalationState, index: int) -> Duration:
+        """How long the wait at step ``index`` lasts: its timeout, else the last paged tier's
+        acknowledge_within at this severity."""
+        body = self.playbook.steps[index].body
+        if isinstance(body, WaitForAckStep) and body.timeout is not None:
+            return body.timeout
+        found = self.matrix.ack_within(state.last_tier, self.severity) if state.last_tier is not None else None
+        if found is None:
+            # Only reachable with a hand-edited frozen copy: validation requires a page first.
+            lowest = min(self.matrix.tiers, key=lambda t: t.level, default=None)
+            return lowest.ack_within(self.severity) if lowest else Duration(seconds=3600)
+        return found
+
+    def next_tier_above(self, level: int | None) -> MatrixTier | None:
+        above = [t for t in self.matrix.tiers if level is None or t.level > level]
+        return min(above, key=lambda t: t.level, default=None)
+
+    def notify_step_for(self, state: EscalationState, level: int) -> int | None:
+        """The step that pages tier ``level``: the next one from here, else the first anywhere."""
+        steps = self.playbook.steps
+        order = list(range(state.next_step, len(steps))) + list(range(0, min(state.next_step, len(steps))))
+        for index in order:
+            body = steps[index].body
+            if isinstance(body, NotifyStep) and body.tier == level:
+                return index
+        return None
+
+
+# --- simulation ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedEvent:
+    """One event of a simulation and what the machine did with it."""
+
+    at: datetime
+    event: Event
+    actions: tuple[Action, ...]
+    state: EscalationState
+
+
+def simulate(
+    playbook: Playbook,
+    matrix: Matrix,
+    severity: int,
+    *,
+    incident: IncidentView,
+    start: datetime,
+    ack_after: timedelta | None = None,
+    ack_by: str | None = None,
+    resolve_after: timedelta | None = None,
+    until: timedelta | None = None,
+    max_events: int = 10_000,
+) -> list[SimulatedEvent]:
+    """Run the machine under simulated time, firing timers when they fall due.
+
+    An acknowledgement planned for the same instant as a timer goes first (an acknowledgement
+    "within 15m" counts at 15m exactly), and a resolution after it. Without ``until`` the run
+    ends once only reminders are left to fire. ``ack_by`` defaults to the first owner paged by
+    the latest paging step.
+    """
+    state = EscalationState()
+    timers: dict[str, tuple[datetime, int]] = {}
+    sequence = 0
+    log: list[SimulatedEvent] = []
+    ack_at = None if ack_after is None else start + ack_after
+    resolve_at = None if resolve_after is None else start + resolve_after
+    end = None if until is None else start + until
+    latest_pager: str | None = None
+
+    def apply(event: Event, at: datetime) -> None:
+        nonlocal state, sequence, latest_pager
+        state, actions = advance(playbook, matrix, severity, state, event, incident=incident)
+        first_page = next((a for a in actions if isinstance(a, Page)), None)
+        if first_page is not None:
+            latest_pager = first_page.owner
+        for action in actions:
+            if isinstance(action, ScheduleTimer):
+                sequence += 1
+                timers[action.key] = (action.due_at, sequence)
+            elif isinstance(action, CancelTimer):
+                timers.pop(action.key, None)
+        log.append(SimulatedEvent(at, event, tuple(actions), state))
+
+    apply(Started(start), start)
+    while len(log) < max_events and not state.resolved:
+        candidates: list[tuple[datetime, int, int, Event]] = []
+        if ack_at is not None and not state.acknowledged:
+            candidates.append((ack_at, 0, 0, Acknowledged(ack_by or latest_pager or "the commander", ack_at)))
+        if resolve_at is not None:
+            candidates.append((resolve_at, 1, 0, Resolved(resolve_at)))
+        for key, (due, seq) in timers.items():
+            candidates.append((due, 2, seq, TimerFired(key, due)))
+        if not candidates:
+            break
+        if end is None and not any(c[1] < 2 or _is_ack_key(c[3]) for c in candidates):
+            break  # only reminders left
+        at, kind, _, event = min(candidates, key=lambda c: (c[0], c[1], c[2]))
+        if end is not None and at > end:
+            break
+        if kind == 0:
+            ack_at = None
+        elif kind == 1:
+            resolve_at = None
+        else:
+            assert isinstance(event, TimerFired)
+            timers.pop(event.key, None)
+        apply(event, at)
+    return log
+
+
+def _is_ack_key(event: Event) -> bool:
+    return isinstance(event, TimerFired) and event.key.startswith("ack:")
