@@ -24,9 +24,10 @@ install: $(STAMP)
 run: install
 	$(BIN)/statuspage db upgrade
 	$(BIN)/statuspage db seed-demo
-	@# The delivery worker (webhooks) runs beside the web server and stops with it.
+	@# The on-call worker runs beside the web server and stops with it: it fires escalation
+	@# deadlines and reminders (printing each page) and delivers the outbox (Slack, webhooks).
 	@trap 'kill 0' EXIT INT TERM; \
-	$(BIN)/statuspage deliver & \
+	$(BIN)/incident watch & \
 	$(BIN)/statuspage serve --host $(HOST) --port $(PORT)
 
 # SQLite always; PostgreSQL too when TEST_DATABASE_URL is set.

@@ -12,15 +12,18 @@ remote mode the server: unreachable, timed out, or a 5xx answer).
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import click
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy import func
 from sqlmodel import col, select
 
+from incident_cli.playbook_cmds import playbook
 from incident_cli.render import Renderer, console
 from statuspage.clickutil import OneLineErrors
 from statuspage.components import service as components_service
@@ -33,12 +36,18 @@ from statuspage.db.models import (
     IncidentUpdate,
     Maintenance,
     MaintenanceUpdate,
+    Page,
+    Timer,
 )
 from statuspage.domain.enums import Source
 from statuspage.errors import InvalidInput, UserError
 from statuspage.incidents import service as incidents
 from statuspage.maintenance import service as maintenance_service
+from statuspage.oncall import engine as oncall
+from statuspage.oncall import timers as oncall_timers
+from statuspage.playbooks import PlaybookError
 from statuspage.runtime import Runtime, default_actor_name, open_runtime, parse_when
+from statuspage.settings import ConfigError
 from statuspage.tokens import service as tokens
 from statuspage.web.v2 import V2Builder
 
@@ -73,6 +82,7 @@ class Backend(Protocol):
         commander: str | None,
         detected_at: datetime | None,
         impact: str | None,
+        playbook: str | None = None,
     ) -> Incident: ...
 
     def post_update(
@@ -152,6 +162,7 @@ class LocalBackend:
         commander: str | None,
         detected_at: datetime | None,
         impact: str | None,
+        playbook: str | None = None,
     ) -> Incident:
         with self.runtime.session() as session:
             return incidents.declare(
@@ -163,6 +174,7 @@ class LocalBackend:
                 commander=commander,
                 detected_at=detected_at,
                 impact=impact,
+                playbook=playbook,
             )
 
     def post_update(
@@ -285,6 +297,7 @@ class State:
     def runtime(self) -> Runtime:
         if self._runtime is None:
             self._runtime = open_runtime(self.config_path)
+            oncall.use_settings(self._runtime.settings)
         return self._runtime
 
     @property
@@ -368,10 +381,19 @@ def main(ctx: click.Context, config_path: str | None, actor_name: str | None, se
 @click.option("--commander", help="Incident commander (default: you).")
 @click.option("--detected-at", help="When the problem began: '12m ago' or 2026-11-25T03:02 (default: now).")
 @click.option("--impact", type=click.Choice(["none", "minor", "major", "critical"]), help="Override the impact the severity implies.")
+@click.option("--playbook", metavar="NAME", help="Run this playbook instead of the one chosen for the severity (see: incident playbook validate).")
 @click.option("--json", "as_json", is_flag=True, help="Print the incident as Statuspage v2 JSON.")
 @pass_state
-def declare(state: State, severity: str, title: str, components: tuple[str, ...], message: str | None, commander: str | None, detected_at: str | None, impact: str | None, as_json: bool) -> None:
+def declare(state: State, severity: str, title: str, components: tuple[str, ...], message: str | None, commander: str | None, detected_at: str | None, impact: str | None, playbook: str | None, as_json: bool) -> None:
     backend = state.backend
+    extra: dict[str, Any] = {}
+    if playbook is not None:
+        state.local_runtime("incident declare --playbook")
+        extra["playbook"] = playbook
+    local = state.server is None
+    if local:
+        _warn_playbook_problems(state.runtime)
+    mark = _last_page_id(state.runtime) if local else 0
     incident = backend.declare(
         severity=severity,
         title=title,
@@ -380,14 +402,18 @@ def declare(state: State, severity: str, title: str, components: tuple[str, ...]
         commander=commander,
         detected_at=state.when(detected_at, "detected-at"),
         impact=impact,
+        **extra,
     )
     if as_json:
         _print_json(backend.incident_json(incident.id or 0))
-        return
-    out = console()
-    out.print(f"Declared incident {incident.id} (sev{incident.severity}, impact {incident.impact}): ", end="")
-    out.print(incident.title, markup=False)
-    out.print(backend.incident_url(incident.id or 0), markup=False)
+    else:
+        out = console()
+        out.print(f"Declared incident {incident.id} (sev{incident.severity}, impact {incident.impact}): ", end="")
+        out.print(incident.title, markup=False)
+        out.print(backend.incident_url(incident.id or 0), markup=False)
+    if local:
+        # On stderr: stdout stays the two lines (or the JSON) scripts read.
+        _say_paging(state, incident.id or 0, mark, err=True)
 
 
 @main.command(help="Post an update to the public timeline; optionally change status or components.")
@@ -430,16 +456,101 @@ def reopen(state: State, incident_id: str, message: str | None, status: str) -> 
     _say_update(state, result.incident_id, result.status, result.affected_components)
 
 
-@main.command(help="Acknowledge an incident: you have it.")
+@main.command(help="Acknowledge an incident: you have it. Paging stops, and your acknowledgement is recorded on the outstanding pages.")
 @click.argument("incident_id")
+@click.option("--as", "as_name", metavar="NAME", help="Who takes it (default: you, as given to incident --as or $INCIDENT_USER).")
 @pass_state
-def ack(state: State, incident_id: str) -> None:
-    incident, changed = state.backend.acknowledge(incident_id=incident_id, by=state.actor.name)
+def ack(state: State, incident_id: str, as_name: str | None) -> None:
+    incident, changed = state.backend.acknowledge(incident_id=incident_id, by=as_name or state.actor.name)
     when = state.renderer.time(incident.acknowledged_at)
     if changed:
         click.echo(f"Incident {incident.id} acknowledged by {incident.acknowledged_by} at {when}")
     else:
         click.echo(f"Incident {incident.id} was already acknowledged by {incident.acknowledged_by} at {when}")
+
+
+@main.command(help="Page the next tier now instead of waiting for the acknowledgement deadline (or --to-tier N).")
+@click.argument("incident_id")
+@click.option("--to-tier", type=click.IntRange(1, 9), metavar="N", help="Page this tier (default: the one above the last tier paged).")
+@pass_state
+def escalate(state: State, incident_id: str, to_tier: int | None) -> None:
+    runtime = state.local_runtime("incident escalate")
+    mark = _last_page_id(runtime)
+    with runtime.session() as session:
+        tier = incidents.escalate(ctx=runtime.context(session, state.actor), incident_id=incident_id, to_tier=to_tier)
+    key = _incident_key(incident_id)
+    click.echo(f"Incident {key} escalated to tier {tier}")
+    _say_paging(state, key, mark)
+
+
+@main.command(help="Change an incident's severity, e.g. 'incident severity 12 1'. Raising it starts the new severity's playbook.")
+@click.argument("incident_id")
+@click.argument("severity")
+@pass_state
+def severity(state: State, incident_id: str, severity: str) -> None:
+    runtime = state.local_runtime("incident severity")
+    mark = _last_page_id(runtime)
+    with runtime.session() as session:
+        incident = incidents.change_severity(ctx=runtime.context(session, state.actor), incident_id=incident_id, severity=severity)
+        change = session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.subject_type == "incident", AuditEvent.subject_id == str(incident.id), AuditEvent.action == "incident.severity")
+            .order_by(col(AuditEvent.id).desc())
+        ).first()
+    after = (change.after if change else None) or {}
+    attached = f"; playbook {after['playbook']} runs from now" if after.get("playbook") else ""
+    click.echo(f"Incident {incident.id} is now sev{incident.severity} (was sev{after.get('from')}, impact {incident.impact}){attached}")
+    _say_paging(state, incident.id or 0, mark)
+
+
+@main.command(help="Fire escalation deadlines and reminders when they fall due, and deliver outgoing messages (Slack, "
+              "webhooks), until SIGTERM or Ctrl-C. Prints a line for every page, escalation and reminder.")
+@click.option("--once", is_flag=True, help="Do what is due now, then exit.")
+@click.option("--poll-interval", default=1.0, show_default=True, type=click.FloatRange(0.05, 60), help="Seconds between polls when idle.")
+@click.option("--lease", default=oncall_timers.DEFAULT_LEASE.total_seconds(), show_default=True, type=click.FloatRange(1, 3600),
+              help="Seconds a worker holds the timers it claims; a worker that dies delays them at most this long.")
+@pass_state
+def watch(state: State, once: bool, poll_interval: float, lease: float) -> None:
+    import signal
+    import threading
+
+    from statuspage.oncall import worker
+
+    runtime = state.local_runtime("incident watch")
+    try:
+        # Refuse to start with a broken playbook, or a Sev-1 without one: better now than at 3 a.m.
+        oncall.load_strict(runtime.settings.config)
+    except PlaybookError as exc:
+        raise ConfigError(exc.lines) from None
+    zone = state.renderer.zone
+    stop = threading.Event()
+    previous: dict[int, Any] = {}
+
+    def request_stop(_signum: int, _frame: object) -> None:
+        # Finish the timer or message in hand, give back the rest of the batch, then exit 0.
+        stop.set()
+
+    def say(line: str) -> None:
+        click.echo(f"{runtime.clock.now().astimezone(zone):%H:%M:%S}  {line}")
+        sys.stdout.flush()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous[signum] = signal.signal(signum, request_stop)
+    try:
+        if not once:
+            click.echo(f"Watching for due escalations and reminders in {runtime.settings.config.page.name}'s incidents; stop with Ctrl-C or SIGTERM.", err=True)
+        totals = worker.run_watch(
+            runtime,
+            stop=stop,
+            once=once,
+            poll_interval=poll_interval,
+            lease=timedelta(seconds=lease),
+            say=say,
+        )
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    click.echo(str(totals))
 
 
 @main.command(help="Hand over command of an incident.")
@@ -633,3 +744,51 @@ def _say_update(state: State, incident_id: int, status: str, changes: list[dict[
 
 def _print_json(data: JSON) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+main.add_command(playbook)
+
+
+def _incident_key(incident_id: str | int) -> int:
+    return int(str(incident_id).strip().lstrip("#"))
+
+
+def _last_page_id(runtime: Runtime) -> int:
+    """The newest page so far, so that what a command paged can be told from what was paged before."""
+    with runtime.session() as session:
+        return session.exec(select(func.coalesce(func.max(Page.id), 0))).one()
+
+
+def _warn_playbook_problems(runtime: Runtime) -> None:
+    """Say so when a playbook is broken: the declaration goes ahead regardless (a Sev-1 then pages
+    through the built-in escalation), but somebody should fix the file."""
+    _loaded, problems = oncall.load_lenient(runtime.settings.config)
+    for line in problems:
+        click.echo(f"warning: {line}", err=True)
+
+
+def _say_paging(state: State, incident_id: int, after_page_id: int, *, err: bool = False) -> None:
+    """Who a command paged, and when the next tier will be paged unless someone acknowledges."""
+    runtime = state.runtime
+    with runtime.session() as session:
+        pages = session.exec(
+            select(Page).where(Page.incident_id == incident_id, col(Page.id) > after_page_id).order_by(col(Page.id))
+        ).all()
+        deadline = session.exec(
+            select(func.min(Timer.due_at)).where(
+                Timer.incident_id == incident_id, Timer.state == oncall_timers.PENDING, Timer.kind == "ack_timeout"
+            )
+        ).one()
+    by_tier: dict[str, list[str]] = {}
+    for page in pages:
+        label = f"tier {page.tier}" if page.tier is not None else "by name"
+        names = by_tier.setdefault(label, [])
+        if page.owner not in names:
+            names.append(page.owner)
+    for label, names in by_tier.items():
+        click.echo(f"Paged {label}: {', '.join(names)}", err=err)
+    if pages and deadline is not None:
+        click.echo(
+            f"Unless someone acknowledges (incident ack {incident_id}), the next step runs at {state.renderer.time(deadline)}",
+            err=err,
+        )

@@ -92,7 +92,10 @@ BeforeCommitHook = Callable[[WriteContext], None]
 # rather than registered by an import elsewhere, so they run whichever way a service is reached
 # (CLI, web, tests, a script) and context.py needs none of their modules at import time (they
 # import this module: importing them here eagerly would be circular).
-BUILTIN_BEFORE_COMMIT_HOOKS: tuple[str, ...] = ("statuspage.webhooks.service:enqueue_changes",)
+BUILTIN_BEFORE_COMMIT_HOOKS: tuple[str, ...] = (
+    "statuspage.webhooks.service:enqueue_changes",
+    "statuspage.slack.hook:enqueue_changes",
+)
 
 _before_commit_hooks: list[BeforeCommitHook] = []
 _builtins_loaded = False

@@ -5,7 +5,11 @@ Invariants kept here, whichever door the call came through (CLI, admin API, play
 - times never go backwards: an explicit time earlier than the incident's last entry is refused,
   and a clock that reads earlier (another host's) is clamped to that entry;
 - resolving releases the incident's components, which return to their own status unless another
-  open incident still holds them.
+  open incident still holds them;
+- a declaration attaches the severity's playbook in the same transaction, so an incident is never
+  committed without the paging it calls for (see :mod:`statuspage.oncall.engine`); raising the
+  severity attaches the new severity's playbook; acknowledging stops the paging; resolving cancels
+  every timer.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from statuspage.db.models import Component, Incident, IncidentComponent, Inciden
 from statuspage.domain.enums import OPEN_INCIDENT_STATUSES, ComponentStatus, Impact, IncidentStatus
 from statuspage.errors import Conflict, InvalidInput, NotFound
 from statuspage.incidents.messages import default_body
+from statuspage.oncall import engine as oncall
 from statuspage.settings import Config
 
 MAX_TITLE = 200
@@ -177,10 +182,16 @@ def declare(
     commander: str | None = None,
     detected_at: datetime | None = None,
     impact: str | None = None,
+    playbook: str | None = None,
 ) -> Incident:
-    """Open an incident, post its first public update and mark its components."""
+    """Open an incident, post its first public update, mark its components and start its playbook.
+
+    ``playbook`` names one to run instead of the one chosen for the severity (an unknown name is
+    refused). A Sev-1 always pages: with its playbook, else the built-in escalation.
+    """
     config = ctx.config
     level = parse_severity(severity, config)
+    chosen = oncall.choose_playbook(config, level, playbook)
     definition = config.severities[f"sev{level}"]
     clean_title = clean_text(title, field="title", limit=MAX_TITLE, required=True)
     body = clean_text(message, field="message", limit=MAX_BODY, required=False)
@@ -239,6 +250,8 @@ def declare(
         at=now,
         after={**_snapshot(incident), "components": {k: v.value for k, v in statuses.items()}, "detected_at": detected_at},
     )
+    if chosen is not None:
+        oncall.attach(ctx, incident, chosen, at=now)
     return incident
 
 
@@ -303,6 +316,8 @@ def resolve(
         raise Conflict(f"incident {incident.id} is already resolved")
     body = clean_text(message, field="message", limit=MAX_BODY, required=False)
     when = _event_time(incident, ctx, at)
+    # Before the incident is marked resolved: the playbook's on_resolve update may still be posted.
+    oncall.resolve(ctx, incident, at=when)
     before = _snapshot(incident)
     incident.status = IncidentStatus.RESOLVED.value
     incident.resolved_at = when
@@ -338,7 +353,11 @@ def reopen(
     status: str = "investigating",
     at: datetime | None = None,
 ) -> IncidentUpdate:
-    """Open a resolved incident again; its components are held again at their last status."""
+    """Open a resolved incident again; its components are held again at their last status.
+
+    Its playbook starts again from the top: reminders resume, and if nobody ever acknowledged it,
+    so does the paging (an acknowledgement given before the resolution stands).
+    """
     incident = get(session=ctx.session, incident_id=incident_id, for_update=True)
     if IncidentStatus(incident.status).is_open:
         raise Conflict(f"incident {incident.id} is still open ({incident.status}); there is nothing to reopen")
@@ -368,20 +387,26 @@ def reopen(
         before=before,
         after={**_snapshot(incident), "message": update.body},
     )
+    oncall.reopen(ctx, incident, at=when)
     return update
 
 
 @write
 def acknowledge(*, ctx: WriteContext, incident_id: int | str, by: str | None = None) -> tuple[Incident, bool]:
-    """Record who took the page. The first acknowledgement counts; later ones change nothing.
+    """Record who took the page, stop the paging and mark the outstanding pages acknowledged.
 
-    Returns the incident and whether this call was the acknowledgement.
+    The first acknowledgement is the incident's; a later one changes nothing on the incident but
+    still acknowledges pages sent since (a tier paged by hand after the first acknowledgement).
+    Returns the incident and whether this call was the incident's acknowledgement.
     """
     incident = get(session=ctx.session, incident_id=incident_id, for_update=True)
     who = clean_text(by, field="by", limit=200, required=False) or ctx.actor.name
+    is_open = IncidentStatus(incident.status).is_open
     if incident.acknowledged_at is not None:
+        if is_open:
+            oncall.acknowledge(ctx, incident, by=who, at=_event_time(incident, ctx, None))
         return incident, False
-    if not IncidentStatus(incident.status).is_open:
+    if not is_open:
         raise Conflict(f"incident {incident.id} is resolved; there is nothing to acknowledge")
     when = _event_time(incident, ctx, None)
     incident.acknowledged_at = when
@@ -394,7 +419,68 @@ def acknowledge(*, ctx: WriteContext, incident_id: int | str, by: str | None = N
         at=when,
         after={"acknowledged_by": who, "acknowledged_at": when},
     )
+    oncall.acknowledge(ctx, incident, by=who, at=when)
     return incident, True
+
+
+@write
+def change_severity(*, ctx: WriteContext, incident_id: int | str, severity: int | str) -> Incident:
+    """Change an open incident's severity.
+
+    Raising it (to a more severe level than the playbook running was attached for, or to one with
+    a playbook when none runs) attaches the new severity's playbook from this moment: its pages,
+    waits and reminders replace the old ones; an acknowledgement already given stands. Lowering it
+    leaves the running escalation alone: people already paged are stopped by acknowledging, not
+    by a relabelling. The impact follows the severity unless it was set by hand.
+
+    The change is in the audit log (``incident.severity``, then ``incident.playbook`` when one is
+    attached), which ``incident show`` prints in the timeline and Slack posts to the incident's
+    thread. It is not posted on the public timeline: severity is the responders' vocabulary, and
+    a playbook that wants to tell customers does so with a post_update step.
+    """
+    incident = get(session=ctx.session, incident_id=incident_id, for_update=True)
+    level = parse_severity(severity, ctx.config)
+    if not IncidentStatus(incident.status).is_open:
+        raise Conflict(f"incident {incident.id} is resolved; reopen it before changing its severity")
+    previous = incident.severity
+    if level == previous:
+        raise Conflict(f"incident {incident.id} is already sev{level}")
+    assert incident.id is not None
+    run = oncall.get_run(ctx, incident.id)
+    raised = run.severity > level if run is not None else level < previous
+    chosen = oncall.choose_playbook(ctx.config, level) if raised or run is None else None
+    when = _event_time(incident, ctx, None)
+    old_definition = ctx.config.severity(previous)
+    new_definition = ctx.config.severity(level)
+    if old_definition is not None and new_definition is not None and incident.impact == old_definition.impact.value:
+        incident.impact = new_definition.impact.value
+    incident.severity = level
+    incident.updated_at = when
+    ctx.audit(
+        action="incident.severity",
+        subject_type="incident",
+        subject_id=incident.id,
+        at=when,
+        before={"severity": previous},
+        after={"from": previous, "to": level, "playbook": chosen.name if chosen else None},
+    )
+    if chosen is not None:
+        oncall.attach(ctx, incident, chosen, at=when)
+    return incident
+
+
+@write
+def escalate(*, ctx: WriteContext, incident_id: int | str, to_tier: int | None = None) -> int:
+    """Page a tier now, without waiting for the acknowledgement deadline: ``to_tier``, or the tier
+    above the last one paged. The running playbook carries on from the step that pages that tier
+    when it has one (so the tier is not paged twice); otherwise the tier is paged once.
+
+    Returns the tier paged. Audited as ``incident.escalate`` with reason ``manual``.
+    """
+    incident = get(session=ctx.session, incident_id=incident_id, for_update=True)
+    if not IncidentStatus(incident.status).is_open:
+        raise Conflict(f"incident {incident.id} is resolved; there is nobody to escalate to")
+    return oncall.escalate(ctx, incident, to_tier=to_tier, at=_event_time(incident, ctx, None))
 
 
 @write

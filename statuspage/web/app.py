@@ -27,7 +27,7 @@ from statuspage.db.engine import make_engine, new_session
 from statuspage.errors import InvalidInput, NotFound
 from statuspage.incidents import service as incidents
 from statuspage.settings import Settings, load_settings
-from statuspage.web import admin, feeds, pages
+from statuspage.web import admin, feeds, pages, slack_actions
 from statuspage.web.cache import PageCache, Produced, Rendered, VersionWatcher
 from statuspage.web.templating import make_environment
 from statuspage.web.v2 import V2Builder
@@ -259,6 +259,7 @@ def create_app(
         Route("/healthz", healthz, name="healthz"),
         *feeds.routes(site),
         *admin.routes(site),
+        *slack_actions.routes(site),
         Mount("/static", app=StaticFiles(directory=str(settings.static_dir)), name="static"),
     ]
     middleware = [Middleware(SecurityHeaders), Middleware(InvalidateAfterWrites, site=site)]

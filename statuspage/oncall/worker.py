@@ -1,0 +1,209 @@
+"""The loop behind ``incident watch``: fire due timers, deliver the outbox, post the daily digest.
+
+One process does all three because they are one job — making the on-call promises come true
+on time — and because ``make run`` should need one worker beside the web server, not three. Each
+pass:
+
+1. fires every due timer (acknowledgement deadlines escalate, reminders remind), each in a write
+   transaction of its own (:func:`statuspage.oncall.timers.fire`);
+2. delivers what the outbox holds with every registered sender (webhooks, and Slack once
+   :mod:`statuspage.slack` registers its sender), exactly as ``statuspage deliver`` does;
+3. asks :func:`statuspage.slack.digest.post_digest_if_due` whether the daily digest is due, when
+   that module exists.
+
+Nothing is held in memory between passes: every promise lives in a row, so a worker killed at any
+point loses nothing (a claim it held runs out and the next pass takes the row) and several workers
+may run side by side on PostgreSQL. On SIGTERM or SIGINT the worker finishes the timer or message
+in hand, gives back the rest of its batch and returns, so the command exits 0.
+
+Offline (no Slack), the loop prints one line per page, escalation and reminder it causes, so a
+terminal running ``incident watch`` is a usable pager during a demo or an outage of Slack itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from statuspage import outbox
+from statuspage.db.models import AuditEvent, OutboxMessage
+from statuspage.oncall import timers
+from statuspage.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# Modules that register outbox senders or timer handlers when imported, loaded when they exist so
+# that the worker delivers every channel the installed product knows about.
+PLUGIN_MODULES = ("statuspage.slack",)
+DIGEST_MODULE = "statuspage.slack.digest"
+
+
+@dataclass
+class WatchReport:
+    """What one or more passes did."""
+
+    fired: int = 0
+    stale: int = 0
+    failed: int = 0
+    delivery: outbox.DeliveryReport = field(default_factory=outbox.DeliveryReport)
+    digests: int = 0
+
+    def add_fires(self, report: timers.FireReport) -> None:
+        self.fired += report.fired
+        self.stale += report.stale
+        self.failed += report.failed
+
+    def __str__(self) -> str:
+        failed = f", {self.failed} failed" if self.failed else ""
+        return f"{self.fired} timers fired{failed}; outbox: {self.delivery}"
+
+
+def load_plugins() -> None:
+    """Import the optional modules that register senders (Slack), if they are installed."""
+    for name in PLUGIN_MODULES:
+        if _exists(name):
+            importlib.import_module(name)
+
+
+def _exists(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def describe(event: AuditEvent) -> str | None:
+    """One line for a person watching the terminal, for the on-call events a timer causes."""
+    after: Mapping[str, Any] = event.after or {}
+    who = f"incident {event.subject_id}"
+    if event.action == "incident.page":
+        tier = f"tier {after.get('tier')}" if after.get("tier") is not None else "directly"
+        return f"{who}: page {tier}: {after.get('owner')} ({after.get('contact_kind')} {after.get('contact')})"
+    if event.action == "incident.notify_channel":
+        return f"{who}: notify {after.get('channel')} (tier {after.get('tier')})"
+    if event.action == "incident.escalate":
+        return f"{who}: escalate tier {after.get('from_tier')} → tier {after.get('to_tier')}: {after.get('reason')}"
+    if event.action == "incident.remind":
+        every = f" (every {after['update_every']})" if after.get("update_every") else ""
+        return f"{who}: reminder to {after.get('commander')}: post a public update{every}"
+    if event.action == "incident.escalation_exhausted":
+        tiers = ", ".join(str(t) for t in after.get("paged_tiers") or []) or "none"
+        return f"{who}: nobody acknowledged; every step of the playbook has run (tiers paged: {tiers})"
+    if event.action == "incident.slack":
+        return f"{who}: slack {after.get('channel') or '(incidents channel)'}: {after.get('text')}"
+    if event.action == "incident.update":
+        return f"{who}: public update ({after.get('status')}): {after.get('message')}"
+    return None
+
+
+def run_watch(
+    runtime: Runtime,
+    *,
+    stop: threading.Event,
+    once: bool = False,
+    poll_interval: float = 1.0,
+    senders: Mapping[str, outbox.Sender] | None = None,
+    lease: timedelta = timers.DEFAULT_LEASE,
+    say: Callable[[str], None] | None = None,
+    on_pass: Callable[[WatchReport], None] | None = None,
+) -> WatchReport:
+    """Work until ``stop`` is set, sleeping ``poll_interval`` seconds whenever nothing was due.
+
+    With ``once``, return as soon as a pass finds nothing more to do (due timers fired, the
+    outbox's due messages tried once). ``say`` gets the console lines for what fired timers did.
+    Senders made here (``senders=None``) are closed at the end; senders passed in are the caller's.
+    """
+    own = senders is None
+    if own:
+        load_plugins()
+    active: Mapping[str, outbox.Sender] = outbox.make_senders() if senders is None else senders
+    totals = WatchReport()
+    unsent_warned: set[str] = set()
+
+    def fired(result: timers.Fired) -> None:
+        for event in result.events:
+            line = describe(event)
+            if line is None:
+                continue
+            log.info("%s", line)
+            if say is not None:
+                say(line)
+
+    try:
+        while not stop.is_set():
+            report = WatchReport()
+            fires = timers.fire_due(runtime, lease=lease, stop=stop.is_set, on_fired=fired)
+            report.add_fires(fires)
+            if stop.is_set():
+                totals.add_fires(fires)
+                break
+            report.delivery = outbox.deliver_due(runtime, senders=active, stop=stop.is_set)
+            report.digests = _post_digest(runtime)
+            _warn_unsendable(runtime, active, unsent_warned)
+            _add(totals, report)
+            busy = fires.claimed + report.delivery.claimed + report.digests
+            if on_pass is not None and busy:
+                on_pass(report)
+            if once:
+                # A pass that fired or delivered something may have made more work due (the next
+                # message of an ordering key); a pass that only met failures would retry forever.
+                if fires.fired + report.delivery.delivered + report.delivery.dead + report.digests == 0:
+                    break
+                continue
+            if busy == 0:
+                stop.wait(poll_interval)
+    finally:
+        if own:
+            for sender in active.values():
+                sender.close()
+    return totals
+
+
+def _add(totals: WatchReport, report: WatchReport) -> None:
+    totals.fired += report.fired
+    totals.stale += report.stale
+    totals.failed += report.failed
+    totals.delivery.add(report.delivery)
+    totals.digests += report.digests
+
+
+def _post_digest(runtime: Runtime) -> int:
+    """Post the daily Slack digest when it is due; 1 if it was posted, 0 otherwise.
+
+    The module is optional (the product works without Slack), so it is looked up on each call:
+    one ``find_spec`` is cheap next to the queries of a pass. A failure is logged, never fatal:
+    a broken digest must not stop pages from going out.
+    """
+    if not _exists(DIGEST_MODULE):
+        return 0
+    try:
+        digest = importlib.import_module(DIGEST_MODULE)
+        with runtime.session() as session:
+            posted = digest.post_digest_if_due(session, runtime.settings.config, runtime.clock.now())
+    except Exception:  # noqa: BLE001 - see the docstring
+        log.exception("posting the daily digest failed")
+        return 0
+    return 1 if posted else 0
+
+
+def _warn_unsendable(runtime: Runtime, senders: Mapping[str, outbox.Sender], warned: set[str]) -> None:
+    """Log, once per channel, messages waiting for a channel this worker has no sender for."""
+    with runtime.session() as session:
+        channels = session.exec(
+            select(OutboxMessage.channel, func.count())
+            .where(col(OutboxMessage.state) == outbox.PENDING, col(OutboxMessage.channel).not_in(list(senders) or [""]))
+            .group_by(col(OutboxMessage.channel))
+        ).all()
+    for channel, count in channels:
+        if channel not in warned:
+            warned.add(channel)
+            log.warning("%d outbox message(s) for %r wait: no sender is registered for that channel", count, channel)

@@ -1,0 +1,292 @@
+"""Turning audit events into Slack messages, in the transaction of the change.
+
+Why from audit events: every state change already writes one (the service layer's, and the on-call
+engine's ``incident.page``, ``incident.escalate`` ...), so they are the contract between the
+engine and Slack, and this hook needs to know nothing about who made a change or how. Why in the
+same transaction (a before-commit hook, like the webhooks'): a page that rolls back must not be
+announced, and one that commits must be, even if the process dies right after the commit.
+
+What each transaction queues (only while ``slack.enabled``), per incident it touched:
+
+- a declaration: the *headline*, one message in the incidents channel that is posted once and
+  then edited in place to show the incident's current state;
+- every other event: a *reply* in the headline's thread (an update, a page, an escalation ...);
+- any change to what the headline shows: one *headline edit*, due a few seconds later so that a
+  burst of changes becomes one ``chat.update`` (the sender skips an edit when a newer one waits);
+- a page to a ``slack_user`` contact: a *direct message* with an Acknowledge button; a page to a
+  ``slack_channel`` contact, a tier's notify channel, a playbook's ``slack`` step with a channel:
+  a *post* in that channel.
+
+Ordering keys: the headline and its replies share one key per incident and channel, so replies
+follow the headline they thread under, in the order the changes happened; edits have a key of
+their own (an edit waiting out its coalescing delay holds up no reply); direct messages and
+posts have one key per incident and recipient.
+
+The hook only gathers facts: nothing is rendered here, so a template mistake can never roll back
+the declaration of an incident. The sender renders when it sends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from statuspage import outbox
+from statuspage.context import WriteContext
+from statuspage.db.models import AuditEvent, Incident
+from statuspage.settings import Config, SlackConfig
+
+CHANNEL = "slack"
+HEADLINE_POST = "slack.headline.post"
+HEADLINE_UPDATE = "slack.headline.update"
+REPLY = "slack.reply"
+DIRECT = "slack.dm"
+POST = "slack.post"
+# A headline edit waits this long, so that the changes of a few seconds make one chat.update.
+COALESCE_WINDOW = timedelta(seconds=3)
+
+REPLY_TEMPLATES = {
+    "incident.update": "update",
+    "incident.resolve": "resolve",
+    "incident.reopen": "reopen",
+    "incident.acknowledge": "acknowledge",
+    "incident.hand_over": "handover",
+    "incident.handover": "handover",
+    "incident.root_cause": "root_cause",
+    "incident.playbook": "playbook",
+    "incident.escalate": "escalate",
+    "incident.remind": "remind",
+    "incident.escalation_exhausted": "exhausted",
+    "incident.severity": "severity",
+}
+# Changes to what the headline shows (status, severity, commander, acknowledgement, who is paged).
+HEADLINE_ACTIONS = frozenset(
+    {
+        "incident.update",
+        "incident.resolve",
+        "incident.reopen",
+        "incident.acknowledge",
+        "incident.hand_over",
+        "incident.handover",
+        "incident.severity",
+        "incident.escalate",
+        "incident.page",
+        "incident.escalation_exhausted",
+    }
+)
+HANDLED = frozenset(
+    {*REPLY_TEMPLATES, "incident.declare", "incident.page", "incident.notify_channel", "incident.slack"}
+)
+CONTACT_LABELS = {"slack_user": "Slack", "slack_channel": "Slack channel", "phone": "phone", "email": "email"}
+
+
+def thread_key(channel: str, incident_id: int) -> str:
+    return f"{CHANNEL}:{channel}:incident:{incident_id}"
+
+
+def headline_key(channel: str, incident_id: int) -> str:
+    return thread_key(channel, incident_id) + ":headline"
+
+
+@dataclass
+class Planned:
+    """One message to queue: where it goes, under which ordering key, and what it carries."""
+
+    event: str
+    target: str
+    ordering_key: str
+    payload: dict[str, Any]
+    delay: timedelta = field(default=timedelta(0))
+
+
+def slack_users(config: Config) -> set[str]:
+    """The Slack user ids of the escalation matrix: the only people a message may mention or DM."""
+    return {
+        contact.slack_user
+        for tier in config.escalation.tiers
+        for owner in tier.owners
+        for contact in owner.contacts
+        if contact.slack_user
+    }
+
+
+def incident_facts(incident: Incident, config: Config) -> dict[str, Any]:
+    assert incident.id is not None
+    return {
+        "id": incident.id,
+        "title": incident.title,
+        "severity": incident.severity,
+        "status": incident.status,
+        "url": config.incident_url(incident.id),
+    }
+
+
+def plan(incident: Incident, events: Sequence[AuditEvent], config: Config) -> list[Planned]:
+    """The messages one transaction's events about one incident call for, in order.
+
+    A pure function of the events, the incident as it stands at the end of the transaction and
+    the configuration, so it can be read (and tested) on its own.
+    """
+    slack = config.slack
+    assert incident.id is not None
+    facts = incident_facts(incident, config)
+    known_users = slack_users(config)
+    channel = slack.incidents_channel
+    planned: list[Planned] = []
+    actions = [event.action for event in events]
+
+    def reply(template: str, data: dict[str, Any]) -> None:
+        planned.append(
+            Planned(
+                REPLY,
+                channel,
+                thread_key(channel, incident.id or 0),
+                {"kind": "reply", "template": template, "incident": facts, "data": data},
+            )
+        )
+
+    def post(target: str, data: dict[str, Any]) -> None:
+        planned.append(
+            Planned(
+                POST,
+                target,
+                thread_key(target, incident.id or 0),
+                {"kind": "post", "template": "notify", "incident": facts, "data": data},
+            )
+        )
+
+    if "incident.declare" in actions:
+        planned.append(
+            Planned(
+                HEADLINE_POST,
+                channel,
+                thread_key(channel, incident.id),
+                {"kind": "headline", "op": "post", "incident": facts},
+            )
+        )
+
+    paging: dict[str, Any] | None = None
+    for event in events:
+        after = event.after or {}
+        before = event.before or {}
+        action = event.action
+        if action != "incident.page":
+            paging = None
+        if action == "incident.page":
+            step = (after.get("step"), after.get("loop"))
+            if paging is None or paging["step"] != step:
+                paging = {"step": step, "tier": after.get("tier"), "owners": []}
+                reply("paging", paging)
+            owners: list[dict[str, Any]] = paging["owners"]
+            owner = next((o for o in owners if o["name"] == after.get("owner")), None)
+            if owner is None:
+                owner = {"name": after.get("owner"), "kinds": []}
+                owners.append(owner)
+            kind = str(after.get("contact_kind"))
+            label = CONTACT_LABELS.get(kind, kind)
+            if label not in owner["kinds"]:
+                owner["kinds"].append(label)
+            contact = str(after.get("contact") or "")
+            if kind == "slack_user" and contact in known_users:
+                planned.append(
+                    Planned(
+                        DIRECT,
+                        contact,
+                        f"{CHANNEL}:{contact}:incident:{incident.id}",
+                        {
+                            "kind": "dm",
+                            "template": "page_dm",
+                            "incident": facts,
+                            "data": {"owner": after.get("owner"), "user": contact, "tier": after.get("tier")},
+                        },
+                    )
+                )
+            elif kind == "slack_channel" and contact:
+                post(contact, {"reason": "owner", "owner": after.get("owner"), "tier": after.get("tier")})
+        elif action == "incident.notify_channel" and after.get("channel"):
+            post(str(after["channel"]), {"reason": "tier", "tier": after.get("tier")})
+        elif action == "incident.slack":
+            text = str(after.get("text") or "")
+            if after.get("channel"):
+                post(str(after["channel"]), {"reason": "text", "text": text})
+            else:
+                reply("custom", {"text": text})
+        elif action in REPLY_TEMPLATES:
+            reply(REPLY_TEMPLATES[action], _reply_data(event, before, after))
+
+    # The "step" tuple was only for grouping; payloads are JSON.
+    for message in planned:
+        message.payload.get("data", {}).pop("step", None)
+
+    if "incident.declare" not in actions and HEADLINE_ACTIONS.intersection(actions):
+        planned.append(
+            Planned(
+                HEADLINE_UPDATE,
+                channel,
+                headline_key(channel, incident.id),
+                {"kind": "headline", "op": "update", "incident": facts},
+                delay=COALESCE_WINDOW,
+            )
+        )
+    return planned
+
+
+def _reply_data(event: AuditEvent, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    action = event.action
+    author = event.actor
+    if action in {"incident.update", "incident.reopen"}:
+        return {"status": after.get("status"), "message": after.get("message") or "", "author": author}
+    if action == "incident.resolve":
+        return {"message": after.get("message") or "", "author": author}
+    if action == "incident.acknowledge":
+        return {"by": after.get("acknowledged_by") or author, "author": author}
+    if action in {"incident.hand_over", "incident.handover"}:
+        return {"from": before.get("commander"), "to": after.get("commander"), "author": author}
+    if action == "incident.root_cause":
+        return {"root_cause": after.get("root_cause"), "remediation": after.get("remediation")}
+    if action == "incident.playbook":
+        return {"playbook": after.get("playbook"), "severity": after.get("severity")}
+    if action == "incident.escalate":
+        return {
+            "from_tier": after.get("from_tier"),
+            "to_tier": after.get("to_tier"),
+            "reason": after.get("reason") or "",
+        }
+    if action == "incident.remind":
+        return {"commander": after.get("commander"), "update_every": after.get("update_every")}
+    if action == "incident.escalation_exhausted":
+        return {"paged_tiers": list(after.get("paged_tiers") or [])}
+    if action == "incident.severity":
+        return {"from": after.get("from"), "to": after.get("to"), "playbook": after.get("playbook")}
+    return dict(after)
+
+
+def enqueue_changes(ctx: WriteContext) -> None:
+    """The before-commit hook: queue the Slack messages for this transaction's incident events."""
+    slack: SlackConfig = ctx.config.slack
+    if not slack.enabled:
+        return
+    by_incident: dict[int, list[AuditEvent]] = {}
+    for event in ctx.audit_events:
+        if event.subject_type == "incident" and event.action in HANDLED:
+            by_incident.setdefault(int(event.subject_id), []).append(event)
+    if not by_incident:
+        return
+    now = ctx.now()
+    for incident_id, events in by_incident.items():
+        incident = ctx.session.get(Incident, incident_id)
+        if incident is None:
+            continue
+        for message in plan(incident, events, ctx.config):
+            row = outbox.enqueue(
+                ctx.session,
+                channel=CHANNEL,
+                target=message.target,
+                ordering_key=message.ordering_key,
+                event=message.event,
+                payload=message.payload,
+                now=now,
+            )
+            row.next_attempt_at = now + message.delay

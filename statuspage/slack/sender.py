@@ -1,0 +1,692 @@
+"""The outbox sender for Slack, and its console stand-in for when there is no token.
+
+How each kind of message is delivered (see :mod:`statuspage.slack.hook` for how they are queued):
+
+- *headline*: ``chat.postMessage`` in the incidents channel; its ``ts`` and channel id are kept in
+  :class:`~statuspage.db.models.SlackThread`. Later states are ``chat.update`` of that message.
+  The headline is rendered from the database when it is sent, so whatever is sent is current;
+  an edit with a newer edit waiting behind it is therefore skipped (recorded as delivered,
+  ``superseded_by``), which turns a burst of changes into one ``chat.update``.
+- *reply*: ``chat.postMessage`` with ``thread_ts``, rendered from the facts the change recorded.
+  If the incident has no headline yet (Slack was switched on mid-incident), one is posted first.
+- *dm*: ``conversations.open`` with the person, then ``chat.postMessage`` with an Acknowledge
+  button; skipped if the incident was acknowledged or resolved before it could go out.
+- *post*: ``chat.postMessage`` in another channel.
+
+Delivering exactly once. The outbox delivers at least once; a post whose answer never came
+(a time-out, a dropped connection, a 5xx) may or may not have reached Slack. So before each
+``chat.postMessage`` the message is marked ``uncertain`` in its outbox row, every post carries
+the outbox delivery id in Slack message metadata, and a retry of an uncertain message first looks
+for it (``conversations.replies`` in the thread, ``conversations.history`` in a channel whose id
+is known) and, if it is there, records it as delivered instead of posting again. Without the
+history scopes, or for a channel never posted to before, the look-up is skipped and the post is
+repeated: at least once, as the outbox promises. slack_sdk's own retry handlers are switched off
+(they would repeat a post blindly); the outbox does the retrying.
+
+Failures: 429 backs off the whole channel (:class:`~statuspage.db.models.SlackChannelState`,
+shared by every worker) for ``Retry-After`` and pushes that channel's other pending messages back
+with it, instead of each message discovering the limit on its own; 5xx, time-outs and
+connection errors are retried with the outbox's backoff; a refused token is retried for as long
+as the outbox policy allows (fixing the token recovers everything); other Slack errors
+(``channel_not_found``, ``not_in_channel`` ...) a few times, then the message is dead and visible
+with ``statuspage outbox``.
+
+Without a token (``slack.token_env`` unset) or with ``slack.enabled: false``, the console sender
+prints one line per message and marks it delivered: the toolkit works offline.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, TextIO
+from urllib.error import URLError
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy import or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from statuspage.context import WriteContext
+from statuspage.db.models import Component as ComponentRow
+from statuspage.db.models import Incident, IncidentComponent, OutboxMessage, Page, SlackChannelState, SlackThread
+from statuspage.domain.enums import IncidentStatus
+from statuspage.outbox import PENDING, Outcome
+from statuspage.settings import Config
+from statuspage.slack import hook
+from statuspage.slack.messages import Helpers, console_line, render
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_SECONDS = 10.0
+METADATA_TYPE = "statuspage_message"
+# Slack always sends Retry-After with a 429; this is for a proxy that does not.
+DEFAULT_RATE_LIMIT_WAIT = timedelta(seconds=30)
+# An edit that has waited this long is sent even if a newer one is queued behind it, so that a
+# stream of changes cannot keep the headline stale.
+MAX_COALESCE_LAG = timedelta(seconds=30)
+# While the headline's first post is in flight, an edit waits this long and looks again.
+HEADLINE_IN_FLIGHT_WAIT = timedelta(seconds=2)
+OTHER_ERROR_ATTEMPTS = 5
+AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"})
+LOOKUP_LIMIT = 200
+LIST_PAGES = 20
+CHANNEL_ID = re.compile(r"^[CDG][A-Z0-9]{6,}$")
+
+
+class RateLimited(Exception):
+    """Slack answered 429; carries how long to wait."""
+
+    def __init__(self, wait: timedelta) -> None:
+        super().__init__(f"rate limited for {wait.total_seconds():g}s")
+        self.wait = wait
+
+
+class SlackSender:
+    """Sends ``slack`` outbox messages with slack_sdk's WebClient, or prints them without a token.
+
+    One per worker; it keeps one WebClient per token and what it learnt of channel ids. ``env``
+    (default ``os.environ``) is where the token is looked up, at each message, so tests can run
+    a worker with and without one; ``out`` is where the console prints (default: stdout).
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: float = TIMEOUT_SECONDS,
+        env: Mapping[str, str] | None = None,
+        out: TextIO | None = None,
+    ) -> None:
+        self.timeout = timeout
+        self.env = env
+        self.out = out
+        self._clients: dict[tuple[str, str | None], WebClient] = {}
+        # Channel names and user ids to the channel ids Slack gave for them (for history look-ups).
+        self._channel_ids: dict[str, str] = {}
+        self._said_offline = False
+
+    def close(self) -> None:
+        self._clients.clear()
+
+    # Choosing the way --------------------------------------------------------------------------
+
+    def send(self, message: OutboxMessage, ctx: WriteContext) -> Outcome:
+        slack = ctx.config.slack
+        token = (os.environ if self.env is None else self.env).get(slack.token_env, "").strip()
+        if not slack.enabled or not token:
+            if not self._said_offline:
+                why = "slack.enabled is false" if not slack.enabled else f"{slack.token_env} is not set"
+                log.warning("%s: Slack messages are printed to the console instead of sent", why)
+                self._said_offline = True
+            return self._console(message, ctx)
+        client = self._client(token, slack.base_url)
+        try:
+            return self._deliver(client, message, ctx)
+        except RateLimited as exc:
+            ctx.session.rollback()
+            until = ctx.now() + exc.wait
+            block_channel(ctx, message.target, until)
+            return Outcome.retry(
+                f"Slack rate-limited {message.target}; the channel waits {exc.wait.total_seconds():g}s",
+                retry_after=exc.wait,
+            )
+        except SlackApiError as exc:
+            ctx.session.rollback()
+            return self._api_failure(exc, message, ctx)
+        except (OSError, http.client.HTTPException, SlackClientError) as exc:
+            ctx.session.rollback()
+            return Outcome.retry(self._transport_detail(exc))
+
+    def _client(self, token: str, base_url: str | None) -> WebClient:
+        key = (token, base_url)
+        client = self._clients.get(key)
+        if client is None:
+            client = WebClient(
+                token=token,
+                base_url=base_url or WebClient.BASE_URL,
+                timeout=self.timeout,  # type: ignore[arg-type] - urllib takes seconds as a float
+                retry_handlers=[],
+                logger=logging.getLogger("statuspage.slack.client"),
+            )
+            self._clients[key] = client
+        return client
+
+    def _transport_detail(self, exc: BaseException) -> str:
+        reason = exc.reason if isinstance(exc, URLError) else exc
+        if isinstance(reason, TimeoutError):
+            return f"no answer from Slack within {self.timeout:g}s"
+        return f"cannot reach Slack: {type(reason).__name__}: {reason}"
+
+    def _api_failure(self, exc: SlackApiError, message: OutboxMessage, ctx: WriteContext) -> Outcome:
+        response = exc.response
+        status = int(getattr(response, "status_code", 0) or 0)
+        data = getattr(response, "data", None)
+        error = str(data.get("error", "")) if isinstance(data, dict) else ""
+        result = {"status_code": status, "error": error}
+        if status >= 500:
+            return Outcome.retry(f"HTTP {status} from Slack", result=None)
+        if error in AUTH_ERRORS:
+            return Outcome.retry(f"Slack refused the token ({error}); check {ctx.config.slack.token_env}", result=None)
+        if error in {"message_not_found", "cant_update_message"} and message.payload.get("kind") == "headline":
+            # Someone deleted the headline in Slack: forget it, the next reply posts a new one.
+            forget_thread(ctx, int(message.payload["incident"]["id"]), message.target)
+            return Outcome.delivered({"skipped": f"the headline is gone from Slack ({error})"})
+        detail = f"Slack answered {error or f'HTTP {status}'}"
+        log.warning("Slack message %s to %s: %s", message.id, message.target, detail)
+        return Outcome.retry(
+            detail, result=result | {"uncertain": _uncertain(message)}, max_attempts=OTHER_ERROR_ATTEMPTS
+        )
+
+    # Slack -------------------------------------------------------------------------------------
+
+    def _deliver(self, client: WebClient, message: OutboxMessage, ctx: WriteContext) -> Outcome:
+        session, now = ctx.session, ctx.now()
+        blocked = blocked_until(session, message.target)
+        if blocked is not None and blocked > now:
+            session.rollback()
+            return Outcome.retry(
+                f"{message.target} is rate-limited until {blocked.isoformat()}", retry_after=blocked - now
+            )
+        payload = message.payload
+        kind = payload["kind"]
+        if kind == "headline":
+            return self._headline(client, message, ctx)
+        if kind == "reply":
+            return self._reply(client, message, ctx)
+        if kind == "dm":
+            return self._direct(client, message, ctx)
+        return self._post(client, message, ctx)
+
+    def _headline(self, client: WebClient, message: OutboxMessage, ctx: WriteContext) -> Outcome:
+        session, now = ctx.session, ctx.now()
+        incident_id = int(message.payload["incident"]["id"])
+        op = message.payload.get("op", "post")
+        if op == "update":
+            skip = _edit_to_skip(session, message, now)
+            if skip is not None:
+                session.rollback()
+                return skip
+        thread = _thread(session, incident_id, message.target)
+        if thread is None and op == "update":
+            return _edit_without_headline(session, message, incident_id, now)
+        content = headline_message(session, ctx.config, incident_id, now, op="post" if thread is None else "update")
+        session.rollback()
+        if thread is not None:
+            channel_id, ts = thread
+            _call(client.chat_update, channel=channel_id, ts=ts, **_update_options(), **content)
+            touch_thread(ctx, incident_id, message.target)
+            return Outcome.delivered({"ts": ts, "channel": channel_id, "op": "update"})
+        posted = self._find_again(client, message, ctx, channel=message.target)
+        if posted is not None:
+            channel_id, ts = posted
+            store_thread(ctx, incident_id, message.target, channel_id, ts)
+            _call(client.chat_update, channel=channel_id, ts=ts, **_update_options(), **content)
+            return Outcome.delivered({"ts": ts, "channel": channel_id, "op": "found"})
+        channel_id, ts = self._post_message(client, message, ctx, channel=message.target, content=content)
+        store_thread(ctx, incident_id, message.target, channel_id, ts)
+        return Outcome.delivered({"ts": ts, "channel": channel_id, "op": "post"})
+
+    def _reply(self, client: WebClient, message: OutboxMessage, ctx: WriteContext) -> Outcome:
+        session, now = ctx.session, ctx.now()
+        payload = message.payload
+        incident_id = int(payload["incident"]["id"])
+        content = render(payload["template"], ctx.config, incident=payload["incident"], data=payload["data"])
+        thread = _thread(session, incident_id, message.target)
+        headline = None
+        if thread is None:
+            headline = headline_message(session, ctx.config, incident_id, now, op="post")
+        session.rollback()
+        if thread is None:
+            assert headline is not None
+            late = {**headline, "metadata": _metadata(message.delivery_id + "/headline", incident_id)}
+            response = _call(client.chat_postMessage, channel=message.target, **_post_options(), **late)
+            thread = (str(response["channel"]), str(response["ts"]))
+            store_thread(ctx, incident_id, message.target, *thread)
+        channel_id, thread_ts = thread
+        found = self._find_again(client, message, ctx, channel=channel_id, thread_ts=thread_ts)
+        if found is not None:
+            return Outcome.delivered({"ts": found[1], "channel": channel_id, "op": "found"})
+        _, ts = self._post_message(client, message, ctx, channel=channel_id, content=content, thread_ts=thread_ts)
+        return Outcome.delivered({"ts": ts, "channel": channel_id, "thread_ts": thread_ts})
+
+    def _direct(self, client: WebClient, message: OutboxMessage, ctx: WriteContext) -> Outcome:
+        session = ctx.session
+        payload = message.payload
+        skip = _page_moot(session, int(payload["incident"]["id"]))
+        if skip is not None:
+            session.rollback()
+            return Outcome.delivered({"skipped": skip})
+        content = render("page_dm", ctx.config, incident=payload["incident"], data=payload["data"])
+        session.rollback()
+        channel_id = self._channel_ids.get(message.target)
+        if channel_id is None:
+            opened = _call(client.conversations_open, users=message.target)
+            channel_id = str(opened["channel"]["id"])
+            self._channel_ids[message.target] = channel_id
+        found = self._find_again(client, message, ctx, channel=channel_id)
+        if found is not None:
+            return Outcome.delivered({"ts": found[1], "channel": channel_id, "op": "found"})
+        _, ts = self._post_message(client, message, ctx, channel=channel_id, content=content)
+        return Outcome.delivered({"ts": ts, "channel": channel_id})
+
+    def _post(self, client: WebClient, message: OutboxMessage, ctx: WriteContext) -> Outcome:
+        payload = message.payload
+        content = render(payload["template"], ctx.config, incident=payload.get("incident"), data=payload["data"])
+        ctx.session.rollback()
+        found = self._find_again(client, message, ctx, channel=message.target)
+        if found is not None:
+            return Outcome.delivered({"ts": found[1], "channel": found[0], "op": "found"})
+        channel_id, ts = self._post_message(client, message, ctx, channel=message.target, content=content)
+        return Outcome.delivered({"ts": ts, "channel": channel_id})
+
+    def _post_message(
+        self,
+        client: WebClient,
+        message: OutboxMessage,
+        ctx: WriteContext,
+        *,
+        channel: str,
+        content: dict[str, Any],
+        thread_ts: str | None = None,
+    ) -> tuple[str, str]:
+        """chat.postMessage, marked uncertain first so that a retry looks before posting again."""
+        mark_uncertain(ctx, message)
+        incident = message.payload.get("incident") or {}
+        response = _call(
+            client.chat_postMessage,
+            channel=channel,
+            thread_ts=thread_ts,
+            metadata=_metadata(message.delivery_id, incident.get("id")),
+            **_post_options(),
+            **content,
+        )
+        channel_id, ts = str(response["channel"]), str(response["ts"])
+        self._channel_ids[channel] = channel_id
+        return channel_id, ts
+
+    def _find_again(
+        self,
+        client: WebClient,
+        message: OutboxMessage,
+        ctx: WriteContext,
+        *,
+        channel: str,
+        thread_ts: str | None = None,
+    ) -> tuple[str, str] | None:
+        """After an attempt that may have posted, the (channel id, ts) of what it posted, if Slack has it."""
+        if not _uncertain(message):
+            return None
+        try:
+            channel_id = self._channel_id(client, ctx, channel)
+            if channel_id is None:
+                log.info("cannot check whether message %s reached %s: its channel id is unknown", message.id, channel)
+                return None
+            if thread_ts is not None:
+                response = _call(
+                    client.conversations_replies,
+                    channel=channel_id,
+                    ts=thread_ts,
+                    include_all_metadata=True,
+                    limit=LOOKUP_LIMIT,
+                )
+            else:
+                # The newest messages of the channel, not "since the attempt": our clock and Slack's
+                # need not agree, and a retry comes soon enough for the post to be among them.
+                response = _call(
+                    client.conversations_history, channel=channel_id, include_all_metadata=True, limit=LOOKUP_LIMIT
+                )
+        except SlackApiError as exc:
+            status = int(getattr(exc.response, "status_code", 0) or 0)
+            if status >= 500:
+                raise
+            error = exc.response.get("error") if isinstance(exc.response.data, dict) else status
+            log.warning("cannot check whether message %s reached %s (%s); posting it again", message.id, channel, error)
+            return None
+        for found in response.get("messages") or []:
+            metadata = found.get("metadata") or {}
+            event_payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == METADATA_TYPE and event_payload.get("delivery_id") == message.delivery_id:
+                return channel_id, str(found["ts"])
+        return None
+
+    def _channel_id(self, client: WebClient, ctx: WriteContext, channel: str) -> str | None:
+        """The id of a channel given by name, for the look-ups that need one: learnt from earlier
+        posts (this worker's, or any incident's headline), else from ``conversations.list``."""
+        if CHANNEL_ID.match(channel):
+            return channel
+        known = self._channel_ids.get(channel)
+        if known is None:
+            known = _known_channel_id(ctx.session, channel)
+            ctx.session.rollback()
+        if known is None:
+            cursor: str | None = None
+            for _ in range(LIST_PAGES):
+                response = _call(
+                    client.conversations_list,
+                    types="public_channel,private_channel",
+                    exclude_archived=True,
+                    limit=LOOKUP_LIMIT,
+                    cursor=cursor,
+                )
+                found = [c for c in response.get("channels") or [] if c.get("name") == channel.removeprefix("#")]
+                if found:
+                    known = str(found[0]["id"])
+                    break
+                cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+                if not cursor:
+                    break
+        if known is not None:
+            self._channel_ids[channel] = known
+        return known
+
+    # The console -------------------------------------------------------------------------------
+
+    def _console(self, message: OutboxMessage, ctx: WriteContext) -> Outcome:
+        session, now, config = ctx.session, ctx.now(), ctx.config
+        payload = message.payload
+        kind = payload["kind"]
+        incident = payload.get("incident") or {}
+        label = message.target
+        prefix = ""
+        if kind == "headline":
+            if payload.get("op") == "update":
+                skip = _edit_to_skip(session, message, now)
+                if skip is not None:
+                    session.rollback()
+                    return skip
+                prefix = "headline now: "
+            content = headline_message(session, config, int(incident["id"]), now, op=payload.get("op", "post"))
+        elif kind == "dm":
+            skip = _page_moot(session, int(incident["id"]))
+            if skip is not None:
+                session.rollback()
+                return Outcome.delivered({"skipped": skip, "console": True})
+            content = render(payload["template"], config, incident=incident, data=payload["data"])
+            label = "@" + (
+                Helpers(config).user_names.get(message.target) or payload["data"].get("owner") or message.target
+            )
+        else:
+            content = render(payload["template"], config, incident=payload.get("incident"), data=payload["data"])
+        session.rollback()
+        line = f"[slack {label}] {prefix}{console_line(content, config)}"
+        print(line, file=self.out or sys.stdout, flush=True)
+        log.info("%s", line)
+        return Outcome.delivered({"console": True})
+
+
+# Helpers that read or write the database (each write commits on its own) ---------------------
+
+
+def _call(method: Callable[..., Any], **kwargs: Any) -> Any:
+    """A WebClient call; a 429 becomes :class:`RateLimited` with the wait Slack asked for."""
+    try:
+        return method(**kwargs)
+    except SlackApiError as exc:
+        response = exc.response
+        data = getattr(response, "data", None)
+        error = data.get("error") if isinstance(data, dict) else None
+        if getattr(response, "status_code", None) == 429 or error == "ratelimited":
+            raise RateLimited(_retry_after(getattr(response, "headers", {}) or {})) from None
+        raise
+
+
+def _retry_after(headers: Mapping[str, Any]) -> timedelta:
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            text = str(value[0] if isinstance(value, list) else value).strip()
+            if text.isdigit():
+                return max(timedelta(seconds=int(text)), timedelta(seconds=1))
+    return DEFAULT_RATE_LIMIT_WAIT
+
+
+def _post_options() -> dict[str, Any]:
+    # Nothing in our text is turned into a mention or a link by Slack itself: only the <@U…> and
+    # <url|label> that the templates built on purpose.
+    return {"parse": "none", "link_names": False, "unfurl_links": False, "unfurl_media": False}
+
+
+def _update_options() -> dict[str, Any]:
+    # chat.update parses like a client by default, unlike chat.postMessage: say "none" here too.
+    return {"parse": "none", "link_names": False}
+
+
+def _metadata(delivery_id: str, incident_id: Any) -> dict[str, Any]:
+    event_payload: dict[str, Any] = {"delivery_id": delivery_id}
+    if incident_id is not None:
+        event_payload["incident_id"] = str(incident_id)
+    return {"event_type": METADATA_TYPE, "event_payload": event_payload}
+
+
+def _uncertain(message: OutboxMessage) -> bool:
+    return bool((message.result or {}).get("uncertain"))
+
+
+def mark_uncertain(ctx: WriteContext, message: OutboxMessage) -> None:
+    """Note in the outbox row, before posting, that a post may be under way: a retry after a
+    crash, a time-out or a 5xx then looks in Slack before posting again."""
+    if _uncertain(message):
+        return
+    session = ctx.session
+    try:
+        session.exec(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id) == message.id, col(OutboxMessage.state) == PENDING)
+            .values(result={"uncertain": True})
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    message.result = {"uncertain": True}
+
+
+def blocked_until(session: Session, channel: str) -> datetime | None:
+    state = session.get(SlackChannelState, channel)
+    return state.blocked_until if state is not None else None
+
+
+def block_channel(ctx: WriteContext, channel: str, until: datetime) -> None:
+    """Back a rate-limited channel off as a whole: note it for every worker, and move the
+    channel's other pending messages (those no worker holds right now) to when it opens again,
+    so that they do not each spend an attempt learning the same thing."""
+    session, now = ctx.session, ctx.now()
+    for _ in range(2):
+        try:
+            state = session.get(SlackChannelState, channel)
+            if state is None:
+                session.add(SlackChannelState(channel=channel, blocked_until=until, updated_at=now))
+            elif state.blocked_until is None or state.blocked_until < until:
+                state.blocked_until = until
+                state.updated_at = now
+            session.exec(
+                update(OutboxMessage)
+                .where(
+                    col(OutboxMessage.channel) == hook.CHANNEL,
+                    col(OutboxMessage.target) == channel,
+                    col(OutboxMessage.state) == PENDING,
+                    col(OutboxMessage.next_attempt_at) < until,
+                    or_(col(OutboxMessage.claimed_until).is_(None), col(OutboxMessage.claimed_until) <= now),
+                )
+                .values(next_attempt_at=until)
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()
+            return
+        except IntegrityError:
+            session.rollback()  # another worker noted the same channel at the same moment: update theirs
+    log.warning("could not note that %s is rate-limited", channel)
+
+
+def _thread(session: Session, incident_id: int, channel: str) -> tuple[str, str] | None:
+    row = session.get(SlackThread, (incident_id, channel))
+    if row is None:
+        return None
+    return (row.channel_id or channel, row.ts)
+
+
+def store_thread(ctx: WriteContext, incident_id: int, channel: str, channel_id: str, ts: str) -> None:
+    session, now = ctx.session, ctx.now()
+    try:
+        row = session.get(SlackThread, (incident_id, channel))
+        if row is None:
+            session.add(
+                SlackThread(
+                    incident_id=incident_id,
+                    channel=channel,
+                    channel_id=channel_id,
+                    ts=ts,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        else:
+            row.channel_id, row.ts, row.updated_at = channel_id, ts, now
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def touch_thread(ctx: WriteContext, incident_id: int, channel: str) -> None:
+    session = ctx.session
+    try:
+        row = session.get(SlackThread, (incident_id, channel))
+        if row is not None:
+            row.updated_at = max(row.updated_at, ctx.now())
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def forget_thread(ctx: WriteContext, incident_id: int, channel: str) -> None:
+    session = ctx.session
+    try:
+        row = session.get(SlackThread, (incident_id, channel))
+        if row is not None:
+            session.delete(row)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def _known_channel_id(session: Session, channel: str) -> str | None:
+    return session.exec(
+        select(SlackThread.channel_id)
+        .where(SlackThread.channel == channel, col(SlackThread.channel_id).is_not(None))
+        .limit(1)
+    ).first()
+
+
+def _edit_to_skip(session: Session, message: OutboxMessage, now: datetime) -> Outcome | None:
+    """A headline edit with a newer edit queued behind it has nothing to do: the newer one renders
+    the same (current) state. Unless it has waited too long already."""
+    newer = session.exec(
+        select(OutboxMessage.id)
+        .where(
+            col(OutboxMessage.ordering_key) == message.ordering_key,
+            col(OutboxMessage.state) == PENDING,
+            col(OutboxMessage.id) > message.id,
+        )
+        .order_by(col(OutboxMessage.id).desc())
+        .limit(1)
+    ).first()
+    if newer is None or now - message.created_at >= MAX_COALESCE_LAG:
+        return None
+    return Outcome.delivered({"superseded_by": newer})
+
+
+def _edit_without_headline(session: Session, message: OutboxMessage, incident_id: int, now: datetime) -> Outcome:
+    """An edit for an incident whose headline is not in Slack yet."""
+    first_post = session.exec(
+        select(OutboxMessage)
+        .where(
+            col(OutboxMessage.ordering_key) == hook.thread_key(message.target, incident_id),
+            col(OutboxMessage.event) == hook.HEADLINE_POST,
+            col(OutboxMessage.state) == PENDING,
+        )
+        .limit(1)
+    ).first()
+    session.rollback()
+    if first_post is None:
+        # Never to come (dead, or Slack was switched on mid-incident): the next reply posts one.
+        return Outcome.delivered({"skipped": "no headline to edit"})
+    if first_post.claimed_until is not None and first_post.claimed_until > now:
+        return Outcome.retry("the headline is being posted", retry_after=HEADLINE_IN_FLIGHT_WAIT)
+    # The first post, still to come, is rendered when it is sent: it will show this state.
+    return Outcome.delivered({"superseded_by": first_post.id})
+
+
+def _page_moot(session: Session, incident_id: int) -> str | None:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        return "the incident no longer exists"
+    if incident.acknowledged_at is not None:
+        return f"already acknowledged by {incident.acknowledged_by}"
+    if not IncidentStatus(incident.status).is_open:
+        return "the incident is resolved"
+    return None
+
+
+def headline_data(session: Session, config: Config, incident_id: int) -> dict[str, Any]:
+    """The incident as the headline shows it, read now."""
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise LookupError(f"incident {incident_id} no longer exists")
+    components = session.exec(
+        select(ComponentRow.name, IncidentComponent.status)
+        .join(IncidentComponent, col(IncidentComponent.component_id) == col(ComponentRow.id))
+        .where(IncidentComponent.incident_id == incident_id)
+        .order_by(col(ComponentRow.position), col(ComponentRow.id))
+    ).all()
+    severity = config.severity(incident.severity)
+    return {
+        "id": incident.id,
+        "title": incident.title,
+        "severity": incident.severity,
+        "severity_name": severity.name if severity else "",
+        "status": incident.status,
+        "commander": incident.commander,
+        "acknowledged_by": incident.acknowledged_by,
+        "acknowledged_at": incident.acknowledged_at,
+        "declared_at": incident.declared_at,
+        "resolved_at": incident.resolved_at,
+        "url": config.incident_url(incident_id),
+        "components": [{"name": name, "status": status} for name, status in components],
+    }
+
+
+def paging_now(session: Session, incident_id: int) -> list[str]:
+    """Who the latest paging step reached and has not acknowledged, from the Page rows."""
+    pages = session.exec(select(Page).where(Page.incident_id == incident_id).order_by(col(Page.id))).all()
+    if not pages:
+        return []
+    last = pages[-1]
+    names: list[str] = []
+    for page in pages:
+        if (
+            (page.step, page.loop) == (last.step, last.loop)
+            and page.acknowledged_at is None
+            and page.owner not in names
+        ):
+            names.append(page.owner)
+    return names
+
+
+def headline_message(session: Session, config: Config, incident_id: int, now: datetime, *, op: str) -> dict[str, Any]:
+    return render(
+        "headline",
+        config,
+        incident=headline_data(session, config, incident_id),
+        paging=paging_now(session, incident_id),
+        op=op,
+        now=now,
+    )
