@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Console, Group
@@ -32,7 +33,41 @@ AUDIT_WORDS = {
     "incident.hand_over": "handed over command",
     "incident.reopen": "reopened",
     "incident.resolve": "resolved",
+    "incident.root_cause": "published the root cause",
+    "incident.playbook": "playbook attached",
+    "incident.page": "paged",
+    "incident.notify_channel": "notified channel",
+    "incident.escalate": "escalated",
+    "incident.remind": "reminded to post an update",
+    "incident.escalation_exhausted": "escalation exhausted",
+    "incident.slack": "posted to Slack",
+    "incident.severity": "changed severity",
 }
+
+
+def audit_detail(action: str, before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
+    """The one line that says what an audit event did; untrusted parts stay plain text."""
+    a, b = after or {}, before or {}
+    if action == "incident.hand_over":
+        return f"{b.get('commander')} → {a.get('commander')}"
+    if action == "incident.page":
+        tier = f"tier {a['tier']}: " if a.get("tier") else ""
+        return f"{tier}{a.get('owner')} ({a.get('contact_kind')} {a.get('contact')})"
+    if action == "incident.notify_channel":
+        return f"tier {a.get('tier')}: {a.get('channel')}"
+    if action == "incident.escalate":
+        return f"tier {a.get('from_tier')} → tier {a.get('to_tier')} ({a.get('reason')})"
+    if action == "incident.playbook":
+        return f"{a.get('playbook')} (sev{a.get('severity')})"
+    if action == "incident.severity":
+        return f"sev{a.get('from')} → sev{a.get('to')}" + (f", playbook {a['playbook']}" if a.get("playbook") else "")
+    if action == "incident.remind":
+        return f"{a.get('commander') or 'the commander'}: update due every {a.get('update_every')}"
+    if action == "incident.escalation_exhausted":
+        return "paged tiers " + ", ".join(str(t) for t in a.get("paged_tiers", [])) + "; nobody acknowledged"
+    if action == "incident.slack":
+        return f"{a.get('channel') or 'incidents channel'}: {a.get('text')}"
+    return ""
 
 
 def console(stderr: bool = False) -> Console:
@@ -117,9 +152,7 @@ class Renderer:
             if event.action in ("incident.update", "incident.resolve", "incident.reopen"):
                 continue
             words = AUDIT_WORDS.get(event.action, event.action)
-            detail = Text("")
-            if event.action == "incident.hand_over" and event.before and event.after:
-                detail = Text(f"{event.before.get('commander')} → {event.after.get('commander')}")
+            detail = Text(audit_detail(event.action, event.before, event.after))
             rows.append((event.at, 0, [self.time(event.at), Text(words, style="dim"), Text(event.actor), detail]))
         for _, _, cells in sorted(rows, key=lambda r: (r[0], r[1])):
             timeline.add_row(*cells)

@@ -51,6 +51,9 @@ class WriteContext:
     # when an outermost transaction starts and when it ends, so a context used for several
     # changes in a row only ever holds the current one's.
     audit_events: list[AuditEvent] = field(default_factory=list, repr=False)
+    # False when recording history rather than living it (the demo data, an import): nothing is
+    # paged and nothing is announced to subscribers or Slack.
+    announce: bool = True
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -155,8 +158,9 @@ def write(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             bump_data_version(session, ctx.clock.now())
             result = fn(*args, **kwargs)
-            for hook in before_commit_hooks():
-                hook(ctx)
+            if ctx.announce:
+                for hook in before_commit_hooks():
+                    hook(ctx)
             session.commit()
             return result
         except BaseException:

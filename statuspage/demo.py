@@ -104,7 +104,9 @@ DEMO_HISTORY_DAYS = 120
 
 
 def seed(*, session: Session, runtime: Runtime, actor: Actor) -> str:
-    """Write the demo history once. A database that already has incidents is left alone."""
+    """Write the demo history once. A database that already has incidents is left alone.
+
+    History is recorded, not lived: nobody is paged for it and nothing is announced."""
     if session.exec(select(func.count()).select_from(Incident)).one() or session.exec(
         select(func.count()).select_from(Maintenance)
     ).one():
@@ -119,7 +121,9 @@ def seed(*, session: Session, runtime: Runtime, actor: Actor) -> str:
     for story in STORIES:
         declared = now - timedelta(days=story.days_ago)
         clock = FixedClock(declared)
-        ctx = WriteContext(session=session, clock=clock, actor=Actor(story.commander, actor.source), config=config)
+        ctx = WriteContext(
+            session=session, clock=clock, actor=Actor(story.commander, actor.source), config=config, announce=False
+        )
         incident = incidents.declare(
             ctx=ctx,
             severity=story.severity,
@@ -139,7 +143,7 @@ def seed(*, session: Session, runtime: Runtime, actor: Actor) -> str:
             incidents.record_root_cause(
                 ctx=ctx, incident_id=incident.id or 0, root_cause=story.root_cause, remediation=story.remediation
             )
-    ctx = WriteContext(session=session, clock=runtime.clock, actor=actor, config=config)
+    ctx = WriteContext(session=session, clock=runtime.clock, actor=actor, config=config, announce=False)
     start = _next_weekday_night(now)
     maintenance.schedule(
         ctx=ctx,

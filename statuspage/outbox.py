@@ -124,7 +124,10 @@ SenderFactory = Callable[[], Sender]
 
 # channel -> a factory, or "module:attribute" naming one, imported only when a worker starts so
 # that this module needs no channel's code (nor its HTTP client) to be imported.
-_SENDERS: dict[str, SenderFactory | str] = {"webhook": "statuspage.webhooks.sender:WebhookSender"}
+_SENDERS: dict[str, SenderFactory | str] = {
+    "webhook": "statuspage.webhooks.sender:WebhookSender",
+    "slack": "statuspage.slack.sender:SlackSender",
+}
 
 
 def register_sender(channel: str, factory: SenderFactory | str) -> None:

@@ -471,7 +471,7 @@ def test_statuspage_config_env_chooses_the_file(tmp_path: Path) -> None:
 
 
 def test_recursive_alias_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    text = edit("slack:\n  enabled: false", "slack: &s\n  enabled: false\n  base_url: *s")
+    text = edit("slack:\n  enabled: true", "slack: &s\n  enabled: true\n  base_url: *s")
     (error,) = errors_for(text, tmp_path, monkeypatch)
     assert ONE_LINE_ERROR.match(error)
 

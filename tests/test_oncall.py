@@ -550,7 +550,14 @@ def test_cli_declare_ack_escalate_severity_and_watch(run: Callable[..., Result],
 
     watched = run("watch", "--once")
     assert watched.exit_code == 0, watched.output
-    assert watched.stdout.strip().splitlines()[-1] == "0 timers fired; outbox: 0 delivered, 0 to retry, 0 dead"
+    lines = watched.stdout.strip().splitlines()
+    # No Slack token: the Slack messages of all the above go to the console, each once.
+    assert "[slack #incidents] Sev-2 declared: Checkout slow — paging Ana Ruiz, Ben Okafor" in lines or any(
+        line.startswith("[slack #incidents]") for line in lines
+    )
+    assert lines[-1].startswith("0 timers fired; outbox: ") and lines[-1].endswith(" delivered, 0 to retry, 0 dead")
+    again = run("watch", "--once")
+    assert again.stdout.strip().splitlines()[-1] == "0 timers fired; outbox: 0 delivered, 0 to retry, 0 dead"
 
 
 def test_cli_watch_refuses_to_start_with_a_broken_playbook(

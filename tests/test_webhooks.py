@@ -45,6 +45,18 @@ from statuspage.webhooks.sender import WebhookSender, parse_retry_after, verify_
 NO_JITTER = lambda: 1.0  # noqa: E731
 
 
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    """The demo configuration with Slack off, so the outbox holds only what these tests send."""
+    from tests.conftest import SHIPPED_CONFIG
+
+    target = tmp_path / "statuspage.yaml"
+    text = SHIPPED_CONFIG.read_text(encoding="utf-8")
+    assert "slack:\n  enabled: true" in text
+    target.write_text(text.replace("slack:\n  enabled: true", "slack:\n  enabled: false"), encoding="utf-8")
+    return target
+
+
 # The receiver --------------------------------------------------------------------------------
 
 
@@ -277,13 +289,22 @@ def test_a_service_joined_with_its_own_context_is_announced(runtime: Runtime, ma
     incident_id = declare(ctx)
 
     @write
-    def acknowledge_as_bob(*, ctx: WriteContext) -> None:
+    def update_as_bob(*, ctx: WriteContext) -> None:
         bob = runtime.context(ctx.session, Actor("bob", Source.CLI))
-        incidents.acknowledge(ctx=bob, incident_id=incident_id)
+        incidents.post_update(ctx=bob, incident_id=incident_id, status="identified", message="Found it.")
 
-    acknowledge_as_bob(ctx=ctx)
+    update_as_bob(ctx=ctx)
     rows = messages(runtime)
     assert [m.event for m in rows] == ["incident.created", "incident.updated"]
+
+
+def test_responder_only_changes_send_nothing(runtime: Runtime, ctx: WriteContext) -> None:
+    """Paging, acknowledging and handing over change nothing in the public record subscribers get."""
+    subscribe(ctx, "https://a.example.com/")
+    incident_id = declare(ctx)
+    incidents.acknowledge(ctx=ctx, incident_id=incident_id)
+    incidents.hand_over(ctx=ctx, incident_id=incident_id, to="Chen Wei")
+    assert [m.event for m in messages(runtime)] == ["incident.created"]
 
 
 def test_maintenance_changes_are_announced(runtime: Runtime, ctx: WriteContext, clock: FixedClock) -> None:

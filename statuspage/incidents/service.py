@@ -250,7 +250,7 @@ def declare(
         at=now,
         after={**_snapshot(incident), "components": {k: v.value for k, v in statuses.items()}, "detected_at": detected_at},
     )
-    if chosen is not None:
+    if chosen is not None and ctx.announce:
         oncall.attach(ctx, incident, chosen, at=now)
     return incident
 

@@ -415,8 +415,11 @@ class SlackSender:
             content = render(payload["template"], config, incident=payload.get("incident"), data=payload["data"])
         session.rollback()
         line = f"[slack {label}] {prefix}{console_line(content, config)}"
-        print(line, file=self.out or sys.stdout, flush=True)
         log.info("%s", line)
+        try:
+            print(line, file=self.out or sys.stdout, flush=True)
+        except OSError:
+            pass  # a closed terminal or pipe: the log line above is the record
         return Outcome.delivered({"console": True})
 
 

@@ -26,6 +26,7 @@ from statuspage.clock import Clock, SystemClock
 from statuspage.db.engine import make_engine, new_session
 from statuspage.errors import InvalidInput, NotFound
 from statuspage.incidents import service as incidents
+from statuspage.oncall import engine as oncall
 from statuspage.settings import Settings, load_settings
 from statuspage.web import admin, feeds, pages, slack_actions
 from statuspage.web.cache import PageCache, Produced, Rendered, VersionWatcher
@@ -202,6 +203,7 @@ def create_app(
     settings = settings or load_settings()
     engine = engine or make_engine(settings.database_url)
     site = Site(settings, engine, clock=clock, version_check_interval=version_check_interval)
+    oncall.use_settings(settings)  # declarations through the admin API use the playbooks beside the config
 
     def page_routes(path: str, template: str, build: PageBuilder) -> list[Route]:
         def produce(request: Request, as_json: bool) -> Produced:

@@ -23,6 +23,7 @@ from statuspage.db.models import AuditEvent, Incident, Maintenance, OutboxMessag
 from statuspage.domain.enums import MaintenanceStatus
 from statuspage.errors import InvalidInput, NotFound
 from statuspage.incidents.service import clean_text
+from statuspage.oncall.engine import ONCALL_ACTIONS
 from statuspage.web.v2 import V2Builder
 
 CHANNEL = "webhook"
@@ -172,6 +173,11 @@ def _bury_pending(ctx: WriteContext, subscriber_id: int, reason: str) -> None:
 # Queueing deliveries -------------------------------------------------------------------------
 
 
+# Changes that only responders see. Subscribers get the public record (the Statuspage v2 incident),
+# so these would send a copy identical to the last one.
+RESPONDER_ACTIONS = ONCALL_ACTIONS | {"incident.acknowledge", "incident.hand_over", "incident.handover"}
+
+
 def enqueue_changes(ctx: WriteContext) -> None:
     """The before-commit hook: one outbox message per changed incident or maintenance per
     active subscriber, in the transaction that made the change.
@@ -183,6 +189,8 @@ def enqueue_changes(ctx: WriteContext) -> None:
     """
     changed: dict[tuple[str, int], list[AuditEvent]] = {}
     for event in ctx.audit_events:
+        if event.action in RESPONDER_ACTIONS:
+            continue  # paging, acknowledging, handing over: nothing a subscriber's copy shows changed
         if event.subject_type in {"incident", "maintenance"}:
             changed.setdefault((event.subject_type, int(event.subject_id)), []).append(event)
     if not changed:
