@@ -570,3 +570,17 @@ def test_cli_watch_refuses_to_start_with_a_broken_playbook(
     result = run("watch", "--once")
     assert result.exit_code == 2
     assert "sev1.yaml:3:" in result.stderr and "no escalation tier 7" in result.stderr
+
+
+def test_demo_history_pages_nobody_and_announces_nothing(runtime: Runtime) -> None:
+    from statuspage import demo
+    from statuspage.context import Actor
+    from statuspage.db.models import OutboxMessage
+    from statuspage.domain.enums import Source
+
+    with runtime.session() as session:
+        demo.seed(session=session, runtime=runtime, actor=Actor("demo", Source.SYSTEM))
+    with runtime.session() as session:
+        assert session.exec(select(func.count()).select_from(Incident)).one() == 5
+        for table in (Page, Timer, EscalationRun, OutboxMessage):
+            assert session.exec(select(func.count()).select_from(table)).one() == 0, table.__name__
