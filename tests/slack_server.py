@@ -90,7 +90,7 @@ class Message:
 class SlackServer:
     """The fake workspace and its HTTP server, on 127.0.0.1 in a thread of its own."""
 
-    def __init__(self, *, token: str = TOKEN) -> None:
+    def __init__(self, *, token: str = TOKEN, port: int = 0) -> None:
         self.token = token
         self.lock = threading.Lock()
         self.requests: list[Request] = []
@@ -122,7 +122,7 @@ class SlackServer:
             def handle_error(self, request: Any, client_address: Any) -> None:
                 pass  # a client that gave up on a held answer: expected
 
-        self.server = Server(("127.0.0.1", 0), Handler)
+        self.server = Server(("127.0.0.1", port), Handler)
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
@@ -346,3 +346,34 @@ def serve() -> Iterator[SlackServer]:
         yield server
     finally:
         server.close()
+
+
+def main() -> None:
+    """Run the fake workspace by itself and print what arrives, to watch the toolkit talk to
+    "Slack" by hand: ``python -m tests.slack_server --port 8030``, then run the worker with
+    ``SLACK_BOT_TOKEN=xoxb-test-token`` and ``slack.base_url: http://127.0.0.1:8030/api/``."""
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=8030)
+    port = parser.parse_args().port
+    server = SlackServer(port=port)
+    print(f"Fake Slack on {server.base_url} (token {TOKEN}); Ctrl-C to stop", flush=True)
+    seen = 0
+    try:
+        while True:
+            time.sleep(0.5)
+            with server.lock:
+                fresh = server.requests[seen:]
+                seen = len(server.requests)
+            for request in fresh:
+                text = request.params.get("text") if isinstance(request.params, dict) else None
+                channel = request.params.get("channel") if isinstance(request.params, dict) else None
+                print(f"{request.method} {channel or ''} {text or ''}".rstrip(), flush=True)
+    except KeyboardInterrupt:
+        server.close()
+
+
+if __name__ == "__main__":
+    main()
