@@ -24,7 +24,9 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from incident_cli.playbook_cmds import playbook
+from incident_cli.postmortem_cmds import action, postmortem
 from incident_cli.render import Renderer, console
+from incident_cli.report_cmds import report
 from statuspage.clickutil import OneLineErrors
 from statuspage.components import service as components_service
 from statuspage.context import Actor
@@ -40,12 +42,15 @@ from statuspage.db.models import (
     Timer,
 )
 from statuspage.domain.enums import Source
+from statuspage.domain.sla import IncidentEvaluation
 from statuspage.errors import InvalidInput, UserError
 from statuspage.incidents import service as incidents
+from statuspage.incidents import sla as incident_sla
 from statuspage.maintenance import service as maintenance_service
 from statuspage.oncall import engine as oncall
 from statuspage.oncall import timers as oncall_timers
 from statuspage.playbooks import PlaybookError
+from statuspage.postmortems import service as postmortems
 from statuspage.runtime import Runtime, default_actor_name, open_runtime, parse_when
 from statuspage.settings import ConfigError
 from statuspage.tokens import service as tokens
@@ -112,6 +117,10 @@ class Backend(Protocol):
     def incident_json(self, incident_id: str | int) -> JSON: ...
 
     def incident_detail(self, incident_id: str) -> IncidentDetail: ...
+
+    def sla_evaluation(self, incident: Incident) -> IncidentEvaluation | None:
+        """The incident against its severity's targets as of now; ``None`` when unknown."""
+        ...
 
     def list_components(self) -> Sequence[Component]: ...
 
@@ -246,6 +255,10 @@ class LocalBackend:
             updates = incidents.timeline(session=session, incident_id=key)
             affected = incidents.affected_components(session=session, incident_id=key)
             return incident, list(updates), list(affected), list(events)
+
+    def sla_evaluation(self, incident: Incident) -> IncidentEvaluation | None:
+        config = self.runtime.settings.config
+        return incident_sla.measure(incident, config, incident_sla.calendar_for(config), self.now())
 
     def list_components(self) -> Sequence[Component]:
         with self.runtime.session() as session:
@@ -562,13 +575,41 @@ def handover(state: State, incident_id: str, to: str) -> None:
     click.echo(f"Incident {incident.id} is now commanded by {incident.commander}")
 
 
-@main.command(help="Publish an incident's root cause and remediation (shown on its page and on /sla).")
+@main.command(help="Publish an incident's root cause and remediation (shown on its page and on /sla), and record the "
+              "postmortem analysis: contributing factors, the why-chain, detection and response gaps.")
 @click.argument("incident_id")
 @click.option("--root-cause", help="What went wrong and why, for customers.")
 @click.option("--remediation", help="What is being changed so it does not happen again.")
+@click.option("--factor", "factors", multiple=True, help="A contributing factor; repeat for several. Adds to those recorded.")
+@click.option("--why", "whys", multiple=True, help="One answer of the why-chain, most immediate first; repeat in order. Replaces the chain.")
+@click.option("--detection-gap", help="What detection missed or how late it was (empty text clears it).")
+@click.option("--response-gap", help="What the response missed or how late it was (empty text clears it).")
 @pass_state
-def rca(state: State, incident_id: str, root_cause: str | None, remediation: str | None) -> None:
-    incident = state.backend.record_root_cause(incident_id=incident_id, root_cause=root_cause, remediation=remediation)
+def rca(
+    state: State,
+    incident_id: str,
+    root_cause: str | None,
+    remediation: str | None,
+    factors: tuple[str, ...],
+    whys: tuple[str, ...],
+    detection_gap: str | None,
+    response_gap: str | None,
+) -> None:
+    if factors or whys or detection_gap is not None or response_gap is not None:
+        if state.server is not None:
+            raise UserError("--factor, --why, --detection-gap and --response-gap work on the database directly: "
+                            "the admin API has no postmortem endpoints; run without --server or $STATUSPAGE_URL")
+        runtime = state.runtime
+        with runtime.session() as session:
+            incident = postmortems.record_analysis(
+                ctx=runtime.context(session, state.actor), incident_id=incident_id, root_cause=root_cause, remediation=remediation,
+                factors=factors, whys=whys, detection_gap=detection_gap, response_gap=response_gap,
+            )
+        click.echo(f"Incident {incident.id}: postmortem analysis recorded")
+        if root_cause is None and remediation is None:
+            return
+    else:
+        incident = state.backend.record_root_cause(incident_id=incident_id, root_cause=root_cause, remediation=remediation)
     click.echo(f"Incident {incident.id}: root cause and remediation published on {state.backend.incident_url(incident.id or 0)}")
 
 
@@ -607,6 +648,7 @@ def show(state: State, incident_id: str, as_json: bool) -> None:
             components=affected,
             events=events,
             now=backend.now(),
+            sla=backend.sla_evaluation(incident),
         )
     )
 
@@ -747,6 +789,9 @@ def _print_json(data: JSON) -> None:
 
 
 main.add_command(playbook)
+main.add_command(report)
+main.add_command(action)
+main.add_command(postmortem)
 
 
 def _incident_key(incident_id: str | int) -> int:

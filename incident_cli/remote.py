@@ -36,6 +36,7 @@ from statuspage.db.models import (
     Maintenance,
     MaintenanceUpdate,
 )
+from statuspage.domain.sla import IncidentEvaluation, Outcome, TargetEvaluation
 from statuspage.errors import Conflict, InvalidInput, NotFound, UserError
 
 API_PREFIX = "/api/admin/v1"
@@ -83,6 +84,7 @@ class RemoteBackend:
 
     def __init__(self, server: str, token: str, *, user: str, transport: httpx.BaseTransport | None = None) -> None:
         self.server = normalise_server(server)
+        self._sla_targets: dict[int, list[dict[str, Any]]] = {}
         _printable(token, "the token")
         if not token.isascii() or " " in token:
             raise UserError("the token must be printable ASCII without spaces; check $STATUSPAGE_TOKEN")
@@ -249,6 +251,31 @@ class RemoteBackend:
         with _shape(self):
             return _public(data["incident"])
 
+    def sla_evaluation(self, incident: Incident) -> IncidentEvaluation | None:
+        """The targets the server measured when :meth:`incident_detail` fetched the incident; ``None``
+        for a server that does not send them (``show`` then leaves the SLA table out)."""
+        targets = self._sla_targets.get(incident.id or 0)
+        if not targets:
+            return None
+        from statuspage.incidents.sla import times_of
+
+        with _shape(self):
+            evaluated = tuple(
+                TargetEvaluation(
+                    target=t["target"],
+                    clock=t["clock"],
+                    target_seconds=int(t["target_seconds"]),
+                    deadline=_time(t["deadline"]) or datetime.now(UTC),
+                    event_at=_time(t["event_at"]),
+                    elapsed_seconds=int(t["elapsed_seconds"]),
+                    outcome=Outcome(t["outcome"]),
+                    breached_by_seconds=int(t["breached_by_seconds"]),
+                    remaining_seconds=t["remaining_seconds"],
+                )
+                for t in targets
+            )
+        return IncidentEvaluation(incident=times_of(incident), evaluated_at=self.now(), targets=evaluated)
+
     def incident_detail(
         self, incident_id: str
     ) -> tuple[Incident, Sequence[IncidentUpdate], Sequence[tuple[IncidentComponent, Component]], Sequence[AuditEvent]]:
@@ -267,6 +294,7 @@ class RemoteBackend:
                 )
                 for c in item["components"]
             ]
+            self._sla_targets[key] = list(data.get("sla_targets") or [])
             events = [
                 AuditEvent(
                     id=e["id"],

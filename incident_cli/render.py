@@ -14,6 +14,8 @@ from rich.text import Text
 
 from statuspage.db.models import AuditEvent, Component, Incident, IncidentComponent, IncidentUpdate
 from statuspage.domain.durations import describe_seconds
+from statuspage.domain.sla import IncidentEvaluation, Outcome, TargetEvaluation
+from statuspage.incidents.sla import TARGET_LABELS
 
 STATUS_STYLE = {
     "investigating": "bold red",
@@ -111,6 +113,7 @@ class Renderer:
         components: Sequence[tuple[IncidentComponent, Component]],
         events: Sequence[AuditEvent],
         now: datetime,
+        sla: IncidentEvaluation | None = None,
     ) -> Group:
         facts = Table.grid(padding=(0, 2))
         facts.add_column(style="bold")
@@ -158,4 +161,37 @@ class Renderer:
             timeline.add_row(*cells)
 
         title = Text(f"Incident {incident.id}: ", style="bold").append(Text(incident.title, style="bold"))
-        return Group(Panel(facts, title=title, title_align="left"), affected, Text(""), timeline)
+        parts: list[Any] = [Panel(facts, title=title, title_align="left")]
+        if sla is not None and sla.targets:
+            parts += [self.sla_targets(sla), Text("")]
+        return Group(*parts, affected, Text(""), timeline)
+
+    def sla_targets(self, evaluation: IncidentEvaluation) -> Table:
+        """Each target with its deadline and where it stands: time left, met, or breached by how much."""
+        table = Table(title="SLA targets", title_justify="left", box=None, header_style="bold")
+        table.add_column("TARGET", no_wrap=True)
+        table.add_column("WITHIN", no_wrap=True)
+        table.add_column("DEADLINE", no_wrap=True)
+        table.add_column("STATE")
+        for target in evaluation.targets:
+            table.add_row(
+                TARGET_LABELS.get(target.target, target.target),
+                _seconds(target.target_seconds, target),
+                self.time(target.deadline),
+                _target_state(target),
+            )
+        return table
+
+
+def _seconds(amount: int, target: TargetEvaluation) -> str:
+    words = describe_seconds(amount)
+    return f"{words} business time" if target.clock == "business_hours" else words
+
+
+def _target_state(target: TargetEvaluation) -> Text:
+    if target.outcome is Outcome.MET:
+        return Text("met", style="green")
+    if target.outcome is Outcome.BREACHED:
+        still = "" if target.event_at is not None else " (still open)"
+        return Text(f"breached by {_seconds(target.breached_by_seconds, target)}{still}", style="bold red")
+    return Text(f"{_seconds(target.remaining_seconds or 0, target)} left", style="yellow")

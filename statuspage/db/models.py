@@ -6,7 +6,7 @@ string values, checked by the service layer, so adding a value needs no type mig
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Index
@@ -319,7 +319,54 @@ class SlackChannelState(SQLModel, table=True):
     updated_at: datetime = _time()
 
 
+class Postmortem(SQLModel, table=True):
+    """The analysis of one incident beyond its public root cause: why it happened (a chain of
+    whys, most immediate first), what detection and response missed, and whether it is published."""
+
+    __tablename__ = "postmortem"
+
+    incident_id: int = Field(foreign_key="incident.id", primary_key=True)
+    why_chain: list[str] | None = Field(default=None, sa_type=JSON)
+    detection_gap: str | None = Field(default=None)
+    response_gap: str | None = Field(default=None)
+    published_at: datetime | None = _time(nullable=True)
+    published_by: str | None = Field(default=None, max_length=200)
+    created_at: datetime = _time()
+    updated_at: datetime = _time()
+
+
+class ContributingFactor(SQLModel, table=True):
+    """Something that made an incident possible or worse, beside its root cause."""
+
+    __tablename__ = "contributing_factor"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    text: str
+    created_at: datetime = _time()
+    author: str = Field(max_length=200)
+
+
+class ActionItem(SQLModel, table=True):
+    """A remediation task from a postmortem: who does what by when. ``status`` is open or done."""
+
+    __tablename__ = "action_item"
+    __table_args__ = (Index("ix_action_item_status_due", "status", "due_on"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    title: str = Field(max_length=200)
+    owner: str = Field(max_length=200)
+    due_on: date
+    status: str = Field(default="open", max_length=16)
+    created_at: datetime = _time()
+    done_at: datetime | None = _time(nullable=True)
+
+
 __all__ = [
+    "ActionItem",
+    "ContributingFactor",
+    "Postmortem",
     "EscalationRun",
     "Page",
     "SlackChannelState",

@@ -789,7 +789,36 @@ def show_incident(call: Call) -> Reply:
         .where(AuditEvent.subject_type == "incident", AuditEvent.subject_id == str(incident.id))
         .order_by(col(AuditEvent.at), col(AuditEvent.id))
     ).all()
-    return Reply({"page": call.builder.page_json(), "incident": data, "audit_events": [audit_json(e) for e in events]})
+    return Reply(
+        {
+            "page": call.builder.page_json(),
+            "incident": data,
+            "audit_events": [audit_json(e) for e in events],
+            "sla_targets": sla_targets_json(call, incident),
+        }
+    )
+
+
+def sla_targets_json(call: Call, incident: Incident) -> list[JSON]:
+    """The incident against its severity's public targets, as of now (what ``incident show`` prints)."""
+    from statuspage.incidents.sla import calendar_for, measure
+
+    config = call.site.settings.config
+    evaluation = measure(incident, config, calendar_for(config), call.ctx.now())
+    return [
+        {
+            "target": t.target,
+            "clock": t.clock,
+            "target_seconds": t.target_seconds,
+            "deadline": utc(t.deadline),
+            "event_at": utc(t.event_at),
+            "elapsed_seconds": t.elapsed_seconds,
+            "outcome": t.outcome.value,
+            "breached_by_seconds": t.breached_by_seconds,
+            "remaining_seconds": t.remaining_seconds,
+        }
+        for t in (evaluation.targets if evaluation else ())
+    ]
 
 
 def post_update(call: Call) -> Reply:
@@ -1044,7 +1073,18 @@ RESPONSE_SCHEMAS: dict[str, JSON] = {
         required=["page", "incident"],
     ),
     "IncidentDetail": _object(
-        {"page": _ref("Page"), "incident": _ref("Incident"), "audit_events": {"type": "array", "items": _ref("AuditEvent")}}
+        {
+            "page": _ref("Page"),
+            "incident": _ref("Incident"),
+            "audit_events": {"type": "array", "items": _ref("AuditEvent")},
+            "sla_targets": {
+                "type": "array",
+                "items": {"type": "object"},
+                "description": "Each target of the incident's severity: deadline, outcome (met, breached, pending), "
+                "breached_by_seconds and remaining_seconds, on the target's clock.",
+            },
+        },
+        required=["page", "incident", "audit_events"],
     ),
     "ComponentList": _object({"page": _ref("Page"), "components": {"type": "array", "items": _ref("Component")}}),
     "ComponentEnvelope": _object(

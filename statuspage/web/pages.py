@@ -17,6 +17,7 @@ from statuspage.domain.uptime import DayUptime
 from statuspage.errors import InvalidInput, NotFound
 from statuspage.incidents import service as incidents
 from statuspage.incidents.sla import PUBLIC_TARGETS, TARGET_LABELS, calendar_for, measure_declared_between
+from statuspage.postmortems import service as postmortems
 from statuspage.settings import WEEKDAYS, BusinessHours, Price, SlaCredits
 from statuspage.web.v2 import JSON, V2Builder
 
@@ -90,8 +91,26 @@ def incident_context(builder: V2Builder, request: Request) -> dict[str, Any]:
         "severity_name": severity.name if severity else None,
         "root_cause": incident.root_cause,
         "remediation": incident.remediation,
+        "postmortem": _published_postmortem(builder, incident.id or 0),
     }
     return {"summary": {"page": page}, "incident": data, **extra, "json": {"page": page, "incident": data, **extra}}
+
+
+def _published_postmortem(builder: V2Builder, incident_id: int) -> dict[str, Any] | None:
+    """What a published postmortem shows the public: contributing factors and remediation actions
+    (their titles, due dates and status; owners are internal and left out). ``None`` until published."""
+    session = builder.session
+    row = postmortems.get_postmortem(session=session, incident_id=incident_id)
+    if row is None or row.published_at is None:
+        return None
+    return {
+        "published_at": builder.time(row.published_at),
+        "contributing_factors": [factor.text for factor in postmortems.factors(session=session, incident_id=incident_id)],
+        "actions": [
+            {"title": item.title, "due_on": item.due_on.isoformat(), "status": item.status}
+            for item in postmortems.action_items(session=session, incident_id=incident_id)
+        ],
+    }
 
 
 MONTHS_PER_PAGE = 3
