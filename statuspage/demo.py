@@ -43,6 +43,32 @@ class Story:
 
 STORIES = [
     Story(
+        days_ago=80, severity=2, title="Webhook deliveries delayed",
+        components={"api": "degraded_performance"}, commander="Chen Wei",
+        detected_before=timedelta(minutes=75),
+        opening="Webhooks reach customers up to 40 minutes late. No events are lost.",
+        steps=[
+            Step(timedelta(minutes=50), "identified", "A queue consumer stopped after a configuration change; it is restarted."),
+            Step(timedelta(hours=2), "resolved", "The backlog is delivered and webhooks are on time again."),
+        ],
+        root_cause=(
+            "A configuration change lowered the webhook consumer's memory limit; it was killed and not restarted. "
+            "Our alert watched delivery errors, not delivery delay, so customers told us first, 75 minutes in."
+        ),
+        remediation="Alert on queue age over 5 minutes (done). Restart policy for all consumers (done).",
+    ),
+    Story(
+        days_ago=45, severity=1, title="API errors for EU customers",
+        components={"api": None}, commander="Dana Kowalski",
+        detected_before=timedelta(minutes=8),
+        opening="API requests from the EU region fail with server errors. We are investigating.",
+        steps=[
+            Step(timedelta(hours=1), "identified", "A database failover in the EU region left connections pointing at the old primary."),
+            Step(timedelta(hours=3, minutes=30), "monitoring", "Connections were recycled; error rates are back to normal. Monitoring."),
+            Step(timedelta(hours=4, minutes=35), "resolved", "The EU API has been stable for an hour. Resolved."),
+        ],
+    ),
+    Story(
         days_ago=52, severity=1, title="Checkout failing for card payments",
         components={"checkout": None, "api": "partial_outage"}, commander="Ana Ruiz",
         detected_before=timedelta(minutes=6),

@@ -148,11 +148,11 @@ def test_db_upgrade_then_seed_demo_is_idempotent(tmp_path: Path, cli_env: dict[s
     assert upgraded.exit_code == 0, upgraded.output
     assert "migrated from empty to" in upgraded.stdout
     seeded = runner.invoke(statuspage_main, ["db", "seed-demo"], prog_name="statuspage")
-    assert "5 past incidents" in seeded.stdout
+    assert "7 past incidents" in seeded.stdout
     again = runner.invoke(statuspage_main, ["db", "seed-demo"], prog_name="statuspage")
     assert again.exit_code == 0 and "nothing added" in again.stdout
     listing = CliRunner(env=env).invoke(incident_main, ["list", "--json"], prog_name="incident")
-    assert len(json.loads(listing.stdout)["incidents"]) == 5
+    assert len(json.loads(listing.stdout)["incidents"]) == 7
 
 
 def test_rca_publishes_root_cause_on_the_incident(run, cli_env: dict[str, str]) -> None:  # type: ignore[no-untyped-def]

@@ -581,6 +581,6 @@ def test_demo_history_pages_nobody_and_announces_nothing(runtime: Runtime) -> No
     with runtime.session() as session:
         demo.seed(session=session, runtime=runtime, actor=Actor("demo", Source.SYSTEM))
     with runtime.session() as session:
-        assert session.exec(select(func.count()).select_from(Incident)).one() == 5
+        assert session.exec(select(func.count()).select_from(Incident)).one() == 7
         for table in (Page, Timer, EscalationRun, OutboxMessage):
             assert session.exec(select(func.count()).select_from(table)).one() == 0, table.__name__
