@@ -24,7 +24,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
@@ -35,7 +35,9 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlmodel import Session, col, select
 
-from statuspage.db.models import Incident, Page
+from statuspage import outbox
+from statuspage.context import WriteContext, write
+from statuspage.db.models import Incident, OutboxMessage, Page
 from statuspage.domain.businesstime import BusinessCalendar
 from statuspage.domain.durations import describe_seconds
 from statuspage.domain.sla import (
@@ -49,6 +51,8 @@ from statuspage.domain.sla import (
 )
 from statuspage.errors import InvalidInput
 from statuspage.incidents.sla import PUBLIC_TARGETS, TARGET_LABELS, measure, times_of
+from statuspage.reports.kpis import KpiResult
+from statuspage.reports.kpis import evaluate as evaluate_kpis
 from statuspage.settings import Config, resource_dir
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -210,6 +214,8 @@ class MonthlyReport:
     trend: list[TrendPoint]
     # Postmortem action items past due, when the postmortems module provides them.
     overdue_actions: list[dict[str, Any]] | None = field(default=None)
+    # The month's imported service-quality KPIs against their targets (None: none imported).
+    service_quality: list[KpiResult] | None = field(default=None)
 
 
 def _mean(values: Iterable[float]) -> int | None:
@@ -239,7 +245,9 @@ def build_report(
     *,
     history: int = HISTORY_MONTHS,
     overdue_actions: list[dict[str, Any]] | None = None,
+    kpis: Mapping[str, float] | None = None,
 ) -> MonthlyReport:
+    """``kpis``: the month's imported service-quality figures (see :mod:`statuspage.reports.kpis`)."""
     zone = config.page.time_zone
     start, end = month_bounds(year, month, zone)
     by_id = {incident.id: incident for incident in rows.incidents}
@@ -310,6 +318,7 @@ def build_report(
         escalation=_escalation_stats(rows.pages, config),
         trend=trend,
         overdue_actions=overdue_actions,
+        service_quality=evaluate_kpis(kpis) if kpis else None,
     )
 
 
@@ -395,14 +404,23 @@ def _escalation_stats(pages: Sequence[Page], config: Config) -> list[EscalationS
 
 
 def monthly_report(
-    session: Session, config: Config, year: int, month: int, now: datetime, *, calendar: BusinessCalendar | None = None
+    session: Session,
+    config: Config,
+    year: int,
+    month: int,
+    now: datetime,
+    *,
+    calendar: BusinessCalendar | None = None,
+    kpis: Mapping[str, float] | None = None,
 ) -> MonthlyReport:
     """Load and build in one go; adds overdue postmortem actions when that module offers them."""
     from statuspage.incidents.sla import calendar_for
 
     rows = load_rows(session, config, year, month)
     overdue = _overdue_actions(session, now.astimezone(ZoneInfo(config.page.time_zone)))
-    return build_report(rows, config, calendar or calendar_for(config), year, month, now, overdue_actions=overdue)
+    return build_report(
+        rows, config, calendar or calendar_for(config), year, month, now, overdue_actions=overdue, kpis=kpis
+    )
 
 
 def _overdue_actions(session: Session, now: datetime) -> list[dict[str, Any]] | None:
@@ -519,6 +537,23 @@ def to_json(report: MonthlyReport) -> dict[str, Any]:
             for p in report.trend
         ],
         **({"overdue_actions": report.overdue_actions} if report.overdue_actions is not None else {}),
+        **(
+            {"service_quality": [_kpi_json(k) for k in report.service_quality]}
+            if report.service_quality is not None
+            else {}
+        ),
+    }
+
+
+def _kpi_json(result: KpiResult) -> dict[str, Any]:
+    return {
+        "kpi": result.key,
+        "label": result.label,
+        "value": result.value,
+        "target": result.target_text,
+        "met": result.met,
+        "playbook_trigger": result.playbook_trigger,
+        "trigger": result.trigger_text,
     }
 
 
@@ -667,6 +702,71 @@ def render_markdown(report: MonthlyReport, templates_dir: Path | None = None) ->
 
 def render_html(report: MonthlyReport, templates_dir: Path | None = None) -> str:
     return _environment(False, templates_dir).get_template("reports/monthly.html").render(**_template_context(report))
+
+
+# Slack ---------------------------------------------------------------------------------------
+
+SLACK_CHANNEL = "slack"  # the outbox channel of statuspage.slack
+SLACK_SUMMARY_EVENT = "slack.report_summary"
+TOP_CAUSES = 3
+
+
+def slack_summary(report: MonthlyReport) -> dict[str, Any]:
+    """What the Slack summary of a report says, without links: the missed commitments, the
+    credits owed, the most frequent root causes (per incident) and any KPI playbook trigger."""
+    causes: dict[str, tuple[str, set[int]]] = {}
+    unexplained: set[int] = set()
+    for breach in report.breaches:
+        cause = " ".join((breach.root_cause or "").split())
+        if not cause:
+            unexplained.add(breach.incident_id)
+            continue
+        shown, incidents = causes.setdefault(cause.casefold(), (cause, set()))
+        incidents.add(breach.incident_id)
+    ranked = sorted(causes.values(), key=lambda item: (-len(item[1]), item[0].casefold()))
+    return {
+        "month": report.month,
+        "incidents": report.incidents,
+        "attainment_percent": None if report.attainment_percent is None else round(report.attainment_percent, 1),
+        "missed": len(report.breaches),
+        "credits": [
+            {"tier": t.name, "percent": str(t.credit_percent)} for t in report.tiers if t.credit_percent > 0
+        ],
+        "causes": [{"cause": cause, "incidents": len(ids)} for cause, ids in ranked[:TOP_CAUSES]],
+        "unexplained": len(unexplained),
+        "kpi_triggers": [k.trigger_text for k in report.service_quality or [] if k.playbook_trigger],
+    }
+
+
+def slack_summary_line(data: dict[str, Any]) -> str:
+    """The summary as one plain line, for the command's confirmation."""
+    credits = ", ".join(f"{c['tier']} {c['percent']}%" for c in data["credits"]) or "none"
+    return f"{data['month']}: {data['missed']} missed commitments; credits owed: {credits}"
+
+
+@write
+def queue_slack_summary(*, ctx: WriteContext, report: MonthlyReport) -> OutboxMessage:
+    """Queue the report's summary for the Slack incidents channel, in the transaction of an audit
+    event (``report.post``): committed, it is delivered by the worker even if this process stops."""
+    channel = ctx.config.slack.incidents_channel
+    data = slack_summary(report)
+    now = ctx.now()
+    ctx.audit(
+        action="report.post",
+        subject_type="report",
+        subject_id=report.month,
+        at=now,
+        after={"channel": channel, "missed": data["missed"]},
+    )
+    return outbox.enqueue(
+        ctx.session,
+        channel=SLACK_CHANNEL,
+        target=channel,
+        ordering_key=f"{SLACK_CHANNEL}:{channel}:report",
+        event=SLACK_SUMMARY_EVENT,
+        payload={"kind": "post", "template": "report_summary", "data": data},
+        now=now,
+    )
 
 
 RENDERERS: dict[str, Callable[[MonthlyReport], str]] = {
