@@ -44,6 +44,7 @@ AUDIT_WORDS = {
     "incident.escalation_exhausted": "escalation exhausted",
     "incident.slack": "posted to Slack",
     "incident.severity": "changed severity",
+    "incident.sla_breach": "SLA breached",
 }
 
 
@@ -69,6 +70,8 @@ def audit_detail(action: str, before: dict[str, Any] | None, after: dict[str, An
         return "paged tiers " + ", ".join(str(t) for t in a.get("paged_tiers", [])) + "; nobody acknowledged"
     if action == "incident.slack":
         return f"{a.get('channel') or 'incidents channel'}: {a.get('text')}"
+    if action == "incident.sla_breach":
+        return f"{str(a.get('target') or '').replace('_', ' ')} target {a.get('promised')} missed"
     return ""
 
 

@@ -9,7 +9,9 @@ pass:
 2. delivers what the outbox holds with every registered sender (webhooks, and Slack once
    :mod:`statuspage.slack` registers its sender), exactly as ``statuspage deliver`` does;
 3. asks :func:`statuspage.slack.digest.post_digest_if_due` whether the daily digest is due, when
-   that module exists.
+   that module exists;
+4. records every SLA target newly breached (:func:`statuspage.oncall.sla_watch.record_breaches`),
+   once per incident and target, before delivering, so the breach's Slack reply goes out at once.
 
 Nothing is held in memory between passes: every promise lives in a row, so a worker killed at any
 point loses nothing (a claim it held runs out and the next pass takes the row) and several workers
@@ -36,7 +38,7 @@ from sqlmodel import col, select
 
 from statuspage import outbox
 from statuspage.db.models import AuditEvent, OutboxMessage
-from statuspage.oncall import timers
+from statuspage.oncall import sla_watch, timers
 from statuspage.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ class WatchReport:
     failed: int = 0
     delivery: outbox.DeliveryReport = field(default_factory=outbox.DeliveryReport)
     digests: int = 0
+    sla_breaches: int = 0
 
     def add_fires(self, report: timers.FireReport) -> None:
         self.fired += report.fired
@@ -102,6 +105,9 @@ def describe(event: AuditEvent) -> str | None:
         return f"{who}: slack {after.get('channel') or '(incidents channel)'}: {after.get('text')}"
     if event.action == "incident.update":
         return f"{who}: public update ({after.get('status')}): {after.get('message')}"
+    if event.action == sla_watch.ACTION:
+        target = str(after.get("target") or "").replace("_", " ")
+        return f"{who}: SLA breached: {target} target {after.get('promised')} missed (due {after.get('deadline')})"
     return None
 
 
@@ -146,17 +152,19 @@ def run_watch(
             if stop.is_set():
                 totals.add_fires(fires)
                 break
+            report.sla_breaches = _record_sla_breaches(runtime, say)
             report.delivery = outbox.deliver_due(runtime, senders=active, stop=stop.is_set)
             report.digests = _post_digest(runtime)
             _warn_unsendable(runtime, active, unsent_warned)
             _add(totals, report)
-            busy = fires.claimed + report.delivery.claimed + report.digests
+            busy = fires.claimed + report.delivery.claimed + report.digests + report.sla_breaches
             if on_pass is not None and busy:
                 on_pass(report)
             if once:
                 # A pass that fired or delivered something may have made more work due (the next
                 # message of an ordering key); a pass that only met failures would retry forever.
-                if fires.fired + report.delivery.delivered + report.delivery.dead + report.digests == 0:
+                done = fires.fired + report.delivery.delivered + report.delivery.dead + report.digests
+                if done + report.sla_breaches == 0:
                     break
                 continue
             if busy == 0:
@@ -174,6 +182,24 @@ def _add(totals: WatchReport, report: WatchReport) -> None:
     totals.failed += report.failed
     totals.delivery.add(report.delivery)
     totals.digests += report.digests
+    totals.sla_breaches += report.sla_breaches
+
+
+def _record_sla_breaches(runtime: Runtime, say: Callable[[str], None] | None) -> int:
+    """Record the SLA breaches this pass notices; how many. A failure is logged, never fatal:
+    a broken SLA scan must not stop pages from going out."""
+    try:
+        report = sla_watch.record_breaches(runtime)
+    except Exception:  # noqa: BLE001 - see the docstring
+        log.exception("recording SLA breaches failed")
+        return 0
+    for event in report.events:
+        line = describe(event)
+        if line is not None:
+            log.info("%s", line)
+            if say is not None:
+                say(line)
+    return report.recorded
 
 
 def _post_digest(runtime: Runtime) -> int:

@@ -658,6 +658,7 @@ def _template_context(report: MonthlyReport) -> dict[str, Any]:
     zone = ZoneInfo(report.time_zone)
     return {
         "report": report,
+        "glance": slack_summary(report),
         "labels": TARGET_LABELS,
         "chart": trend_chart(report.trend),
         "local": lambda value: "—" if value is None else f"{value.astimezone(zone):%Y-%m-%d %H:%M %Z}",

@@ -60,6 +60,7 @@ REPLY_TEMPLATES = {
     "incident.remind": "remind",
     "incident.escalation_exhausted": "exhausted",
     "incident.severity": "severity",
+    "incident.sla_breach": "sla_breach",
 }
 # Changes to what the headline shows (status, severity, commander, acknowledgement, who is paged).
 HEADLINE_ACTIONS = frozenset(
@@ -260,6 +261,9 @@ def _reply_data(event: AuditEvent, before: dict[str, Any], after: dict[str, Any]
         return {"paged_tiers": list(after.get("paged_tiers") or [])}
     if action == "incident.severity":
         return {"from": after.get("from"), "to": after.get("to"), "playbook": after.get("playbook")}
+    if action == "incident.sla_breach":
+        target = str(after.get("target") or "")
+        return {"target": target.replace("_", " "), "promised": after.get("promised"), "deadline": after.get("deadline")}
     return dict(after)
 
 

@@ -175,7 +175,12 @@ def _bury_pending(ctx: WriteContext, subscriber_id: int, reason: str) -> None:
 
 # Changes that only responders see. Subscribers get the public record (the Statuspage v2 incident),
 # so these would send a copy identical to the last one.
-RESPONDER_ACTIONS = ONCALL_ACTIONS | {"incident.acknowledge", "incident.hand_over", "incident.handover"}
+RESPONDER_ACTIONS = ONCALL_ACTIONS | {
+    "incident.acknowledge",
+    "incident.hand_over",
+    "incident.handover",
+    "incident.sla_breach",
+}
 
 
 def enqueue_changes(ctx: WriteContext) -> None:
