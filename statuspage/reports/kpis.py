@@ -19,7 +19,7 @@ Every cell is required and is a plain decimal number (``72``, ``4.55``, ``-10``)
 or nothing: the first problem is reported as ``FILE:LINE:COLUMN: message`` and nothing is stored.
 An imported month replaces what was stored for that month; other months are kept.
 
-Targets (``/work/shared/domain.md``): where the guides give a range (FCR > 70-80 %, NPS > 30-40)
+Targets (from the customer-service guides the defaults come from): where the guides give a range (FCR > 70-80 %, NPS > 30-40)
 the report holds the figure to the top of the range, so a figure that fires a playbook trigger
 (FCR < 75 %, abandonment > 6 %) can never show as "met".
 """
