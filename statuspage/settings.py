@@ -33,7 +33,7 @@ from pydantic_core import PydanticCustomError
 
 from statuspage.domain.durations import Duration, DurationError
 from statuspage.domain.enums import ComponentStatus, Impact
-from statuspage.yamlsource import Loc, SourceError, YamlDocument, load_yaml
+from statuspage.yamlsource import Loc, SourceError, YamlDocument, load_yaml, yaml_kind
 
 DEFAULT_CONFIG_NAME = "statuspage.yaml"
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -439,21 +439,12 @@ def _pydantic_lines(document: YamlDocument, error: ValidationError) -> list[str]
         elif item["type"] == "enum":
             message = f"{json.dumps(item.get('input'), default=str)} is not one of: {message.removeprefix('Input should be ')}"
         elif item["type"] in {"model_type", "dict_type", "model_attributes_type"}:
-            message = f"should be a mapping of fields, not {_yaml_kind(item.get('input'))}"
+            message = f"should be a mapping of fields, not {yaml_kind(item.get('input'))}"
         elif item["type"] in {"tuple_type", "list_type"}:
-            message = f"should be a list, not {_yaml_kind(item.get('input'))}"
+            message = f"should be a list, not {yaml_kind(item.get('input'))}"
         lines.append(document.error(loc, message))
     return lines
 
-
-def _yaml_kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    if value is None:
-        return "empty"
-    return f"the value {json.dumps(value, default=str)}"
 
 
 def _is_wrapper_loc(part: Any) -> bool:

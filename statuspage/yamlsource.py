@@ -5,6 +5,7 @@ Duplicate keys are refused (PyYAML would silently keep the last one, which hides
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,17 @@ class YamlDocument:
         where = format_loc(loc)
         prefix = f"{self.display_name}:{line}:{column}: "
         return prefix + (f"{where}: {message}" if where else message)
+
+
+def yaml_kind(value: Any) -> str:
+    """How a wrongly shaped value reads in an error message: "a list", "the value 3"."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if value is None:
+        return "empty"
+    return f"the value {json.dumps(value, default=str)}"
 
 
 def format_loc(loc: Loc) -> str:

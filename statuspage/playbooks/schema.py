@@ -39,7 +39,7 @@ from pydantic_core import PydanticCustomError
 from statuspage.domain.durations import Duration
 from statuspage.domain.enums import ComponentStatus
 from statuspage.settings import Config, DurationField, Escalation, Slug, Strict
-from statuspage.yamlsource import Loc, SourceError, YamlDocument, load_yaml, parse_yaml
+from statuspage.yamlsource import Loc, SourceError, YamlDocument, load_yaml, parse_yaml, yaml_kind
 
 __all__ = [
     "KINDS",
@@ -723,13 +723,13 @@ def _error_lines(document: YamlDocument, error: ValidationError) -> list[str]:
         elif kind == "too_short":
             message = "needs at least one entry"
         elif kind in {"model_type", "dict_type", "model_attributes_type"}:
-            message = f"should be a mapping of fields, not {_yaml_kind(value)}"
+            message = f"should be a mapping of fields, not {yaml_kind(value)}"
         elif kind in {"tuple_type", "list_type"}:
-            message = f"should be a list, not {_yaml_kind(value)}"
+            message = f"should be a list, not {yaml_kind(value)}"
         elif kind in {"int_type", "int_parsing"}:
-            message = f"should be a whole number, not {_yaml_kind(value)}"
+            message = f"should be a whole number, not {yaml_kind(value)}"
         elif kind in {"string_type"}:
-            message = f"should be text, not {_yaml_kind(value)}"
+            message = f"should be text, not {yaml_kind(value)}"
         elif kind == "greater_than_equal":
             message = f"{json.dumps(value, default=str)} is less than the minimum, {item.get('ctx', {}).get('ge')}"
         elif kind == "less_than_equal":
@@ -738,13 +738,4 @@ def _error_lines(document: YamlDocument, error: ValidationError) -> list[str]:
     # In file order, as an editor would list them, not in the order of the model's fields.
     return [line for _, line in sorted(lines, key=lambda pair: pair[0])]
 
-
-def _yaml_kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    if value is None:
-        return "empty"
-    return f"the value {json.dumps(value, default=str)}"
 
