@@ -39,6 +39,7 @@ from statuspage.slack.digest import post_digest_if_due
 from statuspage.slack.messages import escape, plain, render
 from statuspage.slack.sender import SlackSender
 from statuspage.web.app import create_app
+from tests.outbox_faults import Crash, CrashAfterSend
 from tests.slack_server import TOKEN, Fault, SlackServer, serve
 
 NO_JITTER = lambda: 1.0  # noqa: E731
@@ -301,24 +302,6 @@ def test_every_message_once_and_in_order_through_429_500_and_lost_answers(
         assert stored is not None and (stored.channel_id, stored.ts) == ("C0INCIDENT", headline.ts)
         state = session.get(SlackChannelState, names.get(limited, limited))
         assert state is not None and state.blocked_until is not None
-
-
-class Crash(BaseException):
-    """The worker process dying: not an error the worker handles."""
-
-
-class CrashAfterSend:
-    """The real sender, in a worker that dies right after the call, before recording it."""
-
-    def __init__(self, inner: SlackSender) -> None:
-        self.inner = inner
-
-    def send(self, message: OutboxMessage, ctx: WriteContext) -> outbox.Outcome:
-        self.inner.send(message, ctx)
-        raise Crash
-
-    def close(self) -> None:
-        pass
 
 
 def test_a_worker_dying_after_a_post_does_not_post_it_twice(

@@ -39,6 +39,7 @@ from statuspage.maintenance import service as maintenance
 from statuspage.runtime import Runtime
 from statuspage.webhooks import service as webhooks
 from statuspage.webhooks.sender import WebhookSender, parse_retry_after, verify_signature
+from tests.outbox_faults import Crash, CrashAfterSend
 
 # The jitter factor is 0.5 + 0.5 * rand(); with rand() == 1.0 the n-th failure waits exactly
 # base_delay * 2**(n-1): 10 s, 20 s, 40 s ...
@@ -567,22 +568,6 @@ def test_timeouts_and_refused_connections_are_retried(
     assert "no answer" in (by_target[str(slow.id)].last_error or "")
     assert "cannot reach" in (by_target[str(unreachable.id)].last_error or "")
     assert all(m.state == "pending" and m.attempts == 1 for m in by_target.values())
-
-
-class Crash(BaseException):
-    """The process dying: not an error the worker handles."""
-
-
-class CrashAfterSend:
-    def __init__(self, inner: WebhookSender) -> None:
-        self.inner = inner
-
-    def send(self, message: OutboxMessage, ctx: WriteContext) -> outbox.Outcome:
-        self.inner.send(message, ctx)
-        raise Crash
-
-    def close(self) -> None:
-        pass
 
 
 def test_a_crash_between_sending_and_marking_redelivers_with_the_same_id(
