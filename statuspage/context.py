@@ -16,7 +16,7 @@ roll back together. A hook that raises rolls the whole change back.
 from __future__ import annotations
 
 import functools
-import importlib
+import pkgutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -127,8 +127,7 @@ def before_commit_hooks() -> list[BeforeCommitHook]:
             if not _builtins_loaded:
                 builtins = []
                 for spec in BUILTIN_BEFORE_COMMIT_HOOKS:
-                    module_name, _, attribute = spec.partition(":")
-                    builtins.append(getattr(importlib.import_module(module_name), attribute))
+                    builtins.append(pkgutil.resolve_name(spec))
                 for hook in reversed(builtins):
                     if hook not in _before_commit_hooks:
                         _before_commit_hooks.insert(0, hook)

@@ -35,8 +35,8 @@ each result is recorded in a transaction of its own right after.
 
 from __future__ import annotations
 
-import importlib
 import logging
+import pkgutil
 import random
 import threading
 import uuid
@@ -139,8 +139,7 @@ def make_senders() -> dict[str, Sender]:
     senders: dict[str, Sender] = {}
     for channel, factory in _SENDERS.items():
         if isinstance(factory, str):
-            module_name, _, attribute = factory.partition(":")
-            factory = getattr(importlib.import_module(module_name), attribute)
+            factory = pkgutil.resolve_name(factory)
         senders[channel] = factory()  # type: ignore[operator]
     return senders
 

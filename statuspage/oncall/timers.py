@@ -26,8 +26,8 @@ are never taken by a worker that does not know them.
 
 from __future__ import annotations
 
-import importlib
 import logging
+import pkgutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -82,8 +82,7 @@ def handled_kinds() -> list[str]:
 def handler_for(kind: str) -> TimerHandler:
     handler = _HANDLERS[kind]
     if isinstance(handler, str):
-        module_name, _, attribute = handler.partition(":")
-        handler = getattr(importlib.import_module(module_name), attribute)
+        handler = pkgutil.resolve_name(handler)
         _HANDLERS[kind] = handler
     return handler  # type: ignore[return-value]
 
