@@ -41,6 +41,7 @@ from statuspage.db.models import (
     Page,
     Timer,
 )
+from statuspage.domain.durations import describe_seconds
 from statuspage.domain.enums import Source
 from statuspage.domain.sla import IncidentEvaluation
 from statuspage.errors import InvalidInput, UserError
@@ -107,6 +108,10 @@ class Backend(Protocol):
     def acknowledge(self, *, incident_id: str, by: str) -> tuple[Incident, bool]: ...
 
     def hand_over(self, *, incident_id: str, to: str) -> Incident: ...
+
+    def pause_sla(self, *, incident_id: str, reason: str) -> Incident: ...
+
+    def resume_sla(self, *, incident_id: str) -> Incident: ...
 
     def record_root_cause(self, *, incident_id: str, root_cause: str | None, remediation: str | None) -> Incident: ...
 
@@ -222,6 +227,14 @@ class LocalBackend:
     def hand_over(self, *, incident_id: str, to: str) -> Incident:
         with self.runtime.session() as session:
             return incidents.hand_over(ctx=self.runtime.context(session, self.state.actor), incident_id=incident_id, to=to)
+
+    def pause_sla(self, *, incident_id: str, reason: str) -> Incident:
+        with self.runtime.session() as session:
+            return incidents.pause_sla(ctx=self.runtime.context(session, self.state.actor), incident_id=incident_id, reason=reason)
+
+    def resume_sla(self, *, incident_id: str) -> Incident:
+        with self.runtime.session() as session:
+            return incidents.resume_sla(ctx=self.runtime.context(session, self.state.actor), incident_id=incident_id)
 
     def record_root_cause(self, *, incident_id: str, root_cause: str | None, remediation: str | None) -> Incident:
         with self.runtime.session() as session:
@@ -573,6 +586,30 @@ def watch(state: State, once: bool, poll_interval: float, lease: float) -> None:
 def handover(state: State, incident_id: str, to: str) -> None:
     incident = state.backend.hand_over(incident_id=incident_id, to=to)
     click.echo(f"Incident {incident.id} is now commanded by {incident.commander}")
+
+
+@main.command(help="Pause the incident's SLA clocks while waiting on the customer (their logs, their confirmation). "
+              "Time paused does not count against any target; 'incident resume' starts the clocks again.")
+@click.argument("incident_id")
+@click.option("--reason", "-r", required=True, help="What you are waiting for, e.g. 'customer to send HAR file'.")
+@pass_state
+def pause(state: State, incident_id: str, reason: str) -> None:
+    incident = state.backend.pause_sla(incident_id=incident_id, reason=reason)
+    click.echo(f"Incident {incident.id}: SLA clocks paused ({reason}); resume with: incident resume {incident.id}")
+
+
+@main.command(help="Start a paused incident's SLA clocks again; resolving the incident also ends the pause.")
+@click.argument("incident_id")
+@pass_state
+def resume(state: State, incident_id: str) -> None:
+    incident = state.backend.resume_sla(incident_id=incident_id)
+    pauses = incident.sla_pauses or []
+    last = pauses[-1] if pauses else {}
+    took = ""
+    if last.get("start") and last.get("end"):
+        seconds = (datetime.fromisoformat(str(last["end"])) - datetime.fromisoformat(str(last["start"]))).total_seconds()
+        took = f" after {describe_seconds(int(seconds))}"
+    click.echo(f"Incident {incident.id}: SLA clocks running again{took}")
 
 
 @main.command(help="Publish an incident's root cause and remediation (shown on its page and on /sla), and record the "

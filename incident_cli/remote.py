@@ -229,6 +229,12 @@ class RemoteBackend:
     def hand_over(self, *, incident_id: str, to: str) -> Incident:
         return self._incident(self.request("POST", f"/incidents/{_path(incident_id)}/handover", body={"to": to}))
 
+    def pause_sla(self, *, incident_id: str, reason: str) -> Incident:
+        return self._incident(self.request("POST", f"/incidents/{_path(incident_id)}/sla-pause", body={"reason": reason}))
+
+    def resume_sla(self, *, incident_id: str) -> Incident:
+        return self._incident(self.request("POST", f"/incidents/{_path(incident_id)}/sla-resume"))
+
     def record_root_cause(self, *, incident_id: str, root_cause: str | None, remediation: str | None) -> Incident:
         body = _drop_none({"root_cause": root_cause, "remediation": remediation})
         return self._incident(self.request("POST", f"/incidents/{_path(incident_id)}/root-cause", body=body))
@@ -271,6 +277,8 @@ class RemoteBackend:
                     outcome=Outcome(t["outcome"]),
                     breached_by_seconds=int(t["breached_by_seconds"]),
                     remaining_seconds=t["remaining_seconds"],
+                    paused=bool(t.get("paused", False)),
+                    paused_seconds=int(t.get("paused_seconds") or 0),
                 )
                 for t in targets
             )
@@ -388,6 +396,7 @@ class RemoteBackend:
             updated_at=_time(admin["updated_at"]),
             root_cause=admin.get("root_cause"),
             remediation=admin.get("remediation"),
+            sla_pauses=admin.get("sla_pauses") or None,
         )
         if isinstance(item.get("shortlink"), str):
             self._links[int(admin["id"])] = item["shortlink"]

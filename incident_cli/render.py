@@ -45,6 +45,8 @@ AUDIT_WORDS = {
     "incident.slack": "posted to Slack",
     "incident.severity": "changed severity",
     "incident.sla_breach": "SLA breached",
+    "incident.sla_pause": "paused SLA clocks",
+    "incident.sla_resume": "resumed SLA clocks",
 }
 
 
@@ -72,6 +74,10 @@ def audit_detail(action: str, before: dict[str, Any] | None, after: dict[str, An
         return f"{a.get('channel') or 'incidents channel'}: {a.get('text')}"
     if action == "incident.sla_breach":
         return f"{str(a.get('target') or '').replace('_', ' ')} target {a.get('promised')} missed"
+    if action == "incident.sla_pause":
+        return f"waiting on the customer: {a.get('reason')}"
+    if action == "incident.sla_resume":
+        return f"after {describe_seconds(int(a.get('paused_seconds') or 0))}"
     return ""
 
 
@@ -134,6 +140,12 @@ class Renderer:
         facts.add_row("Resolved", self.time(incident.resolved_at))
         duration = describe_seconds(int((end - incident.detected_at).total_seconds()))
         facts.add_row("Duration", duration + ("" if incident.resolved_at else " so far"))
+        pauses = incident.sla_pauses or []
+        if pauses and pauses[-1].get("end") is None:
+            since = self.time(datetime.fromisoformat(str(pauses[-1]["start"])))
+            facts.add_row("SLA clocks", Text(f"paused since {since}: ").append(Text(str(pauses[-1].get("reason") or ""))))
+        elif pauses:
+            facts.add_row("SLA clocks", f"paused {len(pauses)} time{'s' if len(pauses) > 1 else ''}, now running")
         facts.add_row("Page", url)
 
         affected = Table(title="Affected components", title_justify="left", box=None, header_style="bold")
@@ -197,4 +209,7 @@ def _target_state(target: TargetEvaluation) -> Text:
     if target.outcome is Outcome.BREACHED:
         still = "" if target.event_at is not None else " (still open)"
         return Text(f"breached by {_seconds(target.breached_by_seconds, target)}{still}", style="bold red")
-    return Text(f"{_seconds(target.remaining_seconds or 0, target)} left", style="yellow")
+    left = f"{_seconds(target.remaining_seconds or 0, target)} left"
+    if target.paused:
+        return Text(f"{left} (paused)", style="cyan")
+    return Text(left, style="yellow")

@@ -177,6 +177,21 @@ def test_ack_component_and_maintenance(remote: Run, local: Run) -> None:
     assert remote("maintenance", "status", "1", "in_progress").stdout.strip() == "Maintenance 1 is now in progress"
 
 
+def test_pause_and_resume_the_sla_clocks_through_the_server(remote: Run, local: Run) -> None:
+    remote("declare", "-s", "2", "-t", "Slow search", "-c", "web")
+    paused = remote("pause", "1", "--reason", "customer to send <logs>")
+    assert paused.exit_code == 0, paused.output
+    assert paused.stdout.startswith("Incident 1: SLA clocks paused (customer to send <logs>)")
+    shown = remote("show", "1").stdout
+    assert "paused since" in shown and "left (paused)" in shown
+    assert shown == local("show", "1").stdout
+    one_line_error(remote("pause", "1", "--reason", "again"), "already paused", 2)
+    resumed = remote("resume", "1")
+    assert resumed.exit_code == 0 and "SLA clocks running again" in resumed.stdout
+    assert "(paused)" not in remote("show", "1").stdout
+    one_line_error(remote("resume", "1"), "not paused", 2)
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [

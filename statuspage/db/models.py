@@ -97,6 +97,9 @@ class Incident(SQLModel, table=True):
     # The public root-cause summary and remediation, published with any SLA breach.
     root_cause: str | None = Field(default=None)
     remediation: str | None = Field(default=None)
+    # Spans in which the SLA clocks stood still (waiting on the customer), oldest first:
+    # ``{"start": iso, "end": iso | None, "reason": str, "by": str}``; only the last may be open.
+    sla_pauses: list[dict[str, str | None]] | None = Field(default=None, sa_type=JSON)
 
 
 class IncidentUpdate(SQLModel, table=True):

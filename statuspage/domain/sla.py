@@ -13,6 +13,12 @@ business clocks, where time outside business hours does not move the clock: an a
 Saturday to a question due by Friday 18:00 took no more business time than allowed, so it is
 met, and an open one stays pending with 0 seconds left until business resumes.
 
+A :class:`Pause` (waiting on the customer) stops every clock that is still running: time inside
+a pause does not count, and each deadline moves on by the clock time the pause took. While a
+pause is open the remaining time stands still and the deadline shown is the one that would hold
+if the clock started again at ``now``. A target already breached when the pause began stays
+breached, and one whose event came before the pause is not touched by it.
+
 Credits follow the ``sla_credits`` rule of a support tier: ``per_breach_percent`` of the monthly
 fee for every missed commitment (each breached target counts once), capped at
 ``monthly_cap_percent`` for the month. A cap of 0 means no credit at all.
@@ -22,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
@@ -47,11 +53,20 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Pause:
+    """A span in which the SLA clocks stood still; ``end`` is ``None`` while it lasts."""
+
+    start: datetime
+    end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class IncidentTimes:
     """The moments that matter for an incident's targets.
 
     ``detected_at`` starts every clock (use the declaration time when detection is not known).
-    The others stop one target each and are ``None`` until they happen.
+    The others stop one target each and are ``None`` until they happen. ``pauses`` are the spans
+    in which no clock ran, in any order; overlapping spans count once.
     """
 
     detected_at: datetime
@@ -60,6 +75,11 @@ class IncidentTimes:
     resolved_at: datetime | None = None
     resolution_plan_at: datetime | None = None
     reference: str | int | None = None
+    pauses: tuple[Pause, ...] = ()
+
+    def paused_at(self, now: datetime) -> bool:
+        """Whether a pause holds the clocks at ``now``."""
+        return any(p.start <= now and (p.end is None or now < p.end) for p in self.pauses)
 
     def event_at(self, target: str) -> datetime | None:
         try:
@@ -76,6 +96,9 @@ class TargetEvaluation:
 
     ``elapsed_seconds`` runs to the event, or to ``now`` while the event has not happened.
     ``breached_by_seconds`` is 0 unless breached; ``remaining_seconds`` is set only while pending.
+    ``paused`` says that a pause holds the (pending) clock at ``now``, so ``remaining_seconds``
+    is not going down. ``paused_seconds`` is the clock time spent in pauses before the event
+    (or ``now``): what was taken off ``elapsed_seconds``.
     """
 
     target: str
@@ -87,6 +110,8 @@ class TargetEvaluation:
     outcome: Outcome
     breached_by_seconds: int = 0
     remaining_seconds: int | None = None
+    paused: bool = False
+    paused_seconds: int = 0
 
     @property
     def is_final(self) -> bool:
@@ -119,14 +144,75 @@ def evaluate_target(
     """Measure one target; elapsed time before ``detected_at`` (bad data) counts as zero."""
     event = incident.event_at(target)
     kind = effective_clock(duration, clock)
-    limit = calendar.working_seconds(duration) if kind == "business_hours" else duration.seconds
-    due = calendar.deadline(incident.detected_at, duration, clock)
-    elapsed = max(0, calendar.seconds_between(incident.detected_at, now if event is None else event, kind))
+    start = incident.detected_at
+    end = now if event is None else event
+    limit_time = calendar.working_time(duration) if kind == "business_hours" else duration.timedelta
+    limit = limit_time // _ONE_SECOND
+    pauses = _merged(incident.pauses, start, end)
+    if not pauses:
+        due = calendar.deadline(start, duration, clock)
+        elapsed = max(0, calendar.seconds_between(start, end, kind))
+        paused_seconds = 0
+    else:
+        due = _deadline_with_pauses(calendar, kind, start, limit_time, pauses)
+        paused_time = sum((_clock_time(calendar, kind, a, b) for a, b in pauses), timedelta())
+        elapsed = max(0, (_clock_time(calendar, kind, start, end) - paused_time) // _ONE_SECOND)
+        paused_seconds = paused_time // _ONE_SECOND
     if elapsed > limit:
-        return TargetEvaluation(target, kind, limit, due, event, elapsed, Outcome.BREACHED, elapsed - limit)
+        return TargetEvaluation(
+            target, kind, limit, due, event, elapsed, Outcome.BREACHED, elapsed - limit, paused_seconds=paused_seconds
+        )
     if event is not None:
-        return TargetEvaluation(target, kind, limit, due, event, elapsed, Outcome.MET)
-    return TargetEvaluation(target, kind, limit, due, None, elapsed, Outcome.PENDING, 0, limit - elapsed)
+        return TargetEvaluation(target, kind, limit, due, event, elapsed, Outcome.MET, paused_seconds=paused_seconds)
+    return TargetEvaluation(
+        target, kind, limit, due, None, elapsed, Outcome.PENDING, 0, limit - elapsed,
+        paused=incident.paused_at(now), paused_seconds=paused_seconds,
+    )
+
+
+_ONE_SECOND = timedelta(seconds=1)
+
+
+def _clock_time(calendar: BusinessCalendar, kind: ClockKind, start: datetime, end: datetime) -> timedelta:
+    if kind == "business_hours":
+        return calendar.business_time_between(start, end)
+    return end - start
+
+
+def _merged(pauses: Iterable[Pause], start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """The pauses clipped to ``[start, end)``, an open one running to ``end``, sorted, with
+    overlapping or touching spans joined."""
+    spans = sorted((max(p.start, start), min(p.end or end, end)) for p in pauses)
+    merged: list[tuple[datetime, datetime]] = []
+    for a, b in spans:
+        if a >= b:
+            continue
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _deadline_with_pauses(
+    calendar: BusinessCalendar,
+    kind: ClockKind,
+    start: datetime,
+    limit: timedelta,
+    pauses: list[tuple[datetime, datetime]],
+) -> datetime:
+    """When ``limit`` of clock time has run outside ``pauses`` (sorted, disjoint, clipped to
+    ``[start, now]``); the clock runs on from the end of the last one."""
+    cursor, remaining = start, limit
+    for a, b in pauses:
+        running = _clock_time(calendar, kind, cursor, a)
+        if running >= remaining:
+            break
+        remaining -= running
+        cursor = b
+    if kind == "business_hours":
+        return calendar.add_working_time(cursor, remaining)
+    return cursor + remaining
 
 
 def evaluate_incident(

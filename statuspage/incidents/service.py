@@ -319,6 +319,8 @@ def resolve(
     # Before the incident is marked resolved: the playbook's on_resolve update may still be posted.
     oncall.resolve(ctx, incident, at=when)
     before = _snapshot(incident)
+    if open_pause(incident) is not None:
+        _close_pause(incident, when)  # resolving answers the wait; the clocks stop for good
     incident.status = IncidentStatus.RESOLVED.value
     incident.resolved_at = when
     if incident.mitigated_at is None:
@@ -505,6 +507,70 @@ def hand_over(*, ctx: WriteContext, incident_id: int | str, to: str) -> Incident
         after={"commander": new_commander},
     )
     return incident
+
+
+def open_pause(incident: Incident) -> dict[str, str | None] | None:
+    """The pause holding the incident's SLA clocks now, if any."""
+    pauses = incident.sla_pauses or []
+    return pauses[-1] if pauses and pauses[-1].get("end") is None else None
+
+
+@write
+def pause_sla(*, ctx: WriteContext, incident_id: int | str, reason: str) -> Incident:
+    """Stop the incident's SLA clocks while the next step is the customer's (waiting on their
+    logs, their change window, their confirmation). Targets already met or breached stay so;
+    the others lose no time until :func:`resume_sla` (or resolving) starts them again.
+
+    Internal: audited as ``incident.sla_pause`` and posted to the Slack thread, not published.
+    """
+    incident = get(session=ctx.session, incident_id=incident_id, for_update=True)
+    why = clean_text(reason, field="reason", limit=500, required=True)
+    if not IncidentStatus(incident.status).is_open:
+        raise Conflict(f"incident {incident.id} is resolved; its SLA clocks have stopped already")
+    current = open_pause(incident)
+    if current is not None:
+        raise Conflict(f"incident {incident.id}'s SLA clocks are already paused since {current['start']} ({current.get('reason')})")
+    when = _event_time(incident, ctx, None)
+    pause = {"start": when.isoformat(), "end": None, "reason": why, "by": ctx.actor.name}
+    # A new list, so that the JSON column is seen as changed.
+    incident.sla_pauses = [*(incident.sla_pauses or []), pause]
+    incident.updated_at = when
+    ctx.audit(
+        action="incident.sla_pause",
+        subject_type="incident",
+        subject_id=incident.id or 0,
+        at=when,
+        after={"reason": why, "paused_at": when},
+    )
+    return incident
+
+
+@write
+def resume_sla(*, ctx: WriteContext, incident_id: int | str) -> Incident:
+    """Start the SLA clocks of a paused incident again; audited as ``incident.sla_resume``."""
+    incident = get(session=ctx.session, incident_id=incident_id, for_update=True)
+    if open_pause(incident) is None:
+        raise Conflict(f"incident {incident.id}'s SLA clocks are not paused")
+    when = _event_time(incident, ctx, None)
+    paused_since = _close_pause(incident, when)
+    incident.updated_at = when
+    ctx.audit(
+        action="incident.sla_resume",
+        subject_type="incident",
+        subject_id=incident.id or 0,
+        at=when,
+        after={"paused_at": paused_since, "resumed_at": when, "paused_seconds": int((when - paused_since).total_seconds())},
+    )
+    return incident
+
+
+def _close_pause(incident: Incident, when: datetime) -> datetime:
+    """End the open pause at ``when``; returns when it began."""
+    pauses = [dict(p) for p in incident.sla_pauses or []]
+    start = datetime.fromisoformat(str(pauses[-1]["start"]))
+    pauses[-1]["end"] = max(when, start).isoformat()
+    incident.sla_pauses = pauses
+    return start
 
 
 # Reading -----------------------------------------------------------------------------------

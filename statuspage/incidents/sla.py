@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from statuspage.db.models import Incident
 from statuspage.domain.businesstime import BusinessCalendar
-from statuspage.domain.sla import IncidentEvaluation, IncidentTimes, evaluate_incident
+from statuspage.domain.sla import IncidentEvaluation, IncidentTimes, Pause, evaluate_incident
 from statuspage.settings import Config
 
 # The commitments published per incident. The resolution plan is an internal step: an incident
@@ -44,6 +44,15 @@ def times_of(incident: Incident) -> IncidentTimes:
         acknowledged_at=incident.acknowledged_at or incident.resolved_at,
         resolved_at=incident.resolved_at,
         reference=incident.id,
+        pauses=pauses_of(incident),
+    )
+
+
+def pauses_of(incident: Incident) -> tuple[Pause, ...]:
+    """The spans recorded by pausing the SLA clocks (see ``incidents.service.pause_sla``)."""
+    return tuple(
+        Pause(datetime.fromisoformat(str(p["start"])), datetime.fromisoformat(str(p["end"])) if p.get("end") else None)
+        for p in incident.sla_pauses or []
     )
 
 

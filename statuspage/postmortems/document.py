@@ -149,7 +149,8 @@ def _result(target: TargetEvaluation) -> str:
 
 
 def _actual(target: TargetEvaluation) -> str:
-    return _spent(target.elapsed_seconds, target.clock) + ("" if target.event_at else " so far")
+    paused = f" (clock paused {_spent(target.paused_seconds, target.clock)})" if target.paused_seconds else ""
+    return _spent(target.elapsed_seconds, target.clock) + ("" if target.event_at else " so far") + paused
 
 
 def _event_text(event: AuditEvent) -> str:
@@ -180,6 +181,10 @@ def _event_text(event: AuditEvent) -> str:
             return f"Reopened by {who}"
         case "incident.root_cause":
             return f"Root cause recorded by {who}"
+        case "incident.sla_pause":
+            return f"SLA clocks paused by {who}: {after.get('reason', '')}"
+        case "incident.sla_resume":
+            return f"SLA clocks resumed by {who}"
         case "incident.escalation_exhausted":
             return "Escalation exhausted: nobody acknowledged"
         case "incident.remind":

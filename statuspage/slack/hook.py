@@ -61,6 +61,8 @@ REPLY_TEMPLATES = {
     "incident.escalation_exhausted": "exhausted",
     "incident.severity": "severity",
     "incident.sla_breach": "sla_breach",
+    "incident.sla_pause": "sla_pause",
+    "incident.sla_resume": "sla_resume",
 }
 # Changes to what the headline shows (status, severity, commander, acknowledgement, who is paged).
 HEADLINE_ACTIONS = frozenset(
@@ -264,6 +266,10 @@ def _reply_data(event: AuditEvent, before: dict[str, Any], after: dict[str, Any]
     if action == "incident.sla_breach":
         target = str(after.get("target") or "")
         return {"target": target.replace("_", " "), "promised": after.get("promised"), "deadline": after.get("deadline")}
+    if action == "incident.sla_pause":
+        return {"reason": after.get("reason") or "", "author": author}
+    if action == "incident.sla_resume":
+        return {"paused_seconds": after.get("paused_seconds"), "author": author}
     return dict(after)
 
 

@@ -32,8 +32,8 @@ Decisions, so that clients can rely on them:
   held at); public clients ignore unknown keys.
 
 Beyond declaring, updating and reading, the table has ``GET /token`` (which token is calling, and the
-page, whose time zone the CLI needs to read '2026-12-01T06:00'), ``POST /incidents/{id}/handover``
-and ``GET /maintenances/{id}``, so that every ``incident`` command works remotely. A database that
+page, whose time zone the CLI needs to read '2026-12-01T06:00'), ``POST /incidents/{id}/handover``,
+``POST /incidents/{id}/sla-pause`` and ``/sla-resume``, and ``GET /maintenances/{id}``, so that every ``incident`` command works remotely. A database that
 cannot be reached is 503.
 
 Handlers are plain functions run in Starlette's thread pool: the service layer and its database
@@ -230,6 +230,10 @@ class AcknowledgeIncident(Body):
 
 class HandOverIncident(Body):
     to: Name = Field(description="The new incident commander.")
+
+
+class PauseSla(Body):
+    reason: Message = Field(description="What the customer is to do, e.g. 'waiting for their load balancer logs'.")
 
 
 class RecordRootCause(Body):
@@ -691,6 +695,7 @@ def incidents_payload(builder: V2Builder, rows: Sequence[Incident]) -> list[JSON
             "updated_at": utc(row.updated_at),
             "root_cause": row.root_cause,
             "remediation": row.remediation,
+            "sla_pauses": row.sla_pauses or [],
             "components": held[key],
             "updates": updates[key],
         }
@@ -816,6 +821,8 @@ def sla_targets_json(call: Call, incident: Incident) -> list[JSON]:
             "outcome": t.outcome.value,
             "breached_by_seconds": t.breached_by_seconds,
             "remaining_seconds": t.remaining_seconds,
+            "paused": t.paused,
+            "paused_seconds": t.paused_seconds,
         }
         for t in (evaluation.targets if evaluation else ())
     ]
@@ -862,6 +869,19 @@ def acknowledge_incident(call: Call) -> Reply:
 def hand_over_incident(call: Call) -> Reply:
     body: HandOverIncident = call.body
     incident = incidents.hand_over(ctx=call.ctx, incident_id=parse_id(call.params["incident_id"], "incident"), to=body.to)
+    assert incident.id is not None
+    return Reply({"page": call.builder.page_json(), "incident": incident_payload(call, incident.id)})
+
+
+def pause_sla(call: Call) -> Reply:
+    body: PauseSla = call.body
+    incident = incidents.pause_sla(ctx=call.ctx, incident_id=parse_id(call.params["incident_id"], "incident"), reason=body.reason)
+    assert incident.id is not None
+    return Reply({"page": call.builder.page_json(), "incident": incident_payload(call, incident.id)})
+
+
+def resume_sla(call: Call) -> Reply:
+    incident = incidents.resume_sla(ctx=call.ctx, incident_id=parse_id(call.params["incident_id"], "incident"))
     assert incident.id is not None
     return Reply({"page": call.builder.page_json(), "incident": incident_payload(call, incident.id)})
 
@@ -959,6 +979,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("POST", "/incidents/{incident_id}/acknowledge", "acknowledgeIncident", "Record who took the page; the first acknowledgement counts.", "write", acknowledge_incident, body=AcknowledgeIncident, response="IncidentEnvelope", path_fields=_INCIDENT),
     Operation("POST", "/incidents/{incident_id}/root-cause", "recordRootCause", "Publish the root cause and remediation.", "write", record_root_cause, body=RecordRootCause, response="IncidentEnvelope", path_fields=_INCIDENT),
     Operation("POST", "/incidents/{incident_id}/handover", "handOverIncident", "Hand over command of an incident.", "write", hand_over_incident, body=HandOverIncident, response="IncidentEnvelope", path_fields=_INCIDENT),
+    Operation("POST", "/incidents/{incident_id}/sla-pause", "pauseSla", "Stop the incident's SLA clocks while waiting on the customer.", "write", pause_sla, body=PauseSla, response="IncidentEnvelope", path_fields=_INCIDENT),
+    Operation("POST", "/incidents/{incident_id}/sla-resume", "resumeSla", "Start the incident's paused SLA clocks again.", "write", resume_sla, response="IncidentEnvelope", path_fields=_INCIDENT),
     Operation("GET", "/components", "listComponents", "Components in display order, with their shown and own status.", "read", list_components, response="ComponentList"),
     Operation("PUT", "/components/{component_id}", "setComponentStatus", "Set a component's own status, outside any incident.", "write", set_component, body=SetComponentStatus, response="ComponentEnvelope", path_fields=_COMPONENT),
     Operation("POST", "/maintenances", "scheduleMaintenance", "Announce a maintenance window.", "write", schedule_maintenance, body=ScheduleMaintenance, success=201, response="MaintenanceEnvelope"),

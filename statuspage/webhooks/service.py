@@ -180,6 +180,8 @@ RESPONDER_ACTIONS = ONCALL_ACTIONS | {
     "incident.hand_over",
     "incident.handover",
     "incident.sla_breach",
+    "incident.sla_pause",
+    "incident.sla_resume",
 }
 
 
