@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC
 from typing import Any
 
 import click
@@ -13,6 +14,7 @@ from statuspage.clickutil import OneLineErrors
 from statuspage.context import Actor
 from statuspage.db import migrate
 from statuspage.domain.enums import Source
+from statuspage.retention import KINDS
 from statuspage.runtime import Runtime, describe_url, ensure_ready, open_runtime
 from statuspage.settings import load_settings
 
@@ -81,6 +83,56 @@ def seed_demo(config_path: str | None) -> None:
     with runtime.session() as session:
         done = demo.seed(session=session, runtime=runtime, actor=Actor("demo", Source.SYSTEM))
     click.echo(done)
+
+
+class AgeParam(click.ParamType):
+    name = "AGE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from statuspage.retention.age import Age, AgeError
+
+        try:
+            return Age.parse(value)
+        except AgeError as exc:
+            self.fail(exc.problem, param, ctx)
+
+
+@db.command("prune", help="Delete what the retention policy lets go of (retention: in the configuration), older than "
+            "AGE; print what went, per kind. Incidents, their updates, maintenance and postmortems are never pruned.")
+@click.option("--older-than", "older_than", required=True, type=AgeParam(), help="How old: 30d, 6w, 18mo, 7y (d, w, mo, y).")
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(KINDS),
+              help="Only this kind (repeatable; default: all).")
+@click.option("--dry-run", is_flag=True, help="Count what would be deleted; change nothing.")
+@click.pass_context
+def prune(ctx: click.Context, older_than: Any, kinds: tuple[str, ...], dry_run: bool) -> None:
+    from statuspage.retention import prune as retention
+    from statuspage.retention.age import AgeError
+    from statuspage.runtime import default_actor_name
+
+    chosen = kinds or retention.KINDS
+    with _opened(ctx.obj) as runtime:
+        try:
+            report = retention.prune(
+                engine=runtime.engine,
+                clock=runtime.clock,
+                config=runtime.settings.config,
+                actor=Actor(default_actor_name(), Source.CLI),
+                older_than=older_than,
+                kinds=chosen,
+                dry_run=dry_run,
+            )
+        except (retention.RetentionTooShort, AgeError) as exc:
+            raise click.UsageError(str(exc), ctx) from None
+    verb = "Would delete" if dry_run else "Deleted"
+    click.echo(f"{verb} what is older than {report.older_than} (before {report.cutoff.isoformat(timespec='seconds')}):")
+    for kind in retention.KINDS:
+        if kind not in report.counts:
+            continue
+        detail = ", ".join(f"{n} {label}" for label, n in report.counts[kind].items())
+        click.echo(f"  {kind:<7} {report.total(kind):>8}  {retention.DESCRIPTIONS[kind]} ({detail})")
+    click.echo(f"Never pruned: {retention.NEVER_PRUNED}.")
+    if report.audit_event_id is not None:
+        click.echo(f"Recorded as audit event {report.audit_event_id} (retention.pruned).")
 
 
 @main.group(help="Configuration file.")
@@ -186,6 +238,83 @@ def outbox_status(config_path: str | None, dead_limit: int) -> None:
                 f"{m.id:>6}  {m.channel}:{m.target}  {m.event}  {m.attempts} attempts  "
                 f"{m.created_at.isoformat(timespec='seconds')}  {m.last_error or ''}"
             )
+
+
+@main.command("audit", help="The audit log, newest first: every change with who made it, and every admin API request "
+              "(action api.request: token, method, path, status, client address).")
+@click.option("--since", help="Only events after this: an age (24h, 7d) or a time (2026-11-25T08:00, page time zone).")
+@click.option("--actor", help="Only events whose actor contains this, e.g. token:ci or alice.")
+@click.option("--action", help="Only this action (api.request, incident.declare), or a family ending in '.' (incident.).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000), help="At most this many events.")
+@click.pass_obj
+def audit(config_path: str | None, since: str | None, actor: str | None, action: str | None, limit: int) -> None:
+    import re
+
+    from sqlmodel import col, select
+
+    from statuspage.db.models import AuditEvent
+    from statuspage.errors import UserError
+    from statuspage.runtime import parse_when
+
+    with _opened(config_path) as runtime, runtime.session() as session:
+        statement = select(AuditEvent).order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc()).limit(limit)
+        if since:
+            text = since if re.match(r"^\s*\d{4}-", since) else f"{since} ago"
+            try:
+                moment = parse_when(text, now=runtime.clock.now(), zone=runtime.settings.config.page.time_zone, field="since")
+            except UserError:
+                raise click.BadParameter(
+                    f"{since!r} is not an age like 24h or 7d, or a time like 2026-11-25T08:00", param_hint="'--since'"
+                ) from None
+            statement = statement.where(col(AuditEvent.at) >= moment)
+        if actor:
+            statement = statement.where(col(AuditEvent.actor).contains(actor, autoescape=True))
+        if action:
+            if action.endswith("."):
+                statement = statement.where(col(AuditEvent.action).startswith(action, autoescape=True))
+            else:
+                statement = statement.where(col(AuditEvent.action) == action)
+        events = session.exec(statement).all()
+    if not events:
+        click.echo("No audit events.")
+        return
+    rows = [("TIME (UTC)", "ACTOR", "ACTION", "SUBJECT", "DETAIL")]
+    for event in events:
+        rows.append(
+            (
+                event.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                _printable(event.actor),
+                event.action,
+                f"{event.subject_type}:{event.subject_id}",
+                _printable(_audit_detail(event.action, event.after or {}, event.before or {})),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)) + "  " + row[4])
+
+
+def _audit_detail(action: str, after: dict[str, Any], before: dict[str, Any]) -> str:
+    from statuspage.retention import ACCESS_ACTION, PRUNED_ACTION
+
+    if action == PRUNED_ACTION:
+        counts = ", ".join(f"{kind} {n}" for kind, n in (after.get("kinds") or {}).items())
+        return f"older than {after.get('older_than')} (before {after.get('cutoff')}): {counts}"
+    if action == ACCESS_ACTION:
+        text = f"{after.get('method')} {after.get('path')} -> {after.get('status')} from {after.get('client') or '?'}"
+        if after.get("problem"):
+            text += f" ({after['problem']})"
+        if after.get("changes"):
+            text += " changes " + ",".join(str(i) for i in after["changes"])
+        return text
+    values = after or before
+    text = ", ".join(f"{key}={value}" for key, value in values.items())
+    return text if len(text) <= 100 else text[:99] + "…"
+
+
+def _printable(text: str) -> str:
+    """Names and paths come from clients: show control characters escaped, never raw."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 @main.command(help="Deliver outgoing messages (webhooks) until SIGTERM or SIGINT.")

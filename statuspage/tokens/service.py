@@ -141,19 +141,26 @@ def authenticate(session: Session, presented_secret: str, now: datetime) -> ApiT
     which would make every page cache re-render), and a failure to write it does not fail the
     request.
     """
+    token = find_by_secret(session, presented_secret)
+    # End the read transaction before any write: on SQLite, upgrading a read transaction to a
+    # write one fails at once if another connection wrote in between.
+    session.commit()
+    if token is None or token.revoked_at is not None:
+        return None
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        _touch(session, token, now)
+    return token
+
+
+def find_by_secret(session: Session, presented_secret: str) -> ApiToken | None:
+    """The token whose secret this is, revoked or not (the audit log names a revoked token that
+    is still in use), or None. Looked up by the secret's hash, never by its plaintext or prefix."""
     if not presented_secret.startswith(SECRET_PREFIX) or len(presented_secret) > MAX_PRESENTED:
         return None
     digest = hash_secret(presented_secret)
     token = session.exec(select(ApiToken).where(ApiToken.token_hash == digest)).first()
-    # End the read transaction before any write: on SQLite, upgrading a read transaction to a
-    # write one fails at once if another connection wrote in between.
-    session.commit()
     if token is None or not hmac.compare_digest(token.token_hash, digest):
         return None
-    if token.revoked_at is not None:
-        return None
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
-        _touch(session, token, now)
     return token
 
 

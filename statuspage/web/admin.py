@@ -15,6 +15,10 @@ Decisions, so that clients can rely on them:
   holder's claim, so the token's name is always kept beside it; the claimed name alone is used
   where a person is meant: the default commander of a declared incident and the default
   acknowledger.
+- **Access log.** Every request, answered or refused, is one ``api.request`` audit event (token,
+  method, path, status, client address; never the secret): a write's in the transaction of its
+  change, linked to that change's events; a read's or a refusal's in a transaction of its own
+  that bumps no data version. See "The access audit" below.
 - **Requests.** Bodies are JSON objects (``application/json`` or ``application/*+json``, UTF-8, at
   most 256 KiB), validated by the pydantic models below with unknown fields refused. An empty body
   counts as ``{}``, so actions whose fields are all optional (``resolve``) need none. Times must
@@ -66,7 +70,8 @@ from pydantic import (
 )
 from pydantic.json_schema import models_json_schema
 from pydantic_core import PydanticCustomError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -75,7 +80,7 @@ from starlette.routing import BaseRoute, Route
 
 from statuspage.clock import Clock, SystemClock
 from statuspage.components import service as components_service
-from statuspage.context import Actor, WriteContext
+from statuspage.context import Actor, WriteContext, register_before_commit
 from statuspage.db.engine import new_session
 from statuspage.db.models import (
     ApiToken,
@@ -90,6 +95,7 @@ from statuspage.domain.enums import ComponentStatus, Source
 from statuspage.errors import NotFound, UserError
 from statuspage.incidents import service as incidents
 from statuspage.maintenance import service as maintenance_service
+from statuspage.retention import ACCESS_ACTION
 from statuspage.tokens import service as tokens
 from statuspage.web.v2 import V2Builder
 
@@ -531,9 +537,12 @@ def site_clock(site: Site) -> Clock:
     return clock if clock is not None else SystemClock()
 
 
-def authenticate(site: Site, secret: str) -> ApiToken:
+def authenticate(site: Site, secret: str, access: Access | None = None) -> ApiToken:
     with new_session(site.engine) as session:
         token = tokens.authenticate(session, secret, site_clock(site).now())
+        if token is None and access is not None:
+            # Name a revoked token that is still in use in the access record (never the secret).
+            access.token = tokens.find_by_secret(session, secret)
     if token is None:
         raise ApiProblem(
             401,
@@ -544,19 +553,26 @@ def authenticate(site: Site, secret: str) -> ApiToken:
     return token
 
 
-def execute(site: Site, operation: Operation, call_args: dict[str, Any]) -> Reply:
+def actor_for(token: ApiToken | None, human: str | None) -> Actor:
+    if token is None:
+        return Actor("anonymous", Source.API)
+    if human:
+        return Actor(f"{human} via token:{token.name}", Source.API)
+    return Actor(f"token:{token.name}", Source.API)
+
+
+def execute(site: Site, operation: Operation, call_args: dict[str, Any], access: Access | None = None) -> Reply:
     """Run a handler in this (worker) thread with a session of its own."""
     try:
         with new_session(site.engine) as session:
-            token: ApiToken | None = call_args["token"]
-            human: str | None = call_args["human"]
-            if token is None:
-                actor = Actor("anonymous", Source.API)
-            elif human:
-                actor = Actor(f"{human} via token:{token.name}", Source.API)
-            else:
-                actor = Actor(f"token:{token.name}", Source.API)
-            ctx = WriteContext(session=session, clock=site_clock(site), actor=actor, config=site.settings.config)
+            actor = actor_for(call_args["token"], call_args["human"])
+            ctx = AdminWriteContext(
+                session=session,
+                clock=site_clock(site),
+                actor=actor,
+                config=site.settings.config,
+                access=access if operation.scope == "write" else None,
+            )
             return operation.handler(Call(site=site, session=session, ctx=ctx, **call_args))
     except UserError as exc:
         if exc.status_code >= 500:
@@ -568,11 +584,13 @@ def execute(site: Site, operation: Operation, call_args: dict[str, Any]) -> Repl
 
 
 async def handle(site: Site, operation: Operation, request: Request) -> Response:
+    access = Access.of(request, operation)
     try:
         token: ApiToken | None = None
         if operation.scope is not None:
             secret = bearer_secret(request)
-            token = await run_in_threadpool(authenticate, site, secret)
+            token = await run_in_threadpool(authenticate, site, secret, access)
+            access.token = token
             if operation.scope == "write" and token.scope != "write":
                 raise ApiProblem(
                     403,
@@ -581,6 +599,7 @@ async def handle(site: Site, operation: Operation, request: Request) -> Response
                     headers={"www-authenticate": f'{REALM}, error="insufficient_scope", scope="write"'},
                 )
         human = human_name(request) if token is not None else None
+        access.actor = actor_for(token, human).name
         query = validate(operation.query, dict(request.query_params)) if operation.query else None
         body = None
         if operation.body is not None:
@@ -593,14 +612,136 @@ async def handle(site: Site, operation: Operation, request: Request) -> Response
             "body": body,
             "query": query,
         }
-        reply = await run_in_threadpool(execute, site, operation, call_args)
+        reply = await run_in_threadpool(execute, site, operation, call_args, access)
     except ApiProblem as exc:
+        # A refusal's own words for 401 and 403 (they quote nothing the client sent); else the title.
+        access.problem = exc.detail if exc.status in (401, 403) else exc.title
+        await run_in_threadpool(record_access, site, access, exc.status)
         return exc.response()
+    except Exception:
+        access.problem = "internal error"
+        await run_in_threadpool(record_access, site, access, 500)
+        raise
     from statuspage.web.app import json_response
 
     response = json_response(reply.data, status_code=reply.status)
     response.headers.update({"cache-control": "no-store", **reply.headers})
+    await run_in_threadpool(record_access, site, access, reply.status)
     return response
+
+
+# The access audit ----------------------------------------------------------------------------
+#
+# Every request to the admin API, read or write, answered or refused, is one audit event with
+# action ``api.request``, subject the token (``api_token``, its id; ``none`` when no known token
+# was sent), the actor as the service layer names it (``token:ci``, ``alice via token:ci``,
+# ``anonymous``) and in ``after``: method, path, status, client address, token id, name and scope,
+# the operation, the refusal's reason and the ids of the audit events of the change it made.
+# Never the secret, the body or the query string.
+#
+# - A write that commits records its request in the same transaction as its change (a
+#   before-commit hook), linked by ``changes``: one cannot exist without the other. If that
+#   insert fails the write fails with it, like any other audit event of a change.
+# - Everything else (reads, refusals, writes that changed nothing or failed) is recorded after the
+#   answer is known in a small transaction of its own, which does not bump the data version (that
+#   would re-render every cached page on each admin GET). A failure there is logged and the
+#   request is answered as if it had succeeded: an audit log that cannot be written must not
+#   take the reading API down.
+
+
+@dataclass
+class Access:
+    method: str
+    path: str
+    client: str | None
+    operation_id: str | None
+    success: int = 200
+    token: ApiToken | None = None
+    actor: str = "anonymous"
+    problem: str | None = None
+    # Written with the change, in the write's transaction (see _record_with_change).
+    event: AuditEvent | None = None
+    changes: list[int] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, request: Request, operation: Operation | None) -> Access:
+        return cls(
+            method=request.method,
+            path=request.url.path[:1000],
+            client=request.client.host if request.client else None,
+            operation_id=operation.operation_id if operation else None,
+            success=operation.success if operation else 200,
+        )
+
+    def audit_event(self, status: int, at: datetime) -> AuditEvent:
+        token = self.token
+        if token is not None and self.actor == "anonymous":
+            self.actor = f"token:{token.name}"
+        after: JSON = {
+            "method": self.method,
+            "path": self.path,
+            "status": status,
+            "client": self.client,
+            "token_id": token.id if token else None,
+            "token_name": token.name if token else None,
+            "token_scope": token.scope if token else None,
+            "operation": self.operation_id,
+        }
+        if self.problem:
+            after["problem"] = self.problem
+        if self.changes:
+            after["changes"] = list(self.changes)
+        return AuditEvent(
+            at=at,
+            actor=self.actor[:200],
+            source=Source.API.value,
+            action=ACCESS_ACTION,
+            subject_type="api_token",
+            subject_id=str(token.id) if token and token.id is not None else "none",
+            after=after,
+        )
+
+    def committed(self) -> bool:
+        """Whether the record went in with a change (a rolled-back insert leaves it transient)."""
+        return self.event is not None and not sa_inspect(self.event).transient
+
+
+@dataclass
+class AdminWriteContext(WriteContext):
+    """The service context of one admin API request; ``access`` is set on write operations."""
+
+    access: Access | None = None
+
+
+@register_before_commit
+def _record_with_change(ctx: WriteContext) -> None:
+    access = ctx.access if isinstance(ctx, AdminWriteContext) else None
+    if access is None:
+        return
+    ctx.session.flush()
+    access.changes.extend(event.id for event in ctx.audit_events if event.id is not None)
+    if access.committed():
+        # A second change in the same request: link its events too.
+        assert access.event is not None
+        access.event.after = {**(access.event.after or {}), "changes": list(access.changes)}
+        ctx.session.add(access.event)
+        return
+    access.event = access.audit_event(access.success, ctx.now())
+    ctx.session.add(access.event)
+
+
+def record_access(site: Site, access: Access, status: int) -> None:
+    """Record a request that no committed change recorded already, in its own transaction."""
+    if access.committed():
+        return
+    access.event = None
+    access.changes.clear()  # ids of a change that was rolled back
+    try:
+        with new_session(site.engine) as session:
+            session.add(access.audit_event(status, site_clock(site).now()))
+            session.commit()
+    except SQLAlchemyError as exc:
+        log.warning("could not record admin API access %s %s (%s): %s", access.method, access.path, status, exc)
 
 
 def routes(site: Site) -> list[BaseRoute]:
@@ -621,6 +762,9 @@ def _endpoint(site: Site, methods: dict[str, Operation]) -> Callable[[Request], 
     async def endpoint(request: Request) -> Response:
         operation = methods.get("GET" if request.method == "HEAD" else request.method)
         if operation is None:
+            access = Access.of(request, None)
+            access.problem = "Method not allowed"
+            await run_in_threadpool(record_access, site, access, 405)
             return ApiProblem(
                 405,
                 "Method not allowed",

@@ -1,0 +1,14 @@
+"""Retention: what ``statuspage db prune`` may delete, and when (see :mod:`statuspage.retention.prune`).
+
+Only constants live here, so that the configuration (which imports :mod:`.age`) does not pull in
+the database layer.
+"""
+
+from __future__ import annotations
+
+# The audit action of one admin API request (see statuspage.web.admin): pruned as "access".
+ACCESS_ACTION = "api.request"
+# The audit action recording a prune: never pruned, so what was deleted stays on record.
+PRUNED_ACTION = "retention.pruned"
+# What ``statuspage db prune`` may delete, in the order it does (see statuspage.retention.prune).
+KINDS = ("outbox", "oncall", "access", "audit")
