@@ -33,6 +33,7 @@ from pydantic_core import PydanticCustomError
 
 from statuspage.domain.durations import Duration, DurationError
 from statuspage.domain.enums import ComponentStatus, Impact
+from statuspage.retention.age import Age, AgeError
 from statuspage.yamlsource import Loc, SourceError, YamlDocument, load_yaml, yaml_kind
 
 DEFAULT_CONFIG_NAME = "statuspage.yaml"
@@ -131,10 +132,13 @@ class HolidayCalendar(Strict):
             return value
         import holidays
 
-        if value.upper() not in holidays.list_supported_countries():
+        # One country's module, not every country's (list_supported_countries loads them all).
+        try:
+            holidays.country_holidays(value.upper(), years=[])
+        except (NotImplementedError, KeyError, AttributeError):
             raise PydanticCustomError(
                 "country", "{value} is not a country code the holidays package knows", {"value": json.dumps(value)}
-            )
+            ) from None
         return value.upper()
 
     @model_validator(mode="after")
@@ -149,7 +153,7 @@ def _check_subdivision(calendar: HolidayCalendar) -> HolidayCalendar:
         raise PydanticCustomError("subdivision", "a subdivision needs a country, e.g. country: US, subdivision: NY")
     import holidays
 
-    known = holidays.list_supported_countries().get(calendar.country, [])
+    known = getattr(holidays.country_holidays(calendar.country, years=[]), "subdivisions", ())
     if calendar.subdivision.upper() not in {s.upper() for s in known}:
         raise PydanticCustomError(
             "subdivision",
@@ -349,6 +353,26 @@ class DatabaseConfig(Strict):
     url: str | None = None
 
 
+def _age(value: Any) -> Age:
+    try:
+        return Age.parse(value)
+    except AgeError as exc:
+        raise PydanticCustomError("age", "{problem}", {"problem": exc.problem}) from None
+
+
+AgeField = Annotated[Age, BeforeValidator(_age), PlainSerializer(str, return_type=str)]
+
+
+class RetentionConfig(Strict):
+    """The youngest age at which ``statuspage db prune`` may delete each kind (see
+    :mod:`statuspage.retention.prune`); a shorter ``--older-than`` is refused."""
+
+    outbox: AgeField = Age.parse("30d")
+    oncall: AgeField = Age.parse("1y")
+    access: AgeField = Age.parse("1y")
+    audit: AgeField = Age.parse("7y")
+
+
 class Config(Strict):
     page: PageConfig
     business_hours: BusinessHours = BusinessHours()
@@ -360,6 +384,7 @@ class Config(Strict):
     escalation: Escalation
     slack: SlackConfig = SlackConfig()
     database: DatabaseConfig = DatabaseConfig()
+    retention: RetentionConfig = RetentionConfig()
     # Where the playbooks are: relative to the configuration file, else the shipped ones.
     playbooks: str = "playbooks"
 
@@ -442,6 +467,12 @@ def _pydantic_lines(document: YamlDocument, error: ValidationError) -> list[str]
             message = f"should be a mapping of fields, not {yaml_kind(item.get('input'))}"
         elif item["type"] in {"tuple_type", "list_type"}:
             message = f"should be a list, not {yaml_kind(item.get('input'))}"
+        elif item["type"] in {"int_type", "int_parsing", "int_from_float"}:
+            message = f"should be a whole number, not {yaml_kind(item.get('input'))}"
+        elif item["type"] in {"string_type", "str_type"}:
+            message = f"should be text, not {yaml_kind(item.get('input'))}"
+        elif item["type"] in {"bool_type", "bool_parsing"}:
+            message = f"should be true or false, not {yaml_kind(item.get('input'))}"
         lines.append(document.error(loc, message))
     return lines
 

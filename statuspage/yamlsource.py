@@ -6,6 +6,9 @@ Duplicate keys are refused (PyYAML would silently keep the last one, which hides
 from __future__ import annotations
 
 import json
+import os
+import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,8 @@ import yaml
 Loc = tuple[str | int, ...]
 MAX_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000  # after aliases are expanded; stops "billion laughs" documents
+MAX_DEPTH = 64  # lists and mappings nested deeper than this are refused, not a RecursionError
+MAX_QUOTED = 60  # a quoted value longer than this is shortened in an error line
 
 
 class SourceError(Exception):
@@ -45,9 +50,27 @@ class YamlDocument:
 
     def error(self, loc: Loc, message: str) -> str:
         line, column = self.position(loc)
-        where = format_loc(loc)
+        where = shorten(format_loc(loc))
         prefix = f"{self.display_name}:{line}:{column}: "
-        return prefix + (f"{where}: {message}" if where else message)
+        return prefix + (f"{where}: {shorten(message)}" if where else shorten(message))
+
+
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def shorten(text: str) -> str:
+    """Keep an error one readable line: a long quoted value (a 2 MB id) is cut to its start, with
+    its length; whatever else is too long is cut too. Control characters are shown escaped."""
+
+    def cut(match: re.Match[str]) -> str:
+        quoted = match.group(0)
+        if len(quoted) <= MAX_QUOTED + 2:
+            return quoted
+        return f"{quoted[: MAX_QUOTED - 10]}…\" ({len(quoted) - 2} characters)"
+
+    text = _QUOTED.sub(cut, text)
+    text = "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii") for ch in text)
+    return text if len(text) <= 400 else text[:399] + "…"
 
 
 def yaml_kind(value: Any) -> str:
@@ -74,7 +97,12 @@ def format_loc(loc: Loc) -> str:
 def load_yaml(path: Path) -> YamlDocument:
     name = str(path)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            info = os.fstat(handle.fileno())
+            if stat.S_ISREG(info.st_mode) and info.st_size > MAX_BYTES:
+                # Refused before reading: a 50 MB file costs nothing, and neither does /dev/zero below.
+                raise SourceError([f"{name}: {info.st_size} bytes is larger than the {MAX_BYTES} bytes allowed"])
+            raw = handle.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise SourceError([f"{name}: no such file (give --config FILE or set STATUSPAGE_CONFIG)"]) from None
     except IsADirectoryError:
@@ -82,7 +110,7 @@ def load_yaml(path: Path) -> YamlDocument:
     except OSError as exc:
         raise SourceError([f"{name}: cannot be read: {exc.strerror}"]) from None
     if len(raw) > MAX_BYTES:
-        raise SourceError([f"{name}: {len(raw)} bytes is larger than the {MAX_BYTES} bytes allowed"])
+        raise SourceError([f"{name}: more than the {MAX_BYTES} bytes allowed"])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -94,7 +122,14 @@ def load_yaml(path: Path) -> YamlDocument:
 
 def parse_yaml(text: str, path: Path) -> YamlDocument:
     name = str(path)
-    loader = yaml.SafeLoader(text)
+    bad = _UNPRINTABLE.search(text)
+    if bad:
+        # PyYAML refuses these too, but with a character offset instead of a line.
+        line = text.count("\n", 0, bad.start()) + 1
+        column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+        code = ord(bad.group(0))
+        raise SourceError([f"{name}:{line}:{column}: a control character (U+{code:04X}) is not allowed in YAML"])
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -109,15 +144,45 @@ def parse_yaml(text: str, path: Path) -> YamlDocument:
             raise SourceError([f"{name}: {problem}"]) from None
         raise SourceError([f"{name}:{mark.line + 1}:{mark.column + 1}: {_yaml_words(problem)}"]) from None
     except yaml.YAMLError as exc:
-        raise SourceError([f"{name}: {exc}"]) from None
+        raise SourceError([f"{name}: {shorten(' '.join(str(exc).split()))}"]) from None
+    except RecursionError:  # a last resort: _Loader and _Builder limit the depth before this
+        raise SourceError([f"{name}: lists or mappings are nested too deeply"]) from None
     finally:
         loader.dispose()
+
+
+# What the YAML 1.1 reader refuses (it allows tab, LF, CR, NEL and printable characters).
+_UNPRINTABLE = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
+
+
+class _Loader(yaml.SafeLoader):
+    """A SafeLoader that refuses nesting deeper than :data:`MAX_DEPTH` with the line where it
+    happens, instead of running out of Python stack."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:  # type: ignore[override]
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise yaml.MarkedYAMLError(
+                    problem=f"lists or mappings are nested more than {MAX_DEPTH} deep", problem_mark=mark
+                )
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self.depth -= 1
 
 
 def _yaml_words(problem: str) -> str:
     if "found character '\\t'" in problem:
         return "a tab character; indent YAML with spaces"
     return problem
+
+
+_PLAIN_COLLECTIONS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 
 
 class _Builder:
@@ -134,15 +199,24 @@ class _Builder:
     def fail(self, node: yaml.Node, loc: Loc, message: str) -> SourceError:
         where = format_loc(loc)
         line, column = node.start_mark.line + 1, node.start_mark.column + 1
-        return SourceError([f"{self.document.display_name}:{line}:{column}: " + (f"{where}: {message}" if where else message)])
+        return SourceError(
+            [f"{self.document.display_name}:{line}:{column}: " + shorten(f"{where}: {message}" if where else message)]
+        )
 
     def build(self, node: yaml.Node, loc: Loc) -> Any:
         self.count += 1
+        if len(loc) > MAX_DEPTH:  # aliases inside aliases can nest deeper than the text does
+            raise self.fail(node, loc[:8], f"lists or mappings are nested more than {MAX_DEPTH} deep")
         if self.count > MAX_NODES:
             raise self.fail(node, loc, f"the document expands to more than {MAX_NODES} values (too many aliases)")
         if id(node) in self.active:
             raise self.fail(node, loc, "an alias refers to the value that contains it")
         self.document.positions.setdefault(loc, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, yaml.CollectionNode) and node.tag not in _PLAIN_COLLECTIONS:
+            # PyYAML's safe loader refuses such tags on scalars but would read `!!python/...` or
+            # `!include` on a list or mapping as if it were not there.
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!", 1)
+            raise self.fail(node, loc, f"the tag {tag} is not allowed here")
         if isinstance(node, yaml.MappingNode):
             self.active.add(id(node))
             try:
@@ -158,6 +232,11 @@ class _Builder:
         return self.loader.construct_object(node, deep=True)
 
     def mapping(self, node: yaml.MappingNode, loc: Loc) -> dict[Any, Any]:
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                merged = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                if any(item is node or id(item) in self.active for item in merged):
+                    raise self.fail(key_node, loc, "a merge key (<<) refers to the mapping that contains it")
         try:
             self.loader.flatten_mapping(node)
         except RecursionError:

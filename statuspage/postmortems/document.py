@@ -109,8 +109,9 @@ def write(path: Path, facts: Facts, config: Config) -> Path:
 
 
 def _defused(text: str) -> str:
-    """Recorded text can never open or close a narrative section (or any HTML comment)."""
-    return text.replace("<!--", "<\\!--").replace("-->", "--\\>")
+    """Recorded text as inert Markdown: ``<``, ``>`` and ``&`` become entities, so a title cannot
+    carry live HTML into wherever the file is rendered, nor open or close a narrative section."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _one_line(text: str | None) -> str:
