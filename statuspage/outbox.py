@@ -46,6 +46,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from sqlalchemy import exists, func, or_, update
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -67,6 +68,20 @@ MAX_ERROR = 2000
 # The shortest wait before a retry, even when a receiver says "Retry-After: 0": a worker must not
 # spin on one message.
 MIN_DELAY = timedelta(seconds=1)
+
+
+# While the database is unreachable, a worker holding an outcome it could not record tries again
+# after these waits (doubling up to the last), for as long as its claim on the message lasts.
+RECORD_RETRY_FIRST = 0.2
+RECORD_RETRY_MAX = 5.0
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database went away (a restart, a failover, a cut connection, a
+    locked SQLite file) rather than that a statement was wrong: worth waiting out, not a bug."""
+    if isinstance(exc, OperationalError | InterfaceError | DisconnectionError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 # Outcomes and senders ------------------------------------------------------------------------
@@ -387,7 +402,7 @@ def deliver_due(
                     report.released = len(rest)
                     break
                 outcome = _attempt(runtime, active[message.channel], message)
-                state = record(session, message, outcome, now=runtime.clock.now(), policy=policy, rand=rand)
+                state = _record_when_possible(runtime, session, message, outcome, policy=policy, rand=rand, stop=stop)
                 if state == DELIVERED:
                     report.delivered += 1
                 elif state == DEAD:
@@ -402,12 +417,49 @@ def deliver_due(
     return report
 
 
+def _record_when_possible(
+    runtime: Runtime,
+    session: Session,
+    message: OutboxMessage,
+    outcome: Outcome,
+    *,
+    policy: RetryPolicy,
+    rand: Callable[[], float],
+    stop: Callable[[], bool] | None,
+) -> str:
+    """:func:`record`, waiting out a database that went away after the message was sent.
+
+    The outcome is known only to this worker: recording it when the database is back saves the
+    receiver a second copy (webhooks) or a look-up (Slack). The wait lasts while the claim does;
+    after that, or when the worker is told to stop, the error goes up and the message is retried
+    once its lease has run out, as after a crash.
+    """
+    wait = RECORD_RETRY_FIRST
+    while True:
+        try:
+            return record(session, message, outcome, now=runtime.clock.now(), policy=policy, rand=rand)
+        except Exception as exc:
+            claim_ends = message.claimed_until
+            out_of_time = claim_ends is not None and runtime.clock.now() + timedelta(seconds=wait) >= claim_ends
+            if not database_unavailable(exc) or out_of_time or (stop is not None and stop()):
+                raise
+            log.warning("cannot record what became of outbox message %s (the database is unavailable); "
+                        "trying again in %gs", message.id, wait)
+        threading.Event().wait(wait)
+        wait = min(wait * 2, RECORD_RETRY_MAX)
+
+
 def _attempt(runtime: Runtime, sender: Sender, message: OutboxMessage) -> Outcome:
     with runtime.session() as session:
         ctx = runtime.context(session, WORKER_ACTOR)
         try:
             return sender.send(message, ctx)
         except Exception as exc:  # noqa: BLE001 - a sender's bug must not stop the other deliveries
+            if database_unavailable(exc):
+                # Our database failed, not the receiver: no backoff against the receiver. A post
+                # that may have gone out is found again by senders that mark it uncertain first.
+                log.warning("outbox message %s: the database went away while sending it; retrying soon", message.id)
+                return Outcome.retry(f"database unavailable while sending: {type(exc).__name__}", retry_after=MIN_DELAY)
             log.exception("sending outbox message %s failed", message.id)
             return Outcome.retry(f"{type(exc).__name__}: {exc}")
 

@@ -28,16 +28,18 @@ from __future__ import annotations
 
 import logging
 import pkgutil
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import case, func, or_, type_coerce, update
 from sqlmodel import Session, col, select
 
 from statuspage.context import Actor, WriteContext, write
 from statuspage.db.models import Timer
+from statuspage.db.types import UTCDateTime
 from statuspage.domain.enums import Source
 
 if TYPE_CHECKING:
@@ -53,7 +55,9 @@ STATES = (PENDING, FIRED, CANCELLED)
 # A claim only has to outlast one short transaction per timer of its batch; a worker killed with
 # its claim taken delays those timers by at most this much.
 DEFAULT_LEASE = timedelta(seconds=30)
-DEFAULT_BATCH = 20
+# Each pass of the worker also scans for SLA breaches and delivers the outbox; a bigger batch spreads
+# that cost over more timers when many fall due together (a few hundred ms of firing, far inside the lease).
+DEFAULT_BATCH = 100
 WORKER_ACTOR = Actor("on-call", Source.SYSTEM)
 
 TimerHandler = Callable[[WriteContext, Timer], None]
@@ -218,6 +222,18 @@ def claim_due(
     return sorted(claims, key=lambda c: (c.due_at, c.id))
 
 
+def next_due(session: Session, *, kinds: Sequence[str] | None = None) -> datetime | None:
+    """When the soonest pending timer (of ``kinds``, default every handled kind) falls due, so an
+    idle worker can wake for it instead of sleeping a whole poll interval past it."""
+    chosen = handled_kinds() if kinds is None else list(kinds)
+    if not chosen:
+        return None
+    # A timer another worker holds becomes ours to fire only when its claim runs out.
+    ready_at = case((col(Timer.claimed_until) > col(Timer.due_at), col(Timer.claimed_until)), else_=col(Timer.due_at))
+    soonest = type_coerce(func.min(ready_at), UTCDateTime)
+    return session.exec(select(soonest).where(col(Timer.state) == PENDING, col(Timer.kind).in_(chosen))).one()
+
+
 def release(session: Session, claims: Sequence[Claim]) -> None:
     """Give claimed timers back unfired (the worker is stopping), so they need not wait out the lease."""
     for claim in claims:
@@ -306,7 +322,7 @@ def fire_due(
                 report.released = len(claims) - index
                 break
             try:
-                result = fire(ctx=runtime.context(session, actor), claim=claim)
+                result = _fire_when_possible(runtime, session, actor, claim, stop)
             except Exception:  # noqa: BLE001 - one broken timer must not hold up the others
                 log.exception("firing timer %s (%s) failed; it is retried after its lease", claim.id, claim.key)
                 report.failed += 1
@@ -318,3 +334,25 @@ def fire_due(
             if on_fired is not None:
                 on_fired(result)
     return report
+
+
+def _fire_when_possible(
+    runtime: Runtime, session: Session, actor: Actor, claim: Claim, stop: Callable[[], bool] | None
+) -> Fired | None:
+    """:func:`fire`, again when the database went away in the middle of it (a restart, a cut
+    connection): the transaction rolled back whole, and the claim is still ours until its lease
+    ends, so the same timer is fired as soon as the database is back instead of after the lease.
+    Past the lease, or when told to stop, the error goes up and the next claim takes the timer."""
+    from statuspage.outbox import RECORD_RETRY_FIRST, RECORD_RETRY_MAX, database_unavailable
+
+    wait = RECORD_RETRY_FIRST
+    while True:
+        try:
+            return fire(ctx=runtime.context(session, actor), claim=claim)
+        except Exception as exc:
+            out_of_time = runtime.clock.now() + timedelta(seconds=wait) >= claim.token
+            if not database_unavailable(exc) or out_of_time or (stop is not None and stop()):
+                raise
+            log.warning("timer %s (%s): the database is unavailable; trying again in %gs", claim.id, claim.key, wait)
+        threading.Event().wait(wait)
+        wait = min(wait * 2, RECORD_RETRY_MAX)

@@ -16,7 +16,10 @@ pass:
 Nothing is held in memory between passes: every promise lives in a row, so a worker killed at any
 point loses nothing (a claim it held runs out and the next pass takes the row) and several workers
 may run side by side on PostgreSQL. On SIGTERM or SIGINT the worker finishes the timer or message
-in hand, gives back the rest of its batch and returns, so the command exits 0.
+in hand, gives back the rest of its batch and returns, so the command exits 0. When the database
+goes away (a restart, a failover, a cut connection), the worker waits and carries on by itself:
+a timer whose transaction was cut is fired again and an outcome that could not be recorded is
+recorded once the database is back, while the worker's claim on them lasts.
 
 Offline (no Slack), the loop prints one line per page, escalation and reminder it causes, so a
 terminal running ``incident watch`` is a usable pager during a demo or an outage of Slack itself.
@@ -28,6 +31,7 @@ import importlib
 import importlib.util
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -144,18 +148,39 @@ def run_watch(
             if say is not None:
                 say(line)
 
+    outage: _Outage | None = None
+    last_scan = float("-inf")
     try:
         while not stop.is_set():
             report = WatchReport()
-            fires = timers.fire_due(runtime, lease=lease, stop=stop.is_set, on_fired=fired)
-            report.add_fires(fires)
-            if stop.is_set():
-                totals.add_fires(fires)
-                break
-            report.sla_breaches = _record_sla_breaches(runtime, say)
-            report.delivery = outbox.deliver_due(runtime, senders=active, stop=stop.is_set)
-            report.digests = _post_digest(runtime)
-            _warn_unsendable(runtime, active, unsent_warned)
+            try:
+                fires = timers.fire_due(runtime, lease=lease, stop=stop.is_set, on_fired=fired)
+                report.add_fires(fires)
+                if stop.is_set():
+                    totals.add_fires(fires)
+                    break
+                # Measuring every open incident is the costly part of a pass; once a second is
+                # "as it happens" and leaves a worker busy firing deadlines free to fire them.
+                if once or time.monotonic() - last_scan >= SLA_SCAN_EVERY:
+                    last_scan = time.monotonic()
+                    report.sla_breaches = _record_sla_breaches(runtime, say)
+                report.delivery = outbox.deliver_due(runtime, senders=active, stop=stop.is_set)
+                report.digests = _post_digest(runtime)
+                _warn_unsendable(runtime, active, unsent_warned)
+            except Exception as exc:
+                if not outbox.database_unavailable(exc):
+                    raise
+                # The database is restarting or unreachable: what was claimed stays claimed (and
+                # is retried when the claim runs out), nothing is lost; wait and try again.
+                outage = outage or _Outage()
+                outage.failed(exc)
+                if once and outage.waited >= ONCE_OUTAGE_PATIENCE:
+                    raise
+                stop.wait(outage.next_wait())
+                continue
+            if outage is not None:
+                log.warning("the database is reachable again after %.1fs", outage.elapsed())
+                outage = None
             _add(totals, report)
             busy = fires.claimed + report.delivery.claimed + report.digests + report.sla_breaches
             if on_pass is not None and busy:
@@ -168,12 +193,67 @@ def run_watch(
                     break
                 continue
             if busy == 0:
-                stop.wait(poll_interval)
+                stop.wait(_idle_wait(runtime, poll_interval))
     finally:
         if own:
             for sender in active.values():
                 sender.close()
     return totals
+
+
+# How often a busy worker measures the open incidents for SLA breaches (an idle one does it on
+# every pass, that is every poll interval).
+SLA_SCAN_EVERY = 1.0
+# The shortest nap of an idle worker: a timer due in a few milliseconds is not worth a pass more.
+MIN_IDLE_WAIT = 0.01
+
+
+def _idle_wait(runtime: Runtime, poll_interval: float) -> float:
+    """Seconds to sleep when nothing was due: until the next timer falls due, at most
+    ``poll_interval`` (which still bounds how late an outbox message or a new timer is noticed)."""
+    try:
+        with runtime.session() as session:
+            soonest = timers.next_due(session)
+    except Exception as exc:
+        if not outbox.database_unavailable(exc):
+            raise
+        return poll_interval
+    if soonest is None:
+        return poll_interval
+    return min(poll_interval, max(MIN_IDLE_WAIT, (soonest - runtime.clock.now()).total_seconds()))
+
+
+# Waits between passes while the database is unreachable, doubling up to the last.
+OUTAGE_FIRST_WAIT = 0.2
+OUTAGE_MAX_WAIT = 5.0
+# ``--once`` is for scripts and cron: it waits out a short outage, then fails rather than hang.
+ONCE_OUTAGE_PATIENCE = 60.0
+
+
+class _Outage:
+    """How long the database has been unreachable, and how long to wait before the next pass."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.waited = 0.0
+        self._wait = OUTAGE_FIRST_WAIT
+        self._warned = False
+
+    def failed(self, exc: BaseException) -> None:
+        first_line = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
+        if not self._warned:
+            log.warning("the database is unavailable (%s: %s); retrying until it is back", type(exc).__name__, first_line)
+            self._warned = True
+        else:
+            log.debug("the database is still unavailable: %s", first_line)
+
+    def next_wait(self) -> float:
+        wait, self._wait = self._wait, min(self._wait * 2, OUTAGE_MAX_WAIT)
+        self.waited += wait
+        return wait
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
 
 
 def _add(totals: WatchReport, report: WatchReport) -> None:
