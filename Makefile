@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install clean
+.PHONY: run test install clean bench
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (set PYTHON=...)"; exit 1; }
@@ -33,6 +33,10 @@ run: install
 # SQLite always; PostgreSQL too when TEST_DATABASE_URL is set.
 test: install
 	$(BIN)/python -m pytest
+
+# Throughput, freshness and CLI timings against baselines; writes bench/results/latest.md.
+bench: install
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -40,3 +40,18 @@ def test_upgrade_is_idempotent(db_url: str) -> None:
         assert migrate.current_revision(engine) == migrate.head_revision(engine)
     finally:
         engine.dispose()
+
+
+def test_the_head_read_from_the_files_is_alembics_head(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from alembic.script import ScriptDirectory
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        assert migrate.current_revision(engine) is None
+        expected = ScriptDirectory.from_config(migrate.alembic_config(engine)).get_current_head()
+        assert migrate.head_revision() == expected
+        assert not migrate.is_up_to_date(engine)
+        migrate.upgrade(engine)
+        assert migrate.is_up_to_date(engine)
+    finally:
+        engine.dispose()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from sqlmodel import col, select
@@ -195,3 +195,24 @@ def test_slack_replies_and_incident_show_words(runtime: Runtime, ctx: WriteConte
     assert message["text"] == f":rotating_light: #{incident_id}: SLA breached: first response target 15m missed"
     assert AUDIT_WORDS[ACTION] == "SLA breached"
     assert audit_detail(ACTION, event.before, event.after) == "first response target 15m missed"
+
+
+def test_a_business_hours_target_breaches_when_its_working_time_runs_out(
+    runtime: Runtime, ctx: WriteContext, clock: FixedClock
+) -> None:
+    """Sev-3 promises a first response within 1 business day (10 working hours): declared on a
+    Friday afternoon, the breach falls on Monday, not on Saturday."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    ny = ZoneInfo("America/New_York")
+    clock.at = datetime(2026, 11, 20, 16, 0, tzinfo=ny)  # Friday 16:00
+    incident_id = declare_unanswered(ctx, severity=3)
+    for saturday_hour in (10, 23):
+        clock.at = datetime(2026, 11, 21, saturday_hour, 0, tzinfo=ny)
+        assert sla_watch.record_breaches(runtime).recorded == 0
+    clock.at = datetime(2026, 11, 23, 16, 0, 1, tzinfo=ny)  # Monday: 2 h Friday + 8 h Monday = 10 h
+    assert sla_watch.record_breaches(runtime).recorded == 1
+    (event,) = breaches(runtime, incident_id)
+    assert event.after is not None and event.after["target"] == "first_response"
+    assert event.after["deadline"] == datetime(2026, 11, 23, 16, 0, tzinfo=ny).astimezone(UTC).isoformat()

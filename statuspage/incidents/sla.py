@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from sqlmodel import Session, col, select
 
 from statuspage.db.models import Incident
 from statuspage.domain.businesstime import BusinessCalendar
 from statuspage.domain.sla import IncidentEvaluation, IncidentTimes, Pause, evaluate_incident
-from statuspage.settings import Config
+from statuspage.settings import BusinessHours, Config
 
 # The commitments published per incident. The resolution plan is an internal step: an incident
 # resolved in time never needs one, so it is not measured publicly.
@@ -32,7 +33,14 @@ class Measured:
 
 
 def calendar_for(config: Config) -> BusinessCalendar:
-    return BusinessCalendar.from_config(config.business_hours, config.page.time_zone)
+    """The configuration's business calendar, built once per (hours, zone): building it reads the
+    holiday tables, and the worker measures every open incident on every pass."""
+    return _calendar(config.business_hours, config.page.time_zone)
+
+
+@lru_cache(maxsize=8)
+def _calendar(hours: BusinessHours, zone: str) -> BusinessCalendar:
+    return BusinessCalendar.from_config(hours, zone)
 
 
 def times_of(incident: Incident) -> IncidentTimes:

@@ -25,14 +25,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import or_
+from sqlalchemy import and_, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from statuspage.context import Actor, WriteContext, write
 from statuspage.db.models import AuditEvent, Incident, Timer
+from statuspage.domain.businesstime import BusinessCalendar
 from statuspage.domain.sla import Outcome, TargetEvaluation
-from statuspage.incidents.sla import calendar_for, measure
+from statuspage.incidents.sla import PUBLIC_TARGETS, calendar_for, measure
 from statuspage.oncall import timers
 from statuspage.settings import Config
 
@@ -70,16 +71,42 @@ class BreachReport:
     events: list[AuditEvent] = field(default_factory=list)
 
 
+def _shortest_targets(config: Config, calendar: BusinessCalendar) -> dict[int, timedelta]:
+    """Per severity level, the shortest of its public targets as wall time at the least."""
+    shortest = {}
+    for key, severity in config.severities.items():
+        durations = [d for d in (getattr(severity, name) for name in PUBLIC_TARGETS) if d is not None]
+        if durations and key[3:].isdigit():
+            shortest[int(key[3:])] = min(calendar.working_time(d) for d in durations)
+    return shortest
+
+
 def _breached(incident: Incident, config: Config, now: datetime) -> list[TargetEvaluation]:
     evaluation = measure(incident, config, calendar_for(config), now)
     return [] if evaluation is None else list(evaluation.breaches)
 
 
 def find_breaches(session: Session, config: Config, now: datetime) -> list[Breach]:
-    """The breached targets of open and recently resolved incidents that have no record yet."""
+    """The breached targets of open and recently resolved incidents that have no record yet.
+
+    Only incidents old enough to have missed their severity's shortest target are read and
+    measured: no clock runs faster than the wall clock (business time and pauses only slow it),
+    so a younger incident cannot be in breach. A worker with thousands of fresh incidents open
+    (a mass alert) thus keeps its passes short and its deadlines on time.
+    """
+    calendar = calendar_for(config)
+    old_enough = [
+        and_(
+            col(Incident.severity) == level,
+            or_(col(Incident.detected_at) < now - age, col(Incident.declared_at) < now - age),
+        )
+        for level, age in _shortest_targets(config, calendar).items()
+    ]
+    if not old_enough:
+        return []
     incidents = session.exec(
         select(Incident)
-        .where(or_(col(Incident.resolved_at).is_(None), col(Incident.resolved_at) >= now - RECENT))
+        .where(or_(col(Incident.resolved_at).is_(None), col(Incident.resolved_at) >= now - RECENT), or_(*old_enough))
         .order_by(col(Incident.id))
     ).all()
     if not incidents:

@@ -21,6 +21,7 @@ first response per severity under their own coverage clock; a tier's credit is
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import re
@@ -261,6 +262,7 @@ def build_report(
     breaches = [
         _breach(target, by_id[key], config)
         for key, evaluation in evaluations.items()
+        if evaluation.breaches  # most incidents breach nothing: no month to work out
         for target in breaches_in_month([evaluation], year, month, zone)
     ]
     breaches.sort(key=lambda b: (b.deadline, b.incident_id, PUBLIC_TARGETS.index(b.target)))
@@ -287,13 +289,28 @@ def build_report(
             )
         )
 
-    tiers = [_tier_stats(tier, rows.incidents, in_month, calendar, year, month, zone, now) for tier in config.support_tiers]
+    # A tier's figures are over the incidents declared in the month and the first responses that
+    # fell due in it. Only the window load_rows reads for a report without history can fall due in
+    # the month (the older rows are there for the trend), and of those declared before the month,
+    # one answered before the month began cannot have missed a deadline inside it.
+    times = {
+        i.id: times_of(i)
+        for i in rows.incidents
+        if i.id is not None and start - LOOKBACK <= i.declared_at < end + LOOKAHEAD
+    }
+    relevant = [
+        i
+        for i in rows.incidents
+        if i.id in times and (_declared_in(i, start, end) or not _answered_before(times[i.id], start))
+    ]
+    tiers = [_tier_stats(tier, relevant, in_month, calendar, year, month, zone, now, times) for tier in config.support_tiers]
 
     trend = []
+    measured = [(i.declared_at, evaluations[i.id]) for i in rows.incidents if i.id in evaluations]
     for back in range(history, -1, -1):
         y, m = shift_month(year, month, -back)
         first, after = month_bounds(y, m, zone)
-        declared = [evaluations[i.id] for i in rows.incidents if i.id in evaluations and _declared_in(i, first, after)]
+        declared = [evaluation for at, evaluation in measured if first <= at < after]
         trend.append(
             TrendPoint(
                 month=month_label(y, m),
@@ -320,6 +337,11 @@ def build_report(
         overdue_actions=overdue_actions,
         service_quality=evaluate_kpis(kpis) if kpis else None,
     )
+
+
+def _answered_before(times: Any, moment: datetime) -> bool:
+    event = times.event_at("first_response")
+    return event is not None and event < moment
 
 
 def _breach(target: TargetEvaluation, incident: Incident, config: Config) -> Breach:
@@ -352,14 +374,17 @@ def _tier_stats(
     month: int,
     zone: str,
     now: datetime,
+    times: Mapping[int, Any] | None = None,
 ) -> TierStats:
-    """Every incident measured against the first response the tier promises for its severity."""
+    """Every incident measured against the first response the tier promises for its severity.
+    ``times``: :func:`times_of` of the incidents by id, when the caller has them already."""
     evaluations: dict[int, IncidentEvaluation] = {}
     for incident in incidents:
         promised = tier.response_targets.get(f"sev{incident.severity}")
         if promised is not None and incident.id is not None:
+            known = times.get(incident.id) if times is not None else None
             evaluations[incident.id] = evaluate_incident(
-                times_of(incident), {"first_response": promised}, tier.coverage, calendar, now
+                known or times_of(incident), {"first_response": promised}, tier.coverage, calendar, now
             )
     severities = []
     for key, promised in sorted(tier.response_targets.items()):
@@ -686,6 +711,7 @@ def markdown_escape(value: Any) -> Any:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(value.split()))
 
 
+@functools.lru_cache(maxsize=8)  # one per kind and directory: templates are compiled once per process
 def _environment(markdown: bool, templates_dir: Path | None) -> Environment:
     loader = FileSystemLoader(str(templates_dir or resource_dir("templates")))
     if markdown:
