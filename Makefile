@@ -30,9 +30,9 @@ run: install
 	$(BIN)/incident watch & \
 	$(BIN)/statuspage serve --host $(HOST) --port $(PORT)
 
-# SQLite always; PostgreSQL too when TEST_DATABASE_URL is set.
+# SQLite always; PostgreSQL too when TEST_DATABASE_URL is set. One pytest process per core.
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 # Throughput, freshness and CLI timings against baselines; writes bench/results/latest.md.
 bench: install

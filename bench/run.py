@@ -12,14 +12,13 @@ import contextlib
 import json
 import math
 import os
-import signal
 import platform
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
 from bench.common import ROOT
 

@@ -149,8 +149,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rows.append(Row(label, "p99 latency", round(a["p99_us"] / 1000, 2), "ms", round(b["p99_us"] / 1000, 2),
                                 round(p99_ratio, 3) if p99_ratio else None, "informative", True))
             notes.append(
-                "Body sizes: / = %d B (gzip %s B), /api/v2/summary.json = %d B (gzip %s B); the baseline serves the "
-                "same bytes." % (sizes["/"][0], sizes["/"][1], sizes["/api/v2/summary.json"][0], sizes["/api/v2/summary.json"][1])
+                f"Body sizes: / = {sizes['/'][0]} B (gzip {sizes['/'][1]} B), /api/v2/summary.json = "
+                f"{sizes['/api/v2/summary.json'][0]} B (gzip {sizes['/api/v2/summary.json'][1]} B); the baseline "
+                "serves the same bytes."
             )
             notes.append(
                 "304 path: compared with the baseline answering the same If-None-Match with a bodiless 304 "

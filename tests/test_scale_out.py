@@ -29,9 +29,9 @@ from statuspage.db.models import AuditEvent, OutboxMessage, Timer
 from statuspage.incidents import service as incidents
 from statuspage.oncall import timers
 from statuspage.runtime import Runtime
+from tests.conftest import SHIPPED_CONFIG
 from tests.slack_server import Fault, SlackServer
 from tests.tcp_proxy import TcpProxy
-from tests.conftest import SHIPPED_CONFIG
 from tests.test_faults import (  # noqa: F401 - fixtures
     ENV,
     _watch_child,

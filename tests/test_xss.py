@@ -28,20 +28,19 @@ import feedparser
 import pytest
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
+from sqlmodel import select
 from starlette.testclient import TestClient
 
 from incident_cli.main import main as incident_main
-from sqlmodel import select
-
 from statuspage.clock import FixedClock
 from statuspage.context import Actor
-from statuspage.domain.enums import Source
-from statuspage.db.models import OutboxMessage
-from statuspage.slack.messages import render
-from statuspage.slack.sender import headline_message
 from statuspage.db.engine import make_engine
+from statuspage.db.models import OutboxMessage
+from statuspage.domain.enums import Source
 from statuspage.runtime import Runtime, ensure_ready
 from statuspage.settings import load_settings
+from statuspage.slack.messages import render
+from statuspage.slack.sender import headline_message
 from statuspage.tokens import service as tokens
 from statuspage.web.admin import PREFIX
 from statuspage.web.app import create_app

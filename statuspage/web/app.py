@@ -13,7 +13,8 @@ from typing import Any
 from jinja2 import Environment
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -30,6 +31,7 @@ from statuspage.oncall import engine as oncall
 from statuspage.settings import Settings, load_settings
 from statuspage.web import admin, feeds, pages, slack_actions
 from statuspage.web.cache import PageCache, Produced, Rendered, VersionWatcher
+from statuspage.web.fastpath import NotModifiedFastPath, Revalidations, cache_key, etag_matches, gzip_etag, wants_gzip
 from statuspage.web.templating import make_environment
 from statuspage.web.v2 import V2Builder
 
@@ -44,10 +46,21 @@ SECURITY_HEADERS = {
 }
 
 
+SECURITY_RAW = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+
+
+def with_security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    present = {name.lower(): value for name, value in headers}
+    own_csp = present.get(b"content-security-policy", b"")
+    # A response that sets its own frame-ancestors (the embeddable badge) decides framing
+    # itself; X-Frame-Options has no "allow" value, so it is left out for it.
+    skip = {b"x-frame-options"} if b"frame-ancestors" in own_csp else set()
+    return headers + [h for h in SECURITY_RAW if h[0] not in present and h[0] not in skip]
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.raw = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,13 +69,7 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower(): value for name, value in headers}
-                own_csp = present.get(b"content-security-policy", b"")
-                # A response that sets its own frame-ancestors (the embeddable badge) decides framing
-                # itself; X-Frame-Options has no "allow" value, so it is left out for it.
-                skip = {b"x-frame-options"} if b"frame-ancestors" in own_csp else set()
-                message["headers"] = headers + [h for h in self.raw if h[0] not in present and h[0] not in skip]
+                message["headers"] = with_security_headers(list(message.get("headers", [])))
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -83,6 +90,7 @@ class Site:
         self.clock = clock or SystemClock()
         self.templates: Environment = make_environment(settings.templates_dir, settings.config.page.time_zone)
         self.cache = PageCache(VersionWatcher(self.data_version, check_interval=version_check_interval))
+        self.revalidations = Revalidations(self.cache, not_modified_headers)
 
     def data_version(self) -> int:
         with self.engine.connect() as connection:
@@ -105,22 +113,23 @@ class Site:
         self, request: Request, produce: Callable[[], Produced], *, cache_control: str = PAGE_CACHE_CONTROL
     ) -> Response:
         """Serve from the page cache (rendering once per data version), with ETag, 304 and gzip."""
-        key = request.url.path + ("?" + request.url.query if request.url.query else "")
+        # From the scope: building request.url (urlunsplit) cost ~8 % of a cached 304.
+        key = cache_key(request.scope)
         entry = await self.cache.get(key, produce)
+        self.revalidations.remember(key, entry, cache_control)  # for NotModifiedFastPath
         return cached_response(request, entry, cache_control)
 
 
 def cached_response(request: Request, entry: Rendered, cache_control: str) -> Response:
     produced = entry.produced
-    gzip_etag = entry.etag[:-1] + '-gzip"'
-    use_gzip = entry.gzipped is not None and "gzip" in request.headers.get("accept-encoding", "").lower()
+    use_gzip = wants_gzip(entry, request.headers.get("accept-encoding", ""))
     headers = {
-        "etag": gzip_etag if use_gzip else entry.etag,
+        "etag": gzip_etag(entry) if use_gzip else entry.etag,
         "cache-control": cache_control if produced.status_code == 200 else "public, max-age=10",
         "vary": "Accept-Encoding",
         **produced.headers,
     }
-    if produced.status_code == 200 and etag_matches(request.headers.get("if-none-match"), (entry.etag, gzip_etag)):
+    if produced.status_code == 200 and etag_matches(request.headers.get("if-none-match"), (entry.etag, gzip_etag(entry))):
         return Response(status_code=304, headers=headers)
     if use_gzip:
         assert entry.gzipped is not None
@@ -129,13 +138,13 @@ def cached_response(request: Request, entry: Rendered, cache_control: str) -> Re
     return Response(produced.body, status_code=produced.status_code, headers=headers, media_type=produced.media_type)
 
 
-def etag_matches(if_none_match: str | None, etags: tuple[str, ...]) -> bool:
-    if not if_none_match:
-        return False
-    if if_none_match.strip() == "*":
-        return True
-    offered = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return any(tag in offered for tag in etags)
+def not_modified_headers(entry: Rendered, use_gzip: bool, cache_control: str) -> list[tuple[bytes, bytes]]:
+    """The raw headers of the 304 the normal path sends for ``entry``, made by the same code
+    (:func:`cached_response`, then :class:`SecurityHeaders`) so that the fast path cannot drift."""
+    offered = [(b"if-none-match", entry.etag.encode()), (b"accept-encoding", b"gzip" if use_gzip else b"identity")]
+    response = cached_response(Request({"type": "http", "method": "GET", "headers": offered}), entry, cache_control)
+    assert response.status_code == 304
+    return with_security_headers(response.raw_headers)
 
 
 class InvalidateAfterWrites:
@@ -236,10 +245,22 @@ def create_app(
         return Route(f"/api/v2/{name}.json", endpoint, name=f"v2_{name.replace('/', '_')}")
 
     def healthz(request: Request) -> Response:
+        """For the load balancer: 200 while this process can read the database, 503 when not.
+
+        While the database is away the pages are still served, from the last good copy, so the
+        process is alive but out of date: 503 lets a load balancer prefer instances that can see
+        their database (another region, a replica) and lets monitoring page someone. When every
+        instance answers 503, load balancers fail open and keep sending traffic, so visitors still
+        get the last good page rather than the balancer's own error.
+        """
         try:
             site.read(lambda b: incidents.count_open(session=b.session))
-        except (OperationalError, ProgrammingError):
-            return PlainTextResponse("database unavailable\n", status_code=503)
+        except (DBAPIError, SQLAlchemyTimeoutError):
+            return PlainTextResponse(
+                "database unavailable; serving the last good pages\n",
+                status_code=503,
+                headers={"cache-control": "no-store", "retry-after": "5"},
+            )
         return PlainTextResponse("ok\n", headers={"cache-control": "no-store"})
 
     async def not_found(request: Request, exc: Exception) -> Response:
@@ -264,7 +285,11 @@ def create_app(
         *slack_actions.routes(site),
         Mount("/static", app=StaticFiles(directory=str(settings.static_dir)), name="static"),
     ]
-    middleware = [Middleware(SecurityHeaders), Middleware(InvalidateAfterWrites, site=site)]
+    middleware = [
+        Middleware(NotModifiedFastPath, revalidations=site.revalidations),  # cached 304s, before all else
+        Middleware(SecurityHeaders),
+        Middleware(InvalidateAfterWrites, site=site),
+    ]
     app = Starlette(
         routes=routes,
         middleware=middleware,
