@@ -141,3 +141,15 @@ def cli_env(config_file: Path, db_url: str) -> dict[str, str]:
         "NO_COLOR": "1",
         "COLUMNS": "120",
     }
+
+
+@pytest.fixture
+def make_token(make_ctx: Callable[..., WriteContext]) -> Callable[..., str]:
+    """Makes an admin API token and returns its secret."""
+    from statuspage.tokens import service as tokens
+
+    def factory(name: str = "ci", scope: str = "write") -> str:
+        _, secret = tokens.create_token(ctx=make_ctx("root"), name=name, scope=scope)
+        return secret
+
+    return factory

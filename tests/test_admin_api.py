@@ -40,15 +40,6 @@ def client(runtime: Runtime) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def make_token(make_ctx: Callable[..., WriteContext]) -> Callable[..., str]:
-    def factory(name: str = "ci", scope: str = "write") -> str:
-        _, secret = tokens.create_token(ctx=make_ctx("root"), name=name, scope=scope)
-        return secret
-
-    return factory
-
-
-@pytest.fixture
 def writer(make_token: Callable[..., str]) -> dict[str, str]:
     return {"authorization": f"Bearer {make_token('ci', 'write')}"}
 

@@ -29,7 +29,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,7 @@ from statuspage.webhooks import service as webhooks
 from statuspage.webhooks.sender import TIMEOUT_SECONDS as WEBHOOK_TIMEOUT
 from statuspage.webhooks.sender import WebhookSender
 from tests.conftest import PG_URL, SHIPPED_CONFIG
+from tests.overdue import declare_overdue
 from tests.slack_server import TOKEN, Fault, SlackServer, serve
 from tests.tcp_proxy import TcpProxy
 from tests.test_webhooks import Answer, Receiver
@@ -97,17 +98,6 @@ def subscribed(ctx: WriteContext, receiver: Receiver) -> None:
 
 def senders(timeout: float = 0.5) -> dict[str, outbox.Sender]:
     return {"slack": SlackSender(timeout=timeout, env=ENV), "webhook": WebhookSender(timeout=timeout)}
-
-
-def declare_overdue(ctx: WriteContext, clock: FixedClock, count: int, *, ago: timedelta = timedelta(minutes=6)) -> list[int]:
-    """Sev-1 incidents declared ``ago`` by the real clock: their tier-1 deadline (5m) is due."""
-    clock.at = datetime.now(UTC) - ago
-    ids = []
-    for n in range(count):
-        incident = incidents.declare(ctx=ctx, severity=1, title=f"Outage {n}", components=["api"])
-        assert incident.id is not None
-        ids.append(incident.id)
-    return ids
 
 
 # What a person sees, once ----------------------------------------------------------------------

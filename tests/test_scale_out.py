@@ -30,13 +30,13 @@ from statuspage.incidents import service as incidents
 from statuspage.oncall import timers
 from statuspage.runtime import Runtime
 from tests.conftest import SHIPPED_CONFIG
+from tests.overdue import declare_overdue
 from tests.slack_server import Fault, SlackServer
 from tests.tcp_proxy import TcpProxy
 from tests.test_faults import (  # noqa: F401 - fixtures
     ENV,
     _watch_child,
     assert_exactly_once,
-    declare_overdue,
     fired,
     forkserver,
     pending,

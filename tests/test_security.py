@@ -42,15 +42,6 @@ def client(runtime: Runtime) -> Iterator[TestClient]:
         yield test_client
 
 
-@pytest.fixture
-def make_token(make_ctx: Callable[..., WriteContext]) -> Callable[..., str]:
-    def factory(name: str = "ci", scope: str = "write") -> str:
-        _, secret = tokens.create_token(ctx=make_ctx("root"), name=name, scope=scope)
-        return secret
-
-    return factory
-
-
 def bearer(secret: str) -> dict[str, str]:
     return {"authorization": f"Bearer {secret}"}
 

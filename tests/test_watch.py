@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,23 +23,12 @@ from sqlmodel import col, select
 from statuspage.clock import FixedClock
 from statuspage.context import WriteContext
 from statuspage.db.models import AuditEvent, Page, Timer
-from statuspage.incidents import service as incidents
 from statuspage.runtime import Runtime
+from tests.overdue import declare_overdue
 
 pytestmark = pytest.mark.slow
 
 INCIDENT = Path(sys.executable).parent / "incident"
-
-
-def declare_overdue(ctx: WriteContext, clock: FixedClock, count: int) -> list[int]:
-    """``count`` Sev-1 incidents whose tier-1 deadline passed a minute ago (and nothing else is due)."""
-    clock.at = datetime.now(UTC) - timedelta(minutes=6)
-    ids = []
-    for n in range(count):
-        incident = incidents.declare(ctx=ctx, severity=1, title=f"Outage {n}", components=["api"])
-        assert incident.id is not None
-        ids.append(incident.id)
-    return ids
 
 
 def fired_ack_timers(runtime: Runtime) -> int:
