@@ -15,7 +15,7 @@ from rich.text import Text
 from statuspage.db.models import AuditEvent, Component, Incident, IncidentComponent, IncidentUpdate
 from statuspage.domain.durations import describe_seconds
 from statuspage.domain.sla import IncidentEvaluation, Outcome, TargetEvaluation
-from statuspage.incidents.sla import TARGET_LABELS
+from statuspage.incidents.sla import TARGET_LABELS, open_pause
 
 STATUS_STYLE = {
     "investigating": "bold red",
@@ -141,9 +141,9 @@ class Renderer:
         duration = describe_seconds(int((end - incident.detected_at).total_seconds()))
         facts.add_row("Duration", duration + ("" if incident.resolved_at else " so far"))
         pauses = incident.sla_pauses or []
-        if pauses and pauses[-1].get("end") is None:
-            since = self.time(datetime.fromisoformat(str(pauses[-1]["start"])))
-            facts.add_row("SLA clocks", Text(f"paused since {since}: ").append(Text(str(pauses[-1].get("reason") or ""))))
+        if (pause := open_pause(incident)) is not None:
+            since = self.time(datetime.fromisoformat(str(pause["start"])))
+            facts.add_row("SLA clocks", Text(f"paused since {since}: ").append(Text(str(pause.get("reason") or ""))))
         elif pauses:
             facts.add_row("SLA clocks", f"paused {len(pauses)} time{'s' if len(pauses) > 1 else ''}, now running")
         facts.add_row("Page", url)

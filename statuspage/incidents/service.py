@@ -26,6 +26,7 @@ from statuspage.db.models import Component, Incident, IncidentComponent, Inciden
 from statuspage.domain.enums import OPEN_INCIDENT_STATUSES, ComponentStatus, Impact, IncidentStatus
 from statuspage.errors import Conflict, InvalidInput, NotFound
 from statuspage.incidents.messages import default_body
+from statuspage.incidents.sla import open_pause
 from statuspage.oncall import engine as oncall
 from statuspage.settings import Config
 
@@ -507,12 +508,6 @@ def hand_over(*, ctx: WriteContext, incident_id: int | str, to: str) -> Incident
         after={"commander": new_commander},
     )
     return incident
-
-
-def open_pause(incident: Incident) -> dict[str, str | None] | None:
-    """The pause holding the incident's SLA clocks now, if any."""
-    pauses = incident.sla_pauses or []
-    return pauses[-1] if pauses and pauses[-1].get("end") is None else None
 
 
 @write

@@ -56,6 +56,12 @@ def times_of(incident: Incident) -> IncidentTimes:
     )
 
 
+def open_pause(incident: Incident) -> dict[str, str | None] | None:
+    """The recorded pause holding the incident's SLA clocks now, if any (only the last may be open)."""
+    pauses = incident.sla_pauses or []
+    return pauses[-1] if pauses and pauses[-1].get("end") is None else None
+
+
 def pauses_of(incident: Incident) -> tuple[Pause, ...]:
     """The spans recorded by pausing the SLA clocks (see ``incidents.service.pause_sla``)."""
     return tuple(

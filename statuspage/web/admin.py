@@ -852,6 +852,12 @@ def incident_payload(call: Call, incident_id: int) -> JSON:
     return data
 
 
+def incident_reply(call: Call, incident: Incident) -> Reply:
+    """The envelope every incident change answers with: the page and the incident as it is now."""
+    assert incident.id is not None
+    return Reply({"page": call.builder.page_json(), "incident": incident_payload(call, incident.id)})
+
+
 def update_reply(call: Call, update: IncidentUpdate) -> Reply:
     incident = incident_payload(call, update.incident_id)
     update_id = f"{update.incident_id}-{update.id}"
@@ -1013,21 +1019,18 @@ def acknowledge_incident(call: Call) -> Reply:
 def hand_over_incident(call: Call) -> Reply:
     body: HandOverIncident = call.body
     incident = incidents.hand_over(ctx=call.ctx, incident_id=parse_id(call.params["incident_id"], "incident"), to=body.to)
-    assert incident.id is not None
-    return Reply({"page": call.builder.page_json(), "incident": incident_payload(call, incident.id)})
+    return incident_reply(call, incident)
 
 
 def pause_sla(call: Call) -> Reply:
     body: PauseSla = call.body
     incident = incidents.pause_sla(ctx=call.ctx, incident_id=parse_id(call.params["incident_id"], "incident"), reason=body.reason)
-    assert incident.id is not None
-    return Reply({"page": call.builder.page_json(), "incident": incident_payload(call, incident.id)})
+    return incident_reply(call, incident)
 
 
 def resume_sla(call: Call) -> Reply:
     incident = incidents.resume_sla(ctx=call.ctx, incident_id=parse_id(call.params["incident_id"], "incident"))
-    assert incident.id is not None
-    return Reply({"page": call.builder.page_json(), "incident": incident_payload(call, incident.id)})
+    return incident_reply(call, incident)
 
 
 def record_root_cause(call: Call) -> Reply:
@@ -1038,8 +1041,7 @@ def record_root_cause(call: Call) -> Reply:
         root_cause=body.root_cause,
         remediation=body.remediation,
     )
-    assert incident.id is not None
-    return Reply({"page": call.builder.page_json(), "incident": incident_payload(call, incident.id)})
+    return incident_reply(call, incident)
 
 
 def list_components(call: Call) -> Reply:
