@@ -42,6 +42,7 @@ AUDIT_WORDS = {
     "incident.escalate": "escalated",
     "incident.remind": "reminded to post an update",
     "incident.escalation_exhausted": "escalation exhausted",
+    "incident.page_failed": "page failed",
     "incident.slack": "posted to Slack",
     "incident.severity": "changed severity",
     "incident.sla_breach": "SLA breached",
@@ -72,6 +73,8 @@ def audit_detail(action: str, before: dict[str, Any] | None, after: dict[str, An
         return "paged tiers " + ", ".join(str(t) for t in a.get("paged_tiers", [])) + "; nobody acknowledged"
     if action == "incident.slack":
         return f"{a.get('channel') or 'incidents channel'}: {a.get('text')}"
+    if action == "incident.page_failed":
+        return f"{a.get('owner')} ({a.get('contact_kind')} {a.get('contact')}): {a.get('error')}"
     if action == "incident.sla_breach":
         return f"{str(a.get('target') or '').replace('_', ' ')} target {a.get('promised')} missed"
     if action == "incident.sla_pause":

@@ -21,12 +21,25 @@ The contract a receiver can rely on: **at least once, with a delivery id, in ord
   backoff. A message that went dead no longer holds the ones behind it. Messages with different
   keys are independent, so one slow receiver or incident does not hold up the others.
 
-Failures are retried with exponential backoff and jitter (or after the ``Retry-After`` the
-receiver asked for); after ``max_attempts`` attempts, or once a failing message is older than
-``max_age``, it is marked dead. Dead letters stay in the table, visible with ``statuspage outbox``.
+Three kinds of failure, told apart by the sender:
+
+- *wait*: the receiver is rate-limiting us (429 with ``Retry-After``) or is unreachable (5xx,
+  time-outs, refused connections). Waiting that out is not a failed attempt: the message is
+  tried again after the wait asked for, or after a backoff that grows with the waits but stays
+  short (``max_wait``), and never goes dead for it however long it lasts.
+- *retry*: an answer that is wrong but might not stay wrong (a webhook receiver answering 404
+  during a deploy). It counts as a failed attempt: after ``max_attempts`` of them, or once such a
+  failure happens more than ``max_age`` after the message was written, it is dead.
+- *dead*: an answer that can never succeed (a revoked token, a channel that does not exist).
+
+Dead letters stay in the table, visible with ``statuspage outbox`` and sent again with
+``statuspage outbox retry``; the worker says so on its console, and a sender may act on them
+(a page that cannot be delivered is reported so that someone pages the person another way).
 
 Claiming is one ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING id`` in a
-short transaction of its own, setting ``claimed_until`` (a lease) on the rows it takes. On
+short transaction of its own, setting ``claimed_until`` (a lease) on the rows it takes. The lease
+is short (seconds) and renewed by a heartbeat while the worker holds the batch, so a worker that
+is killed gives its messages up within one lease, and the ordering keys behind them move on. On
 PostgreSQL, several workers can run side by side: each skips the rows another is claiming. On
 SQLite the statement runs under the database's single write lock, so claims are atomic too, but
 workers would only take turns: run one. The network call happens outside any transaction, and
@@ -93,13 +106,18 @@ class Outcome:
 
     ``retry_after`` is the wait the receiver asked for; ``max_attempts`` lowers the policy's limit
     for this kind of failure (a 404 is worth a few tries in case of a deploy, not a day of them).
+    A ``wait`` (rate limited, receiver unreachable) is not a failed attempt and never kills the
+    message.
     """
 
-    status: Literal["delivered", "retry", "dead"]
+    status: Literal["delivered", "retry", "wait", "dead"]
     detail: str = ""
     result: dict[str, Any] | None = None
     retry_after: timedelta | None = None
     max_attempts: int | None = None
+    # For a wait without Retry-After: back off like a failed attempt (up to an hour) rather than
+    # by the short waits meant for pages. For receivers that may stay down for days.
+    patient: bool = False
 
     @classmethod
     def delivered(cls, result: dict[str, Any] | None = None) -> Outcome:
@@ -117,6 +135,19 @@ class Outcome:
         return cls("retry", detail, result, retry_after, max_attempts)
 
     @classmethod
+    def wait(
+        cls,
+        detail: str,
+        *,
+        retry_after: timedelta | None = None,
+        result: dict[str, Any] | None = None,
+        patient: bool = False,
+    ) -> Outcome:
+        """Try again later, without counting this as a failed attempt: the receiver asked us to
+        slow down, or could not be reached at all."""
+        return cls("wait", detail, result, retry_after, patient=patient)
+
+    @classmethod
     def dead(cls, detail: str, *, result: dict[str, Any] | None = None) -> Outcome:
         return cls("dead", detail, result)
 
@@ -128,6 +159,10 @@ class Sender(Protocol):
     looking up the target and for state changes the answer calls for (a webhook receiver answering
     410 Gone disables its subscription). It reports an :class:`Outcome`; an exception counts as a
     failure to retry. ``close`` releases connections when the worker stops.
+
+    A sender may also have ``gave_up(message, outcome, ctx) -> str | None``, called once a message
+    of its channel went dead: it tells whoever must know (a page that could not be delivered pages
+    by another way) and returns a line for the worker's console.
     """
 
     def send(self, message: OutboxMessage, ctx: WriteContext) -> Outcome: ...
@@ -166,25 +201,37 @@ def make_senders() -> dict[str, Sender]:
 class RetryPolicy:
     """When to try again and when to give up.
 
-    The n-th failure waits ``base_delay * 2**(n-1)``, capped at ``max_delay``, then scaled by a
-    random factor between 0.5 and 1 ("equal jitter"): receivers that failed together (a deploy, an
-    outage) are not all retried in the same second, yet no retry comes much sooner than planned.
-    The defaults try for about a day: 10 s, 20 s, 40 s … then hourly, dead after 25 attempts or
-    when a failure happens more than 24 hours after the message was written.
+    The n-th failed attempt waits ``base_delay * 2**(n-1)``, capped at ``max_delay``, then scaled
+    by a random factor between 0.5 and 1 ("equal jitter"): receivers that failed together (a
+    deploy, an outage) are not all retried in the same second, yet no retry comes much sooner than
+    planned. The defaults try for about a day: 10 s, 20 s, 40 s … then hourly, dead after 25
+    failed attempts or when a failure happens more than 24 hours after the message was written.
+
+    Waits (rate limits, outages) follow ``Retry-After`` when the receiver gave one, else
+    ``base_wait`` doubling up to ``max_wait``: short, because a page must go out as soon as Slack
+    is back, and never counted against ``max_attempts`` or ``max_age``.
     """
 
     base_delay: timedelta = timedelta(seconds=10)
     max_delay: timedelta = timedelta(hours=1)
     max_attempts: int = 25
     max_age: timedelta = timedelta(hours=24)
-    # How long a claim holds a message. It must outlast sending a whole batch (batch_size times a
-    # sender's timeout); a worker that dies leaves its messages to be retried after it.
-    lease: timedelta = timedelta(minutes=5)
+    base_wait: timedelta = timedelta(seconds=2)
+    max_wait: timedelta = timedelta(seconds=30)
+    # How long a claim holds a message unless renewed. The worker renews it every third of it
+    # while it holds the batch (:class:`Heartbeat`), so a worker that dies gives its messages up
+    # within one lease, however long a batch takes to send.
+    lease: timedelta = timedelta(seconds=10)
     batch_size: int = 10
 
     def backoff(self, failures: int, rand: Callable[[], float]) -> timedelta:
         exponent = min(max(failures - 1, 0), 30)
         delay = min(self.base_delay * (2**exponent), self.max_delay)
+        return max(delay * (0.5 + 0.5 * rand()), MIN_DELAY)
+
+    def wait_backoff(self, waits: int, rand: Callable[[], float]) -> timedelta:
+        exponent = min(max(waits - 1, 0), 30)
+        delay = min(self.base_wait * (2**exponent), self.max_wait)
         return max(delay * (0.5 + 0.5 * rand()), MIN_DELAY)
 
 
@@ -314,18 +361,33 @@ def record(
     now: datetime,
     policy: RetryPolicy = DEFAULT_POLICY,
     rand: Callable[[], float] = random.random,
+    claim: datetime | None = None,
 ) -> str:
     """Write what an attempt came to, in a transaction of its own; returns the new state.
 
-    ``message`` is the row as claimed: while the claim holds, nobody else changes it.
+    ``message`` is the row as claimed: while the claim holds, nobody else changes it. With
+    ``claim`` (the ``claimed_until`` this worker wrote last), nothing is written if another
+    worker has taken the message over since: its own attempt decides.
     """
-    attempts = message.attempts + 1
-    values: dict[str, Any] = {"attempts": attempts, "claimed_until": None}
+    values: dict[str, Any] = {"claimed_until": None}
     if outcome.result is not None:
         values["result"] = outcome.result
     if outcome.status == "delivered":
-        values.update(state=DELIVERED, delivered_at=now)
+        values.update(state=DELIVERED, delivered_at=now, attempts=message.attempts + 1)
+    elif outcome.status == "wait":
+        waits = message.waits + 1
+        values["waits"] = waits
+        values["last_error"] = _one_line(outcome.detail or outcome.status)[:MAX_ERROR]
+        if outcome.retry_after is not None:
+            delay = max(outcome.retry_after, MIN_DELAY)
+        elif outcome.patient:
+            delay = policy.backoff(waits, rand)
+        else:
+            delay = policy.wait_backoff(waits, rand)
+        values["next_attempt_at"] = now + delay
     else:
+        attempts = message.attempts + 1
+        values["attempts"] = attempts
         values["last_error"] = _one_line(outcome.detail or outcome.status)[:MAX_ERROR]
         limit = min(policy.max_attempts, outcome.max_attempts or policy.max_attempts)
         too_old = now - message.created_at >= policy.max_age
@@ -337,18 +399,112 @@ def record(
             else:
                 delay = policy.backoff(attempts, rand)
             values["next_attempt_at"] = now + delay
+    mine = [col(OutboxMessage.id) == message.id, col(OutboxMessage.state) == PENDING]
+    if claim is not None:
+        mine.append(col(OutboxMessage.claimed_until) == claim)
     try:
         session.exec(
-            update(OutboxMessage)
-            .where(col(OutboxMessage.id) == message.id, col(OutboxMessage.state) == PENDING)
-            .values(**values)
-            .execution_options(synchronize_session=False)
+            update(OutboxMessage).where(*mine).values(**values).execution_options(synchronize_session=False)
         )
         session.commit()
     except BaseException:
         session.rollback()
         raise
     return str(values.get("state", PENDING))
+
+
+class Heartbeat:
+    """Renews a worker's claim on the messages it holds, every third of the lease, from a thread
+    of its own, until stopped: the lease can then be short, so that a killed worker's messages
+    (and every message queued behind them under the same ordering key) are taken over quickly.
+
+    Each renewal moves ``claimed_until`` on only where it still holds the value this worker wrote
+    last, so a claim another worker took over (after this one stalled past its lease) is never
+    renewed by mistake; :meth:`holds` then says the message is no longer this worker's to send.
+    """
+
+    def __init__(self, runtime: Runtime, messages: Sequence[OutboxMessage], lease: timedelta) -> None:
+        self.runtime = runtime
+        self.lease = lease
+        self._lock = threading.Lock()
+        # Held for a whole renewal, so that a message taken for recording is not renewed meanwhile.
+        self._renewing = threading.Lock()
+        self._held: dict[int, datetime] = {
+            m.id: m.claimed_until for m in messages if m.id is not None and m.claimed_until is not None
+        }
+        self._lost: set[int] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="outbox-heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        if self._held:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def take(self, message: OutboxMessage) -> datetime | None:
+        """Stop renewing ``message`` (its outcome is about to be recorded) and return the
+        ``claimed_until`` this worker wrote last, or None if another worker has taken it over."""
+        with self._renewing, self._lock:
+            if message.id in self._lost:
+                return None
+            return self._held.pop(message.id or 0, message.claimed_until)
+
+    def holds(self, message: OutboxMessage) -> bool:
+        with self._lock:
+            return message.id not in self._lost
+
+    def _run(self) -> None:
+        interval = max(self.lease.total_seconds() / 3, 0.05)
+        while not self._stop.wait(interval):
+            try:
+                self.renew()
+            except Exception as exc:  # noqa: BLE001 - a missed renewal only shortens the claim
+                log.warning("could not renew the claim on outbox messages: %s", _one_line(str(exc))[:200])
+
+    def renew(self) -> None:
+        with self._renewing:
+            self._renew()
+
+    def _renew(self) -> None:
+        with self._lock:
+            held = dict(self._held)
+        if not held:
+            return
+        until = self.runtime.clock.now() + self.lease
+        renewed: set[int] = set()
+        with self.runtime.session() as session:
+            try:
+                for message_id, token in held.items():
+                    result = session.exec(
+                        update(OutboxMessage)
+                        .where(
+                            col(OutboxMessage.id) == message_id,
+                            col(OutboxMessage.state) == PENDING,
+                            col(OutboxMessage.claimed_until) == token,
+                        )
+                        .values(claimed_until=until)
+                        .execution_options(synchronize_session=False)
+                    )
+                    if result.rowcount:  # type: ignore[attr-defined]
+                        renewed.add(message_id)
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+        with self._lock:
+            for message_id in held:
+                if message_id not in self._held:
+                    continue  # recorded meanwhile
+                if message_id in renewed:
+                    self._held[message_id] = until
+                else:
+                    self._lost.add(message_id)
+                    del self._held[message_id]
 
 
 @dataclass
@@ -380,13 +536,14 @@ def deliver_due(
     policy: RetryPolicy = DEFAULT_POLICY,
     rand: Callable[[], float] = random.random,
     stop: Callable[[], bool] | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> DeliveryReport:
     """One pass: claim what is due, send each message, record each outcome.
 
     The time comes from ``runtime.clock`` and the jitter from ``rand``, so tests can drive retries
     exactly. ``stop`` is asked between messages; when it says so, the rest of the batch is
-    released unsent. Senders made here (``senders=None``) are closed at the end; senders passed
-    in belong to the caller.
+    released unsent. ``say`` gets a console line for every message that went dead. Senders made
+    here (``senders=None``) are closed at the end; senders passed in belong to the caller.
     """
     own = senders is None
     active: Mapping[str, Sender] = make_senders() if senders is None else senders
@@ -395,26 +552,56 @@ def deliver_due(
         with runtime.session() as session:
             claimed = claim_due(session, now=runtime.clock.now(), channels=list(active), policy=policy)
             report.claimed = len(claimed)
-            for index, message in enumerate(claimed):
-                if stop is not None and stop():
-                    rest = [m.id for m in claimed[index:] if m.id is not None]
-                    release(session, rest)
-                    report.released = len(rest)
-                    break
-                outcome = _attempt(runtime, active[message.channel], message)
-                state = _record_when_possible(runtime, session, message, outcome, policy=policy, rand=rand, stop=stop)
-                if state == DELIVERED:
-                    report.delivered += 1
-                elif state == DEAD:
-                    report.dead += 1
-                    log.warning("outbox message %s (%s) is dead: %s", message.id, message.event, outcome.detail)
-                else:
-                    report.retried += 1
+            with Heartbeat(runtime, claimed, policy.lease) as heartbeat:
+                for index, message in enumerate(claimed):
+                    if stop is not None and stop():
+                        rest = [m.id for m in claimed[index:] if m.id is not None]
+                        release(session, rest)
+                        report.released = len(rest)
+                        break
+                    if not heartbeat.holds(message):
+                        log.warning("outbox message %s was taken over by another worker; leaving it", message.id)
+                        continue
+                    outcome = _attempt(runtime, active[message.channel], message)
+                    claim = heartbeat.take(message)
+                    if claim is None:
+                        log.warning("outbox message %s was taken over by another worker while it was sent", message.id)
+                        report.released += 1
+                        continue
+                    message.claimed_until = claim
+                    state = _record_when_possible(
+                        runtime, session, message, outcome, policy=policy, rand=rand, stop=stop
+                    )
+                    if state == DELIVERED:
+                        report.delivered += 1
+                    elif state == DEAD:
+                        report.dead += 1
+                        _gave_up(runtime, active[message.channel], message, outcome, say)
+                    else:
+                        report.retried += 1
     finally:
         if own:
             for sender in active.values():
                 sender.close()
     return report
+
+
+def _gave_up(
+    runtime: Runtime, sender: Sender, message: OutboxMessage, outcome: Outcome, say: Callable[[str], None] | None
+) -> None:
+    """Tell the console, and let the sender tell whoever must know, that a message went dead."""
+    line = f"outbox message {message.id} ({message.channel} {message.event} to {message.target}) is dead: {outcome.detail}"
+    log.warning("%s", line)
+    extra: str | None = None
+    handler = getattr(sender, "gave_up", None)
+    if handler is not None:
+        try:
+            with runtime.session() as session:
+                extra = handler(message, outcome, runtime.context(session, WORKER_ACTOR))
+        except Exception:  # noqa: BLE001 - the dead letter is recorded; telling about it must not stop the worker
+            log.exception("reporting dead outbox message %s failed", message.id)
+    if say is not None:
+        say(line + ("; " + extra if extra else "; resend it with: statuspage outbox retry " + str(message.id)))
 
 
 def _record_when_possible(
@@ -437,7 +624,9 @@ def _record_when_possible(
     wait = RECORD_RETRY_FIRST
     while True:
         try:
-            return record(session, message, outcome, now=runtime.clock.now(), policy=policy, rand=rand)
+            return record(
+                session, message, outcome, now=runtime.clock.now(), policy=policy, rand=rand, claim=message.claimed_until
+            )
         except Exception as exc:
             claim_ends = message.claimed_until
             out_of_time = claim_ends is not None and runtime.clock.now() + timedelta(seconds=wait) >= claim_ends
@@ -459,7 +648,7 @@ def _attempt(runtime: Runtime, sender: Sender, message: OutboxMessage) -> Outcom
                 # Our database failed, not the receiver: no backoff against the receiver. A post
                 # that may have gone out is found again by senders that mark it uncertain first.
                 log.warning("outbox message %s: the database went away while sending it; retrying soon", message.id)
-                return Outcome.retry(f"database unavailable while sending: {type(exc).__name__}", retry_after=MIN_DELAY)
+                return Outcome.wait(f"database unavailable while sending: {type(exc).__name__}", retry_after=MIN_DELAY)
             log.exception("sending outbox message %s failed", message.id)
             return Outcome.retry(f"{type(exc).__name__}: {exc}")
 
@@ -474,6 +663,7 @@ def run_worker(
     policy: RetryPolicy = DEFAULT_POLICY,
     rand: Callable[[], float] = random.random,
     on_pass: Callable[[DeliveryReport], None] | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> DeliveryReport:
     """Deliver until ``stop`` is set, sleeping ``poll_interval`` seconds whenever nothing is due.
 
@@ -486,7 +676,7 @@ def run_worker(
     totals = DeliveryReport()
     try:
         while not stop.is_set():
-            report = deliver_due(runtime, senders=active, policy=policy, rand=rand, stop=stop.is_set)
+            report = deliver_due(runtime, senders=active, policy=policy, rand=rand, stop=stop.is_set, say=say)
             totals.add(report)
             if on_pass is not None and report.claimed:
                 on_pass(report)

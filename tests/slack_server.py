@@ -16,7 +16,11 @@ It keeps a small workspace: channels with messages (each with ``ts``, ``thread_t
 - ``Fault(hang=2.0)``: the call *is carried out*, then the answer is held back for 2 seconds, so a
   client with a shorter time-out gives up without knowing that it worked: the hardest case for
   exactly-once delivery;
-- ``Fault(hang=2.0, apply=False)``: held back, then dropped without being carried out.
+- ``Fault(hang=2.0, apply=False)``: held back, then dropped without being carried out;
+- ``Fault(error="user_not_found")``: HTTP 200 with ``ok: false`` and that error, nothing done.
+
+A *storm* (``server.storm(40, Fault(429, retry_after=1))``) answers every request with the same
+fault until it ends, as Slack does during an incident of its own; queued faults wait behind it.
 
 Point a client at it with ``WebClient(token, base_url=server.base_url)``.
 """
@@ -26,6 +30,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -45,6 +50,7 @@ class Fault:
     retry_after: int | None = None
     hang: float = 0.0
     apply: bool = True
+    error: str | None = None
 
 
 @dataclass
@@ -102,6 +108,7 @@ class SlackServer:
         self.dms: dict[str, str] = {}  # user id -> DM channel id
         self._ts = itertools.count(1)
         self._closing = threading.Event()
+        self._storm: tuple[float, Fault] | None = None  # (monotonic end, fault)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -133,6 +140,15 @@ class SlackServer:
         """Queue faults for ``method`` ("*" for whichever method comes next)."""
         with self.lock:
             self.faults.setdefault(method, deque()).extend(faults)
+
+    def storm(self, seconds: float, fault: Fault) -> None:
+        """Answer every request with ``fault`` for the next ``seconds``."""
+        with self.lock:
+            self._storm = (time.monotonic() + seconds, fault)
+
+    def storm_over(self) -> bool:
+        with self.lock:
+            return self._storm is None or time.monotonic() >= self._storm[0]
 
     def add_channel(self, name: str, channel_id: str) -> None:
         with self.lock:
@@ -195,6 +211,10 @@ class SlackServer:
         with self.lock:
             self.requests.append(request)
             fault = self._next_fault(method)
+        if fault is not None and fault.error is not None:
+            request.answered = 200
+            self._reply(handler, 200, {"ok": False, "error": fault.error}, {})
+            return
         if fault is not None and fault.status != 200:
             request.answered = fault.status
             extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
@@ -211,6 +231,10 @@ class SlackServer:
         self._reply(handler, status, answer, {})
 
     def _next_fault(self, method: str) -> Fault | None:
+        if self._storm is not None:
+            if time.monotonic() < self._storm[0]:
+                return self._storm[1]
+            self._storm = None
         for key in (method, "*"):
             queue = self.faults.get(key)
             if queue:

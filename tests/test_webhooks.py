@@ -429,14 +429,16 @@ def test_retries_with_exponential_backoff(
     t0 = clock.now()
     deliver()
     (row,) = messages(runtime)
-    assert (row.state, row.attempts, row.next_attempt_at, row.claimed_until) == ("pending", 1, t0 + timedelta(seconds=10), None)
+    # A receiver that is down is waited out: not a failed attempt.
+    assert (row.state, row.attempts, row.waits) == ("pending", 0, 1)
+    assert (row.next_attempt_at, row.claimed_until) == (t0 + timedelta(seconds=10), None)
     assert row.last_error is not None and "HTTP 500" in row.last_error
     clock.advance(seconds=9)
     assert deliver().claimed == 0
     clock.advance(seconds=1)
     deliver()
     (row,) = messages(runtime)
-    assert (row.attempts, row.next_attempt_at) == (2, clock.now() + timedelta(seconds=20))
+    assert (row.attempts, row.waits, row.next_attempt_at) == (0, 2, clock.now() + timedelta(seconds=20))
     clock.advance(seconds=20)
     assert deliver().delivered == 1
     assert len(receiver.requests) == 3
@@ -481,7 +483,7 @@ def test_dead_after_max_attempts_and_dead_letters_stay_visible(
     subscribe(ctx, receiver.url)
     incident_id = declare(ctx)
     incidents.post_update(ctx=ctx, incident_id=incident_id, message="Still on it.")
-    receiver.answer(Answer(500), Answer(500), Answer(500))
+    receiver.answer(Answer(400), Answer(400), Answer(400))
     for _ in range(3):
         deliver(policy=policy)
         clock.advance(hours=1)
@@ -494,7 +496,22 @@ def test_dead_after_max_attempts_and_dead_letters_stay_visible(
         summary = outbox.summary(session)
     assert summary.counts == {("webhook", "dead"): 1, ("webhook", "delivered"): 1}
     assert [m.id for m in summary.dead] == [first.id]
-    assert "HTTP 500" in (summary.dead[0].last_error or "")
+    assert "HTTP 400" in (summary.dead[0].last_error or "")
+
+
+def test_a_receiver_that_stays_down_never_kills_a_message(
+    runtime: Runtime, ctx: WriteContext, clock: FixedClock, receiver: Receiver, deliver: Callable[..., outbox.DeliveryReport]
+) -> None:
+    subscribe(ctx, receiver.url)
+    declare(ctx)
+    receiver.answer(*[Answer(503)] * 30, Answer(429, {"Retry-After": "5"}), Answer(408))
+    for _ in range(32):
+        deliver()
+        clock.advance(hours=1)  # two days of outage, past max_attempts and max_age
+    (row,) = messages(runtime)
+    assert (row.state, row.attempts, row.waits) == ("pending", 0, 32)
+    assert deliver().delivered == 1
+    assert len(receiver.requests) == 33 and len({r.delivery for r in receiver.requests}) == 1
 
 
 def test_other_client_errors_get_a_few_attempts(
@@ -517,10 +534,12 @@ def test_dead_once_too_old(
     subscribe(ctx, receiver.url)
     declare(ctx)
     clock.advance(hours=25)  # the worker was down for a day
-    receiver.answer(Answer(502))
-    assert deliver().dead == 1
+    receiver.answer(Answer(502), Answer(404))
+    assert deliver().dead == 0  # an outage is waited out, however old the message
+    clock.advance(minutes=1)
+    assert deliver().dead == 1  # a wrong answer this late is not retried
     (row,) = messages(runtime)
-    assert (row.state, row.attempts) == ("dead", 1)
+    assert (row.state, row.attempts, row.waits) == ("dead", 1, 1)
 
 
 def test_gone_disables_the_subscriber(
@@ -567,7 +586,7 @@ def test_timeouts_and_refused_connections_are_retried(
     by_target = {m.target: m for m in messages(runtime)}
     assert "no answer" in (by_target[str(slow.id)].last_error or "")
     assert "cannot reach" in (by_target[str(unreachable.id)].last_error or "")
-    assert all(m.state == "pending" and m.attempts == 1 for m in by_target.values())
+    assert all(m.state == "pending" and (m.attempts, m.waits) == (0, 1) for m in by_target.values())
 
 
 def test_a_crash_between_sending_and_marking_redelivers_with_the_same_id(

@@ -230,7 +230,10 @@ class OutboxMessage(SQLModel, table=True):
     event: str = Field(max_length=64)
     payload: dict[str, Any] = Field(sa_type=JSON)
     state: str = Field(default="pending", max_length=16)  # pending, delivered, dead
+    # Failed attempts, counted against the retry policy's limit; ``waits`` counts the times the
+    # receiver was rate-limiting or unreachable, which never count against it.
     attempts: int = Field(default=0)
+    waits: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = _time()
     next_attempt_at: datetime = _time()
     claimed_until: datetime | None = _time(nullable=True)

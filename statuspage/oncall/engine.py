@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from statuspage.context import WriteContext
+from statuspage.context import WriteContext, write
 from statuspage.db.models import EscalationRun, Incident, Timer
 from statuspage.db.models import Page as PageRow
 from statuspage.domain import escalation as machine
@@ -72,6 +72,7 @@ ONCALL_ACTIONS = frozenset(
         "incident.remind",
         "incident.escalation_exhausted",
         "incident.slack",
+        "incident.page_failed",
     }
 )
 # The severity that must always page, playbook file or not.
@@ -344,6 +345,46 @@ def _apply(ctx: WriteContext, incident: Incident, event: machine.Event) -> None:
         _perform(ctx, incident, run, action, event.at)
 
 
+@write
+def report_failed_page(
+    *,
+    ctx: WriteContext,
+    incident_id: int,
+    owner: str,
+    contact_kind: str,
+    contact: str,
+    tier: int | None,
+    error: str,
+) -> list[str]:
+    """Record that a page can never reach ``owner`` through ``contact`` (the outbox gave up on
+    it), and tell the people who can act: the incident's timeline and Slack thread, and the
+    paged tier's own channels other than the one that failed. Returns where it was told."""
+    incident = ctx.session.get(Incident, incident_id)
+    if incident is None:
+        return []
+    matrix_tier = ctx.config.escalation.tier(tier) if tier is not None else None
+    channels = [
+        c.address
+        for c in (matrix_tier.notify if matrix_tier is not None else ())
+        if c.slack_channel and c.address != contact
+    ]
+    ctx.audit(
+        action="incident.page_failed",
+        subject_type="incident",
+        subject_id=incident_id,
+        at=ctx.now(),
+        after={
+            "owner": owner,
+            "contact_kind": contact_kind,
+            "contact": contact,
+            "tier": tier,
+            "error": error,
+            "channels": channels,
+        },
+    )
+    return [*channels, "the incident's Slack thread"] if ctx.config.slack.enabled else channels
+
+
 def _perform(ctx: WriteContext, incident: Incident, run: EscalationRun, action: machine.Action, at: datetime) -> None:
     from statuspage.incidents import service as incidents
 
@@ -435,6 +476,7 @@ __all__ = [
     "on_timer",
     "playbooks_dir",
     "reopen",
+    "report_failed_page",
     "resolve",
     "use_playbooks_dir",
     "use_settings",

@@ -54,7 +54,7 @@ STATES = (PENDING, FIRED, CANCELLED)
 
 # A claim only has to outlast one short transaction per timer of its batch; a worker killed with
 # its claim taken delays those timers by at most this much.
-DEFAULT_LEASE = timedelta(seconds=30)
+DEFAULT_LEASE = timedelta(seconds=10)
 # Each pass of the worker also scans for SLA breaches and delivers the outbox; a bigger batch spreads
 # that cost over more timers when many fall due together (a few hundred ms of firing, far inside the lease).
 DEFAULT_BATCH = 100

@@ -27,6 +27,7 @@ terminal running ``incident watch`` is a usable pager during a demo or an outage
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import logging
@@ -105,6 +106,8 @@ def describe(event: AuditEvent) -> str | None:
     if event.action == "incident.escalation_exhausted":
         tiers = ", ".join(str(t) for t in after.get("paged_tiers") or []) or "none"
         return f"{who}: nobody acknowledged; every step of the playbook has run (tiers paged: {tiers})"
+    if event.action == "incident.page_failed":
+        return f"{who}: could not page {after.get('owner')} ({after.get('contact_kind')} {after.get('contact')}): {after.get('error')}"
     if event.action == "incident.slack":
         return f"{who}: slack {after.get('channel') or '(incidents channel)'}: {after.get('text')}"
     if event.action == "incident.update":
@@ -123,6 +126,7 @@ def run_watch(
     poll_interval: float = 1.0,
     senders: Mapping[str, outbox.Sender] | None = None,
     lease: timedelta = timers.DEFAULT_LEASE,
+    policy: outbox.RetryPolicy | None = None,
     say: Callable[[str], None] | None = None,
     on_pass: Callable[[WatchReport], None] | None = None,
 ) -> WatchReport:
@@ -138,6 +142,8 @@ def run_watch(
     active: Mapping[str, outbox.Sender] = outbox.make_senders() if senders is None else senders
     totals = WatchReport()
     unsent_warned: set[str] = set()
+    if policy is None:
+        policy = dataclasses.replace(outbox.DEFAULT_POLICY, lease=lease)
 
     def fired(result: timers.Fired) -> None:
         for event in result.events:
@@ -164,7 +170,9 @@ def run_watch(
                 if once or time.monotonic() - last_scan >= SLA_SCAN_EVERY:
                     last_scan = time.monotonic()
                     report.sla_breaches = _record_sla_breaches(runtime, say)
-                report.delivery = outbox.deliver_due(runtime, senders=active, stop=stop.is_set)
+                report.delivery = outbox.deliver_due(
+                    runtime, senders=active, policy=policy, stop=stop.is_set, say=say
+                )
                 report.digests = _post_digest(runtime)
                 _warn_unsendable(runtime, active, unsent_warned)
             except Exception as exc:

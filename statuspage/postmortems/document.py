@@ -188,6 +188,8 @@ def _event_text(event: AuditEvent) -> str:
             return f"SLA clocks resumed by {who}"
         case "incident.escalation_exhausted":
             return "Escalation exhausted: nobody acknowledged"
+        case "incident.page_failed":
+            return f"Page to {after.get('owner', '?')} by {after.get('contact_kind', '?')} failed: {after.get('error', '')}"
         case "incident.remind":
             return "Commander reminded to post an update"
         case _:

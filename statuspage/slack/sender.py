@@ -25,11 +25,14 @@ repeated: at least once, as the outbox promises. slack_sdk's own retry handlers 
 
 Failures: 429 backs off the whole channel (:class:`~statuspage.db.models.SlackChannelState`,
 shared by every worker) for ``Retry-After`` and pushes that channel's other pending messages back
-with it, instead of each message discovering the limit on its own; 5xx, time-outs and
-connection errors are retried with the outbox's backoff; a refused token is retried for as long
-as the outbox policy allows (fixing the token recovers everything); other Slack errors
-(``channel_not_found``, ``not_in_channel`` ...) a few times, then the message is dead and visible
-with ``statuspage outbox``.
+with it, instead of each message discovering the limit on its own. A 429 says the call was not
+carried out, so the retry posts without looking for an earlier copy first. Waiting out a rate
+limit, a 5xx, a time-out or a refused connection is never a failed attempt (an outage of Slack
+must not kill a page): the outbox tries again until Slack answers. Only answers that can never
+succeed end a message: a refused token (``invalid_auth`` ...), a channel that does not exist or
+that the bot is not in, another 4xx. Then the message is dead, visible with ``statuspage
+outbox`` and printed by the worker; a page that died is reported in the tier's channel, so that
+someone reaches the person another way. Unknown Slack errors are tried a few times first.
 
 Without a token (``slack.token_env`` unset) or with ``slack.enabled: false``, the console sender
 prints one line per message and marks it delivered: the toolkit works offline.
@@ -75,17 +78,40 @@ MAX_COALESCE_LAG = timedelta(seconds=30)
 HEADLINE_IN_FLIGHT_WAIT = timedelta(seconds=2)
 OTHER_ERROR_ATTEMPTS = 5
 AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"})
+# Answers that no retry can change: the message is dead at once (and reported).
+FINAL_ERRORS = AUTH_ERRORS | frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "user_not_found",
+        "user_disabled",
+        "cannot_dm_bot",
+        "missing_scope",
+        "no_permission",
+        "restricted_action",
+        "invalid_arguments",
+        "msg_too_long",
+        "invalid_blocks",
+        "invalid_metadata_format",
+    }
+)
+# Slack's own words for "try again later" in an answer that is not a 5xx.
+TRANSIENT_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"})
 LOOKUP_LIMIT = 200
 LIST_PAGES = 20
 CHANNEL_ID = re.compile(r"^[CDG][A-Z0-9]{6,}$")
 
 
 class RateLimited(Exception):
-    """Slack answered 429; carries how long to wait."""
+    """Slack answered 429; carries how long to wait. ``not_posted`` when the refused call was the
+    post itself, after any look-up for an earlier copy found none: the message is then known not
+    to be in Slack."""
 
-    def __init__(self, wait: timedelta) -> None:
+    def __init__(self, wait: timedelta, *, not_posted: bool = False) -> None:
         super().__init__(f"rate limited for {wait.total_seconds():g}s")
         self.wait = wait
+        self.not_posted = not_posted
 
 
 class SlackSender:
@@ -110,6 +136,8 @@ class SlackSender:
         # Channel names and user ids to the channel ids Slack gave for them (for history look-ups).
         self._channel_ids: dict[str, str] = {}
         self._said_offline = False
+        # Delivery ids a look-up in this attempt found no earlier copy of.
+        self._not_found: set[str] = set()
 
     def close(self) -> None:
         self._clients.clear()
@@ -132,16 +160,19 @@ class SlackSender:
             ctx.session.rollback()
             until = ctx.now() + exc.wait
             block_channel(ctx, message.target, until)
-            return Outcome.retry(
+            return Outcome.wait(
                 f"Slack rate-limited {message.target}; the channel waits {exc.wait.total_seconds():g}s",
                 retry_after=exc.wait,
+                # Refused, so not posted: the retry need not look for it (a look-up is one more
+                # call during the very limit it would run into).
+                result={"uncertain": False} if exc.not_posted else None,
             )
         except SlackApiError as exc:
             ctx.session.rollback()
             return self._api_failure(exc, message, ctx)
         except (OSError, http.client.HTTPException, SlackClientError) as exc:
             ctx.session.rollback()
-            return Outcome.retry(self._transport_detail(exc))
+            return Outcome.wait(self._transport_detail(exc))
 
     def _client(self, token: str, base_url: str | None) -> WebClient:
         key = (token, base_url)
@@ -169,16 +200,23 @@ class SlackSender:
         data = getattr(response, "data", None)
         error = str(data.get("error", "")) if isinstance(data, dict) else ""
         result = {"status_code": status, "error": error}
-        if status >= 500:
-            return Outcome.retry(f"HTTP {status} from Slack", result=None)
-        if error in AUTH_ERRORS:
-            return Outcome.retry(f"Slack refused the token ({error}); check {ctx.config.slack.token_env}", result=None)
+        if status >= 500 or status == 408:
+            return Outcome.wait(f"HTTP {status} from Slack; trying again")
+        if error in TRANSIENT_ERRORS:
+            return Outcome.wait(f"Slack answered {error}; trying again")
         if error in {"message_not_found", "cant_update_message"} and message.payload.get("kind") == "headline":
             # Someone deleted the headline in Slack: forget it, the next reply posts a new one.
             forget_thread(ctx, int(message.payload["incident"]["id"]), message.target)
             return Outcome.delivered({"skipped": f"the headline is gone from Slack ({error})"})
+        if error in AUTH_ERRORS:
+            return Outcome.dead(
+                f"Slack refused the token ({error}); check {ctx.config.slack.token_env}",
+                result=result | {"uncertain": _uncertain(message)},
+            )
         detail = f"Slack answered {error or f'HTTP {status}'}"
         log.warning("Slack message %s to %s: %s", message.id, message.target, detail)
+        if error in FINAL_ERRORS or (400 <= status < 500 and status != 429):
+            return Outcome.dead(detail, result=result | {"uncertain": _uncertain(message)})
         return Outcome.retry(
             detail, result=result | {"uncertain": _uncertain(message)}, max_attempts=OTHER_ERROR_ATTEMPTS
         )
@@ -190,7 +228,8 @@ class SlackSender:
         blocked = blocked_until(session, message.target)
         if blocked is not None and blocked > now:
             session.rollback()
-            return Outcome.retry(
+            # Nothing was sent: not an attempt at all.
+            return Outcome.wait(
                 f"{message.target} is rate-limited until {blocked.isoformat()}", retry_after=blocked - now
             )
         payload = message.payload
@@ -258,22 +297,25 @@ class SlackSender:
     def _direct(self, client: WebClient, message: OutboxMessage, ctx: WriteContext) -> Outcome:
         session = ctx.session
         payload = message.payload
-        skip = _page_moot(session, int(payload["incident"]["id"]))
-        if skip is not None:
-            session.rollback()
-            return Outcome.delivered({"skipped": skip})
-        content = render("page_dm", ctx.config, incident=payload["incident"], data=payload["data"])
+        moot = _page_moot(session, int(payload["incident"]["id"]))
+        content = None if moot is not None else render_page_dm(message, ctx)
         session.rollback()
+        if moot is not None and not _uncertain(message):
+            return Outcome.delivered({"skipped": moot})
         channel_id = self._channel_ids.get(message.target)
         if channel_id is None:
             opened = _call(client.conversations_open, users=message.target)
             channel_id = str(opened["channel"]["id"])
             self._channel_ids[message.target] = channel_id
+        # An earlier attempt may have reached the person even if the page is moot now: say what
+        # happened, not what would have.
         found = self._find_again(client, message, ctx, channel=channel_id)
         if found is not None:
             return Outcome.delivered({"ts": found[1], "channel": channel_id, "op": "found"})
+        if moot is not None or content is None:
+            return Outcome.delivered({"skipped": moot})
         _, ts = self._post_message(client, message, ctx, channel=channel_id, content=content)
-        return Outcome.delivered({"ts": ts, "channel": channel_id})
+        return Outcome.delivered({"ts": ts, "channel": channel_id} | _late_result(message, ctx))
 
     def _post(self, client: WebClient, message: OutboxMessage, ctx: WriteContext) -> Outcome:
         payload = message.payload
@@ -296,16 +338,25 @@ class SlackSender:
         thread_ts: str | None = None,
     ) -> tuple[str, str]:
         """chat.postMessage, marked uncertain first so that a retry looks before posting again."""
+        was_uncertain = _uncertain(message)
         mark_uncertain(ctx, message)
         incident = message.payload.get("incident") or {}
-        response = _call(
-            client.chat_postMessage,
-            channel=channel,
-            thread_ts=thread_ts,
-            metadata=_metadata(message.delivery_id, incident.get("id")),
-            **_post_options(),
-            **content,
-        )
+        try:
+            response = _call(
+                client.chat_postMessage,
+                channel=channel,
+                thread_ts=thread_ts,
+                metadata=_metadata(message.delivery_id, incident.get("id")),
+                **_post_options(),
+                **content,
+            )
+        except RateLimited as exc:
+            # Refused, so not posted now; and an earlier attempt's copy, if there could be one, was
+            # looked for just before and is not in Slack either.
+            exc.not_posted = not was_uncertain or message.delivery_id in self._not_found
+            raise
+        finally:
+            self._not_found.discard(message.delivery_id)
         channel_id, ts = str(response["channel"]), str(response["ts"])
         self._channel_ids[channel] = channel_id
         return channel_id, ts
@@ -353,6 +404,7 @@ class SlackSender:
             event_payload = metadata.get("event_payload") or {}
             if metadata.get("event_type") == METADATA_TYPE and event_payload.get("delivery_id") == message.delivery_id:
                 return channel_id, str(found["ts"])
+        self._not_found.add(message.delivery_id)
         return None
 
     def _channel_id(self, client: WebClient, ctx: WriteContext, channel: str) -> str | None:
@@ -385,6 +437,30 @@ class SlackSender:
             self._channel_ids[channel] = known
         return known
 
+    # Dead letters ------------------------------------------------------------------------------
+
+    def gave_up(self, message: OutboxMessage, outcome: Outcome, ctx: WriteContext) -> str | None:
+        """A page that can never be delivered is reported: on the incident's timeline, in its
+        thread and in the paged tier's channel (unless that is what failed), so that someone
+        reaches the person another way. Returns a line for the worker's console."""
+        if message.payload.get("kind") != "dm":
+            return None
+        from statuspage.oncall import engine
+
+        data = message.payload.get("data") or {}
+        incident_id = int(message.payload["incident"]["id"])
+        told = engine.report_failed_page(
+            ctx=ctx,
+            incident_id=incident_id,
+            owner=str(data.get("owner") or message.target),
+            contact_kind="slack_user",
+            contact=message.target,
+            tier=data.get("tier"),
+            error=outcome.detail,
+        )
+        where = ", ".join(told) if told else "the incident's timeline"
+        return f"incident {incident_id}: could not page {data.get('owner') or message.target} by Slack ({outcome.detail}); told {where}"
+
     # The console -------------------------------------------------------------------------------
 
     def _console(self, message: OutboxMessage, ctx: WriteContext) -> Outcome:
@@ -407,7 +483,7 @@ class SlackSender:
             if skip is not None:
                 session.rollback()
                 return Outcome.delivered({"skipped": skip, "console": True})
-            content = render(payload["template"], config, incident=incident, data=payload["data"])
+            content = render_page_dm(message, ctx)
             label = "@" + (
                 Helpers(config).user_names.get(message.target) or payload["data"].get("owner") or message.target
             )
@@ -591,9 +667,11 @@ def _known_channel_id(session: Session, channel: str) -> str | None:
 
 def _edit_to_skip(session: Session, message: OutboxMessage, now: datetime) -> Outcome | None:
     """A headline edit with a newer edit queued behind it has nothing to do: the newer one renders
-    the same (current) state. Unless it has waited too long already."""
+    the same (current) state. Unless it has waited too long already and the newer one is not due
+    yet (a stream of changes must not keep the headline stale); edits that piled up while Slack
+    was rate-limiting or down are all due, and become the newest one."""
     newer = session.exec(
-        select(OutboxMessage.id)
+        select(OutboxMessage.id, OutboxMessage.next_attempt_at)
         .where(
             col(OutboxMessage.ordering_key) == message.ordering_key,
             col(OutboxMessage.state) == PENDING,
@@ -602,9 +680,12 @@ def _edit_to_skip(session: Session, message: OutboxMessage, now: datetime) -> Ou
         .order_by(col(OutboxMessage.id).desc())
         .limit(1)
     ).first()
-    if newer is None or now - message.created_at >= MAX_COALESCE_LAG:
+    if newer is None:
         return None
-    return Outcome.delivered({"superseded_by": newer})
+    newer_id, newer_due = newer
+    if now - message.created_at >= MAX_COALESCE_LAG and newer_due > now:
+        return None
+    return Outcome.delivered({"superseded_by": newer_id})
 
 
 def _edit_without_headline(session: Session, message: OutboxMessage, incident_id: int, now: datetime) -> Outcome:
@@ -623,9 +704,49 @@ def _edit_without_headline(session: Session, message: OutboxMessage, incident_id
         # Never to come (dead, or Slack was switched on mid-incident): the next reply posts one.
         return Outcome.delivered({"skipped": "no headline to edit"})
     if first_post.claimed_until is not None and first_post.claimed_until > now:
-        return Outcome.retry("the headline is being posted", retry_after=HEADLINE_IN_FLIGHT_WAIT)
+        # Not a failed attempt: the edit waits for the post (a newer edit, or the post itself,
+        # then shows the latest state).
+        return Outcome.wait("waiting for the headline to be posted", retry_after=HEADLINE_IN_FLIGHT_WAIT)
     # The first post, still to come, is rendered when it is sent: it will show this state.
     return Outcome.delivered({"superseded_by": first_post.id})
+
+
+def render_page_dm(message: OutboxMessage, ctx: WriteContext) -> dict[str, Any]:
+    payload = message.payload
+    data = dict(payload["data"])
+    late = _late_by(message, ctx)
+    if late is not None:
+        data["late"] = late
+    return render("page_dm", ctx.config, incident=payload["incident"], data=data)
+
+
+def _late_by(message: OutboxMessage, ctx: WriteContext) -> str | None:
+    """How long a page waited, when that is longer than the paged tier's acknowledgement window
+    (Slack was rate-limiting or down): it still goes out, marked as late."""
+    data = message.payload.get("data") or {}
+    waited = ctx.now() - message.created_at
+    tier = ctx.config.escalation.tier(int(data["tier"])) if data.get("tier") is not None else None
+    if tier is None:
+        return None
+    severity = int(message.payload["incident"].get("severity") or 0)
+    within = tier.acknowledge_within.for_severity(f"sev{severity}")
+    if within.is_business or waited <= within.timedelta:
+        return None
+    return format_wait(waited)
+
+
+def format_wait(waited: timedelta) -> str:
+    minutes = int(waited.total_seconds() // 60)
+    if minutes < 1:
+        return f"{int(waited.total_seconds())}s"
+    if minutes < 60:
+        return f"{minutes}m"
+    return f"{minutes // 60}h {minutes % 60}m"
+
+
+def _late_result(message: OutboxMessage, ctx: WriteContext) -> dict[str, Any]:
+    late = _late_by(message, ctx)
+    return {"late": late} if late is not None else {}
 
 
 def _page_moot(session: Session, incident_id: int) -> str | None:

@@ -13,9 +13,11 @@ The timestamp is inside the signed text so that a captured request cannot be rep
 receivers refuse signatures older than a few minutes (:func:`verify_signature` does both checks).
 
 How answers are treated: 2xx is delivered; 410 Gone disables the subscription (the receiver said
-it is gone for good); 429, 5xx, time-outs and connection errors are retried with backoff, after
-``Retry-After`` when the receiver sends one; any other answer (a 404 during a deploy, a 401 from a
-misconfigured proxy) is retried a few times, then the message is dead.
+it is gone for good); 408, 429, 5xx, time-outs and connection errors are waited out, after
+``Retry-After`` when the receiver sends one, else with a backoff growing to an hour, for as long
+as they last (a receiver that is down loses nothing); any other answer (a 404 during a deploy, a
+401 from a misconfigured proxy) is retried a few times, then the message is dead, and can be sent
+again with ``statuspage outbox retry``.
 """
 
 from __future__ import annotations
@@ -154,9 +156,9 @@ class WebhookSender:
             with self.client.stream("POST", url, content=body, headers=headers) as response:
                 snippet = _read_some(response)
         except httpx.TimeoutException:
-            return Outcome.retry(f"no answer from {_host(url)} within {self.timeout:g}s")
+            return Outcome.wait(f"no answer from {_host(url)} within {self.timeout:g}s", patient=True)
         except httpx.HTTPError as exc:
-            return Outcome.retry(f"cannot reach {_host(url)}: {type(exc).__name__}: {exc}")
+            return Outcome.wait(f"cannot reach {_host(url)}: {type(exc).__name__}: {exc}", patient=True)
 
         code = response.status_code
         result: dict[str, Any] = {"status_code": code}
@@ -167,8 +169,8 @@ class WebhookSender:
             service.disable(ctx=ctx, subscriber_id=subscriber_id or 0, reason="the receiver answered 410 Gone")
             return Outcome.dead(f"{detail} (webhook {subscriber_id} disabled)", result=result)
         retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
-        if code == 429 or code >= 500:
-            return Outcome.retry(detail, result=result, retry_after=retry_after)
+        if code in (408, 429) or code >= 500:
+            return Outcome.wait(detail, result=result, retry_after=retry_after, patient=True)
         return Outcome.retry(detail, result=result, retry_after=retry_after, max_attempts=OTHER_ANSWER_ATTEMPTS)
 
 
