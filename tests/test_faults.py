@@ -442,7 +442,7 @@ def forkserver() -> multiprocessing.context.BaseContext:
 
 
 def expire_claims(runtime: Runtime) -> None:
-    """What waiting out a dead worker's leases does (30 s for timers, 5 min for the outbox): its
+    """What waiting out a dead worker's leases does (10 s for timers and the outbox): its
     claims stop holding anything. Only ever called while no worker is alive."""
     with runtime.session() as session:
         session.exec(update(Timer).where(col(Timer.state) == timers.PENDING).values(claimed_until=None))  # type: ignore[call-overload]

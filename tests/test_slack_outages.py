@@ -28,8 +28,7 @@ from statuspage.incidents import service as incidents
 from statuspage.runtime import Runtime
 from statuspage.slack.sender import SlackSender
 from tests.slack_server import Fault, SlackServer
-from tests.test_slack import (  # noqa: F401 - fixtures
-    ENV,
+from tests.test_slack import (  # noqa: F401 - deliver, sender, settings and slack are fixtures
     NO_JITTER,
     declare,
     deliver,

@@ -32,7 +32,7 @@ from statuspage.runtime import Runtime, ensure_ready
 from statuspage.settings import Settings
 from statuspage.slack.sender import SlackSender
 from tests.slack_server import Fault, SlackServer
-from tests.test_faults import (  # noqa: F401 - fixtures
+from tests.test_faults import (  # noqa: F401 - config_file, forkserver and slack are fixtures
     ENV,
     _watch_child,
     assert_exactly_once,
