@@ -215,13 +215,33 @@ def webhooks_remove(config_path: str | None, subscriber_id: str) -> None:
     click.echo(f"Removed webhook {removed.id}: {removed.url}")
 
 
-@main.command("outbox", help="Outgoing messages: counts by channel and state, and the latest dead letters.")
+@main.group(
+    "outbox",
+    invoke_without_command=True,
+    help="Outgoing messages: counts by channel and state, and the latest dead letters. "
+    "`statuspage outbox retry` sends dead letters again.",
+)
 @click.option("--dead-limit", default=20, show_default=True, type=click.IntRange(0, 1000), help="Dead letters to list.")
-@click.pass_obj
-def outbox_status(config_path: str | None, dead_limit: int) -> None:
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="As JSON: {counts: {CHANNEL: {pending, delivered, dead}}, oldest_pending: null or {id, delivery_id, "
+    "channel, target, event, attempts, waits, created_at, next_attempt_at, last_error}, dead: [{id, delivery_id, "
+    "channel, target, event, attempts, created_at, last_error}] newest first}; times in UTC.",
+)
+@click.pass_context
+def outbox_status(ctx: click.Context, dead_limit: int, as_json: bool) -> None:
+    import json
+
     from statuspage import outbox
 
-    with _opened(config_path) as runtime, runtime.session() as session:
+    if ctx.invoked_subcommand is not None:
+        return
+    with _opened(ctx.obj) as runtime, runtime.session() as session:
+        if as_json:
+            click.echo(json.dumps(outbox.summary_json(session, dead_limit=dead_limit), indent=2, sort_keys=True, ensure_ascii=False))
+            return
         report = outbox.summary(session, dead_limit=dead_limit)
     if not report.counts:
         click.echo("The outbox is empty.")
@@ -238,6 +258,35 @@ def outbox_status(config_path: str | None, dead_limit: int) -> None:
                 f"{m.id:>6}  {m.channel}:{m.target}  {m.event}  {m.attempts} attempts  "
                 f"{m.created_at.isoformat(timespec='seconds')}  {m.last_error or ''}"
             )
+
+
+@outbox_status.command(
+    "retry",
+    short_help="Send dead letters again.",
+    help="Send dead letters again: the messages ID..., or every dead letter with --dead. Each goes back to pending, "
+    "due now, with its attempts counted from zero and the same delivery id, for the worker (statuspage deliver) to "
+    "send; recorded as outbox.retry audit events. An unknown ID, or one that is not dead, changes nothing (exit 2).",
+)
+@click.argument("message_ids", metavar="[ID]...", nargs=-1, type=int)
+@click.option("--dead", "all_dead", is_flag=True, help="Every dead letter.")
+@click.pass_context
+def outbox_retry(ctx: click.Context, message_ids: tuple[int, ...], all_dead: bool) -> None:
+    from statuspage import outbox
+    from statuspage.runtime import default_actor_name
+
+    if all_dead == bool(message_ids):
+        raise click.UsageError("give the IDs of dead letters, or --dead for all of them", ctx)
+    with _opened(ctx.obj) as runtime, runtime.session() as session:
+        write_ctx = runtime.context(session, Actor(default_actor_name(), Source.CLI))
+        queued = outbox.retry_dead(ctx=write_ctx, ids=None if all_dead else list(message_ids))
+        lines = [f"{m.id:>6}  {m.channel}:{m.target}  {m.event}" for m in queued]
+    if not queued:
+        click.echo("No dead letters.")
+        return
+    for line in lines:
+        click.echo(line)
+    what = "dead letter" if len(queued) == 1 else "dead letters"
+    click.echo(f"Queued again: {len(queued)} {what}; the worker (statuspage deliver) sends them.")
 
 
 @main.command("audit", help="The audit log, newest first: every change with who made it, and every admin API request "
@@ -326,10 +375,20 @@ def _printable(text: str) -> str:
     type=click.FloatRange(0.05, 60),
     help="Seconds between polls when idle.",
 )
+@click.option(
+    "--lease",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(1, 3600),
+    help="Seconds a worker holds the messages it claims (renewed while it works on them); a worker that dies "
+    "delays them at most this long.",
+)
 @click.pass_obj
-def deliver(config_path: str | None, once: bool, poll_interval: float) -> None:
+def deliver(config_path: str | None, once: bool, poll_interval: float, lease: float) -> None:
+    import dataclasses
     import signal
     import threading
+    from datetime import timedelta
 
     from statuspage import outbox
 
@@ -351,7 +410,9 @@ def deliver(config_path: str | None, once: bool, poll_interval: float) -> None:
             stop=stop,
             once=once,
             poll_interval=poll_interval,
+            policy=dataclasses.replace(outbox.DEFAULT_POLICY, lease=timedelta(seconds=lease)),
             on_pass=None if once else (lambda report: click.echo(str(report), err=True)),
+            say=lambda line: click.echo(line, err=True),
         )
     finally:
         for signum, handler in previous.items():

@@ -29,6 +29,7 @@ from statuspage.runtime import Runtime
 from statuspage.slack.sender import SlackSender
 from tests.slack_server import Fault, SlackServer
 from tests.test_slack import (  # noqa: F401 - deliver, sender, settings and slack are fixtures
+    ENV,
     NO_JITTER,
     declare,
     deliver,
@@ -127,6 +128,15 @@ def test_a_refused_token_is_final_and_the_pages_are_reported(
         summary = outbox.summary(session)
     assert sorted((e.after or {})["owner"] for e in failed) == ["Ana Ruiz", "Ben Okafor"]
     assert summary.counts[("slack", "dead")] == len(dead)
+
+    # The token is fixed: the dead letters are sent again, and reach Slack once each.
+    with runtime.session() as session:
+        outbox.retry_dead(ctx=runtime.context(session, outbox.WORKER_ACTOR))
+    right = SlackSender(timeout=0.3, env=ENV)
+    drain(runtime, clock, lambda: outbox.deliver_due(runtime, senders={"slack": right}, rand=NO_JITTER))
+    assert {m.state for m in rows(runtime)} == {"delivered"}
+    assert all(len(slack.dm(user)) == 1 for user in TIER_1)
+    assert len(slack.top_level("#incidents")) == 1
 
 
 def test_a_page_slack_cannot_deliver_is_reported_in_the_tiers_channel(

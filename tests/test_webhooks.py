@@ -703,6 +703,93 @@ def test_cli_add_list_deliver_once_outbox_remove(
     assert missing.exit_code == 2 and "no webhook 1" in missing.stderr
 
 
+def test_cli_lists_a_dead_letter_as_json_and_sends_it_again_with_its_delivery_id(
+    cli_env: dict[str, str],
+    runtime: Runtime,
+    ctx: WriteContext,
+    clock: FixedClock,
+    receiver: Receiver,
+    deliver: Callable[..., outbox.DeliveryReport],
+) -> None:
+    from statuspage.cli import main
+
+    runner = CliRunner(env=cli_env)
+
+    def run(*args: str) -> Any:
+        return runner.invoke(main, list(args), prog_name="statuspage", catch_exceptions=False)
+
+    clock.at = datetime.now(UTC) - timedelta(hours=3)  # the CLI runs on the system clock
+    subscriber, _ = subscribe(ctx, f"{receiver.url}/hook")
+    declare(ctx)
+    receiver.answer(Answer(400), Answer(400), Answer(400))  # a receiver deployed with a bug
+    for _ in range(3):
+        deliver()
+        clock.advance(minutes=30)
+    (dead,) = messages(runtime)
+    assert (dead.state, dead.attempts) == ("dead", 3)
+
+    shown = run("outbox", "--json")
+    assert shown.exit_code == 0, shown.output
+    report = json.loads(shown.stdout)
+    assert shown.stdout == json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    assert report == {
+        "counts": {"webhook": {"pending": 0, "delivered": 0, "dead": 1}},
+        "oldest_pending": None,
+        "dead": [
+            {
+                "id": dead.id,
+                "delivery_id": dead.delivery_id,
+                "channel": "webhook",
+                "target": str(subscriber.id),
+                "event": dead.event,
+                "attempts": 3,
+                "created_at": dead.created_at.astimezone(UTC).isoformat(),
+                "last_error": dead.last_error,
+            }
+        ],
+    }
+    assert "HTTP 400" in report["dead"][0]["last_error"]
+    plain = run("outbox")  # the summary as it always was
+    assert plain.exit_code == 0 and "webhook: 0 pending, 0 delivered, 1 dead" in plain.stdout
+    assert "HTTP 400" in plain.stdout
+
+    # Refused, in one line, changing nothing: an unknown id, a missing choice.
+    unknown = run("outbox", "retry", str(dead.id), "999")
+    assert unknown.exit_code == 2 and unknown.stdout == ""
+    assert unknown.stderr.strip().splitlines() == ["statuspage: no outbox message 999"]
+    assert run("outbox", "retry").exit_code == 2
+    assert messages(runtime)[0].state == "dead"
+
+    # The receiver is fixed (it answers 200 from now on): every dead letter goes again.
+    retried = run("outbox", "retry", "--dead")
+    assert retried.exit_code == 0, retried.output
+    assert retried.stdout.strip().splitlines()[-1].startswith("Queued again: 1 dead letter;")
+    (queued,) = messages(runtime)
+    assert (queued.state, queued.attempts, queued.waits) == ("pending", 0, 0)
+    pending = json.loads(run("outbox", "--json").stdout)
+    assert pending["oldest_pending"]["id"] == dead.id and pending["dead"] == []
+    with runtime.session() as session:
+        (event,) = session.exec(select(AuditEvent).where(AuditEvent.action == "outbox.retry")).all()
+    assert (event.actor, event.source, event.subject_type, event.subject_id) == (
+        "alice",
+        "cli",
+        "outbox_message",
+        str(dead.id),
+    )
+    assert event.before is not None and event.before["attempts"] == 3
+
+    delivered = run("deliver", "--once")
+    assert delivered.exit_code == 0 and "1 delivered" in delivered.stdout
+    assert len(receiver.requests) == 4
+    assert receiver.requests[-1].delivery == receiver.requests[0].delivery == dead.delivery_id
+    assert messages(runtime)[0].state == "delivered"
+    # Only a dead letter can be sent again.
+    again = run("outbox", "retry", str(dead.id))
+    assert again.exit_code == 2 and len(again.stderr.strip().splitlines()) == 1
+    assert f"{dead.id} is delivered" in again.stderr
+    assert run("outbox", "retry", "--dead").stdout.strip() == "No dead letters."
+
+
 @pytest.mark.slow
 def test_worker_process_delivers_until_sigterm_then_stops_cleanly(
     cli_env: dict[str, str], ctx: WriteContext, clock: FixedClock, receiver: Receiver

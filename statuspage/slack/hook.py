@@ -33,9 +33,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from sqlmodel import Session, col, select
+
 from statuspage import outbox
 from statuspage.context import WriteContext
-from statuspage.db.models import AuditEvent, Incident
+from statuspage.db.models import AuditEvent, Incident, IncidentUpdate
 from statuspage.settings import Config, SlackConfig
 
 CHANNEL = "slack"
@@ -64,7 +66,8 @@ REPLY_TEMPLATES = {
     "incident.sla_pause": "sla_pause",
     "incident.sla_resume": "sla_resume",
 }
-# Changes to what the headline shows (status, severity, commander, acknowledgement, who is paged).
+# Changes to what the headline shows (status, severity, commander, acknowledgement, who is paged),
+# and the cadence reminder, so that how long the incident has been open is counted again.
 HEADLINE_ACTIONS = frozenset(
     {
         "incident.update",
@@ -77,10 +80,18 @@ HEADLINE_ACTIONS = frozenset(
         "incident.escalate",
         "incident.page",
         "incident.escalation_exhausted",
+        "incident.remind",
     }
 )
 HANDLED = frozenset(
-    {*REPLY_TEMPLATES, "incident.declare", "incident.page", "incident.notify_channel", "incident.slack"}
+    {
+        *REPLY_TEMPLATES,
+        "incident.declare",
+        "incident.page",
+        "incident.page_failed",
+        "incident.notify_channel",
+        "incident.slack",
+    }
 )
 CONTACT_LABELS = {"slack_user": "Slack", "slack_channel": "Slack channel", "phone": "phone", "email": "email"}
 
@@ -126,11 +137,25 @@ def incident_facts(incident: Incident, config: Config) -> dict[str, Any]:
     }
 
 
-def plan(incident: Incident, events: Sequence[AuditEvent], config: Config) -> list[Planned]:
+def declaration_message(session: Session, incident_id: int) -> str | None:
+    """What the incident was declared with: its first public update (the declaration's message,
+    or the standard text when none was given)."""
+    return session.exec(
+        select(IncidentUpdate.body)
+        .where(IncidentUpdate.incident_id == incident_id)
+        .order_by(col(IncidentUpdate.id))
+        .limit(1)
+    ).first()
+
+
+def plan(
+    incident: Incident, events: Sequence[AuditEvent], config: Config, *, declared_with: str | None = None
+) -> list[Planned]:
     """The messages one transaction's events about one incident call for, in order.
 
-    A pure function of the events, the incident as it stands at the end of the transaction and
-    the configuration, so it can be read (and tested) on its own.
+    A pure function of the events, the incident as it stands at the end of the transaction, the
+    configuration and what the incident was declared with (for direct messages that page), so it
+    can be read (and tested) on its own.
     """
     slack = config.slack
     assert incident.id is not None
@@ -139,9 +164,13 @@ def plan(incident: Incident, events: Sequence[AuditEvent], config: Config) -> li
     channel = slack.incidents_channel
     planned: list[Planned] = []
     actions = [event.action for event in events]
+    # A playbook's on_resolve steps run before the resolution is recorded (so that they may still
+    # post a public update), but a note they leave in the thread follows the resolution there.
+    resolution = actions.index("incident.resolve") if "incident.resolve" in actions else -1
+    after_resolution: list[Planned] = []
 
-    def reply(template: str, data: dict[str, Any]) -> None:
-        planned.append(
+    def reply(template: str, data: dict[str, Any], *, after_resolve: bool = False) -> None:
+        (after_resolution if after_resolve else planned).append(
             Planned(
                 REPLY,
                 channel,
@@ -171,7 +200,7 @@ def plan(incident: Incident, events: Sequence[AuditEvent], config: Config) -> li
         )
 
     paging: dict[str, Any] | None = None
-    for event in events:
+    for position, event in enumerate(events):
         after = event.after or {}
         before = event.before or {}
         action = event.action
@@ -202,12 +231,35 @@ def plan(incident: Incident, events: Sequence[AuditEvent], config: Config) -> li
                             "kind": "dm",
                             "template": "page_dm",
                             "incident": facts,
-                            "data": {"owner": after.get("owner"), "user": contact, "tier": after.get("tier")},
+                            "data": {
+                                "owner": after.get("owner"),
+                                "user": contact,
+                                "tier": after.get("tier"),
+                                **({"message": declared_with} if declared_with else {}),
+                            },
                         },
                     )
                 )
             elif kind == "slack_channel" and contact:
                 post(contact, {"reason": "owner", "owner": after.get("owner"), "tier": after.get("tier")})
+        elif action == "incident.page_failed":
+            kind = str(after.get("contact_kind"))
+            failed = {
+                "owner": after.get("owner"),
+                "how": CONTACT_LABELS.get(kind, kind),
+                "error": after.get("error") or "",
+                "tier": after.get("tier"),
+            }
+            reply("page_failed", failed)
+            for target in after.get("channels") or []:
+                planned.append(
+                    Planned(
+                        POST,
+                        str(target),
+                        thread_key(str(target), incident.id),
+                        {"kind": "post", "template": "page_failed", "incident": facts, "data": failed},
+                    )
+                )
         elif action == "incident.notify_channel" and after.get("channel"):
             post(str(after["channel"]), {"reason": "tier", "tier": after.get("tier")})
         elif action == "incident.slack":
@@ -215,9 +267,13 @@ def plan(incident: Incident, events: Sequence[AuditEvent], config: Config) -> li
             if after.get("channel"):
                 post(str(after["channel"]), {"reason": "text", "text": text})
             else:
-                reply("custom", {"text": text})
+                reply("custom", {"text": text}, after_resolve=position < resolution)
         elif action in REPLY_TEMPLATES:
             reply(REPLY_TEMPLATES[action], _reply_data(event, before, after))
+            if action == "incident.resolve":
+                planned.extend(after_resolution)
+                after_resolution.clear()
+    planned.extend(after_resolution)
 
     # The "step" tuple was only for grouping; payloads are JSON.
     for message in planned:
@@ -289,7 +345,9 @@ def enqueue_changes(ctx: WriteContext) -> None:
         incident = ctx.session.get(Incident, incident_id)
         if incident is None:
             continue
-        for message in plan(incident, events, ctx.config):
+        pages = any(event.action == "incident.page" for event in events)
+        declared_with = declaration_message(ctx.session, incident_id) if pages else None
+        for message in plan(incident, events, ctx.config, declared_with=declared_with):
             row = outbox.enqueue(
                 ctx.session,
                 channel=CHANNEL,

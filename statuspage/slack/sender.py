@@ -785,6 +785,7 @@ def headline_data(session: Session, config: Config, incident_id: int) -> dict[st
         "resolved_at": incident.resolved_at,
         "url": config.incident_url(incident_id),
         "components": [{"name": name, "status": status} for name, status in components],
+        "message": hook.declaration_message(session, incident_id),
     }
 
 
