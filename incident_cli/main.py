@@ -11,6 +11,7 @@ remote mode the server: unreachable, timed out, or a 5xx answer).
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Sequence
@@ -27,7 +28,8 @@ from incident_cli.playbook_cmds import playbook
 from incident_cli.postmortem_cmds import action, postmortem
 from incident_cli.render import Renderer, console
 from incident_cli.report_cmds import report
-from statuspage.clickutil import OneLineErrors
+from statuspage import validators
+from statuspage.clickutil import Checked, OneLineErrors
 from statuspage.components import service as components_service
 from statuspage.context import Actor
 from statuspage.db.models import (
@@ -45,6 +47,7 @@ from statuspage.domain.durations import describe_seconds
 from statuspage.domain.enums import Source
 from statuspage.domain.sla import IncidentEvaluation
 from statuspage.errors import InvalidInput, UserError
+from statuspage.ids import parse_id
 from statuspage.incidents import service as incidents
 from statuspage.incidents import sla as incident_sla
 from statuspage.maintenance import service as maintenance_service
@@ -313,7 +316,8 @@ class LocalBackend:
 class State:
     def __init__(self, config_path: str | None, actor_name: str | None, server: str | None = None, token: str | None = None) -> None:
         self.config_path = config_path
-        self.actor = Actor(actor_name or default_actor_name(), Source.CLI)
+        # --as is checked as it is read (see NAME); the person's name is kept without surrounding space.
+        self.actor = Actor(actor_name.strip() if actor_name else default_actor_name(), Source.CLI)
         self.server = server or None
         self.token = token or None
         self._runtime: Runtime | None = None
@@ -368,6 +372,12 @@ class State:
 
 
 pass_state = click.make_pass_decorator(State)
+# What people type, checked by the rules the service layer and the admin API apply, as the command
+# line is read: refused in the same words before any request is sent or anything is written.
+NAME = Checked(validators.person_name)
+TITLE = Checked(validators.title)
+TEXT = Checked(validators.free_text)
+REASON = Checked(functools.partial(validators.free_text, limit=incidents.MAX_REASON, required=True))
 
 
 def parse_components(values: Sequence[str]) -> dict[str, str | None]:
@@ -389,7 +399,7 @@ def parse_components(values: Sequence[str]) -> dict[str, str | None]:
     "unknown id, a 4xx answer), 1 when the database or server cannot be reached.",
 )
 @click.option("--config", "config_path", envvar="STATUSPAGE_CONFIG", type=click.Path(dir_okay=False), help="Configuration file (default: $STATUSPAGE_CONFIG or ./statuspage.yaml).")
-@click.option("--as", "actor_name", envvar="INCIDENT_USER", help="Who you are, for the timeline and the audit log (default: $INCIDENT_USER or your login).")
+@click.option("--as", "actor_name", envvar="INCIDENT_USER", type=NAME, help="Who you are, for the timeline and the audit log (default: $INCIDENT_USER or your login).")
 @click.option("--server", envvar="STATUSPAGE_URL", metavar="URL", help="Work through the admin API of this status page, e.g. https://status.example.com (default: $STATUSPAGE_URL).")
 @click.option("--token", envvar="STATUSPAGE_TOKEN", help="Admin API token for --server (default: $STATUSPAGE_TOKEN; prefer the variable, options show in process lists).")
 @click.version_option(package_name="statuspage")
@@ -401,10 +411,10 @@ def main(ctx: click.Context, config_path: str | None, actor_name: str | None, se
 
 @main.command(help="Declare an incident: it is on the status page at once.")
 @click.option("--severity", "-s", required=True, help="1-4 (also sev1, P1).")
-@click.option("--title", "-t", required=True, help="What customers see, e.g. 'Checkout failing'.")
+@click.option("--title", "-t", required=True, type=TITLE, help="What customers see, e.g. 'Checkout failing'.")
 @click.option("--component", "-c", "components", multiple=True, required=True, metavar="ID[=STATUS]", help="An affected component; repeat for more. STATUS defaults to what the severity implies.")
-@click.option("--message", "-m", help="The first public update (default: a standard 'investigating' text).")
-@click.option("--commander", help="Incident commander (default: you).")
+@click.option("--message", "-m", type=TEXT, help="The first public update (default: a standard 'investigating' text).")
+@click.option("--commander", type=NAME, help="Incident commander (default: you).")
 @click.option("--detected-at", help="When the problem began: '12m ago' or 2026-11-25T03:02 (default: now).")
 @click.option("--impact", type=click.Choice(["none", "minor", "major", "critical"]), help="Override the impact the severity implies.")
 @click.option("--playbook", metavar="NAME", help="Run this playbook instead of the one chosen for the severity (see: incident playbook validate).")
@@ -445,7 +455,7 @@ def declare(state: State, severity: str, title: str, components: tuple[str, ...]
 @main.command(help="Post an update to the public timeline; optionally change status or components.")
 @click.argument("incident_id")
 @click.option("--status", type=click.Choice(["investigating", "identified", "monitoring", "resolved"]), help="New incident status.")
-@click.option("--message", "-m", help="What customers read (required unless --status is given).")
+@click.option("--message", "-m", type=TEXT, help="What customers read (required unless --status is given).")
 @click.option("--component", "-c", "components", multiple=True, metavar="ID[=STATUS]", help="Mark a component; repeat for more.")
 @click.option("--at", "at", help="When it happened, if not now: '5m ago' or an ISO time.")
 @pass_state
@@ -464,7 +474,7 @@ def update(state: State, incident_id: str, status: str | None, message: str | No
 
 @main.command(help="Resolve an incident; its components return to normal unless another incident holds them.")
 @click.argument("incident_id")
-@click.option("--message", "-m", help="The closing update (default: 'This incident has been resolved.').")
+@click.option("--message", "-m", type=TEXT, help="The closing update (default: 'This incident has been resolved.').")
 @click.option("--at", "at", help="When it was resolved, if not now.")
 @pass_state
 def resolve(state: State, incident_id: str, message: str | None, at: str | None) -> None:
@@ -474,7 +484,7 @@ def resolve(state: State, incident_id: str, message: str | None, at: str | None)
 
 @main.command(help="Reopen a resolved incident.")
 @click.argument("incident_id")
-@click.option("--message", "-m", help="Why it is open again.")
+@click.option("--message", "-m", type=TEXT, help="Why it is open again.")
 @click.option("--status", default="investigating", show_default=True, type=click.Choice(["investigating", "identified", "monitoring"]))
 @pass_state
 def reopen(state: State, incident_id: str, message: str | None, status: str) -> None:
@@ -484,7 +494,7 @@ def reopen(state: State, incident_id: str, message: str | None, status: str) -> 
 
 @main.command(help="Acknowledge an incident: you have it. Paging stops, and your acknowledgement is recorded on the outstanding pages.")
 @click.argument("incident_id")
-@click.option("--as", "as_name", metavar="NAME", help="Who takes it (default: you, as given to incident --as or $INCIDENT_USER).")
+@click.option("--as", "as_name", metavar="NAME", type=NAME, help="Who takes it (default: you, as given to incident --as or $INCIDENT_USER).")
 @pass_state
 def ack(state: State, incident_id: str, as_name: str | None) -> None:
     incident, changed = state.backend.acknowledge(incident_id=incident_id, by=as_name or state.actor.name)
@@ -534,7 +544,8 @@ def severity(state: State, incident_id: str, severity: str) -> None:
 @click.option("--once", is_flag=True, help="Do what is due now, then exit.")
 @click.option("--poll-interval", default=1.0, show_default=True, type=click.FloatRange(0.05, 60), help="Seconds between polls when idle.")
 @click.option("--lease", default=oncall_timers.DEFAULT_LEASE.total_seconds(), show_default=True, type=click.FloatRange(1, 3600),
-              help="Seconds a worker holds the timers it claims; a worker that dies delays them at most this long.")
+              help="Seconds a worker holds the timers and messages it claims (renewed while it works on them); "
+              "a worker that dies delays them at most this long.")
 @pass_state
 def watch(state: State, once: bool, poll_interval: float, lease: float) -> None:
     import signal
@@ -581,7 +592,7 @@ def watch(state: State, once: bool, poll_interval: float, lease: float) -> None:
 
 @main.command(help="Hand over command of an incident.")
 @click.argument("incident_id")
-@click.option("--to", "to", required=True, help="The new incident commander.")
+@click.option("--to", "to", required=True, type=NAME, help="The new incident commander.")
 @pass_state
 def handover(state: State, incident_id: str, to: str) -> None:
     incident = state.backend.hand_over(incident_id=incident_id, to=to)
@@ -591,7 +602,7 @@ def handover(state: State, incident_id: str, to: str) -> None:
 @main.command(help="Pause the incident's SLA clocks while waiting on the customer (their logs, their confirmation). "
               "Time paused does not count against any target; 'incident resume' starts the clocks again.")
 @click.argument("incident_id")
-@click.option("--reason", "-r", required=True, help="What you are waiting for, e.g. 'customer to send HAR file'.")
+@click.option("--reason", "-r", required=True, type=REASON, help="What you are waiting for, e.g. 'customer to send HAR file'.")
 @pass_state
 def pause(state: State, incident_id: str, reason: str) -> None:
     incident = state.backend.pause_sla(incident_id=incident_id, reason=reason)
@@ -615,12 +626,12 @@ def resume(state: State, incident_id: str) -> None:
 @main.command(help="Publish an incident's root cause and remediation (shown on its page and on /sla), and record the "
               "postmortem analysis: contributing factors, the why-chain, detection and response gaps.")
 @click.argument("incident_id")
-@click.option("--root-cause", help="What went wrong and why, for customers.")
-@click.option("--remediation", help="What is being changed so it does not happen again.")
-@click.option("--factor", "factors", multiple=True, help="A contributing factor; repeat for several. Adds to those recorded.")
-@click.option("--why", "whys", multiple=True, help="One answer of the why-chain, most immediate first; repeat in order. Replaces the chain.")
-@click.option("--detection-gap", help="What detection missed or how late it was (empty text clears it).")
-@click.option("--response-gap", help="What the response missed or how late it was (empty text clears it).")
+@click.option("--root-cause", type=TEXT, help="What went wrong and why, for customers.")
+@click.option("--remediation", type=TEXT, help="What is being changed so it does not happen again.")
+@click.option("--factor", "factors", multiple=True, type=TEXT, help="A contributing factor; repeat for several. Adds to those recorded.")
+@click.option("--why", "whys", multiple=True, type=TEXT, help="One answer of the why-chain, most immediate first; repeat in order. Replaces the chain.")
+@click.option("--detection-gap", type=TEXT, help="What detection missed or how late it was (empty text clears it).")
+@click.option("--response-gap", type=TEXT, help="What the response missed or how late it was (empty text clears it).")
 @pass_state
 def rca(
     state: State,
@@ -726,11 +737,11 @@ def maintenance() -> None:
 
 
 @maintenance.command("schedule", help="Announce a maintenance window.")
-@click.option("--title", "-t", required=True)
+@click.option("--title", "-t", required=True, type=TITLE)
 @click.option("--component", "-c", "components", multiple=True, required=True, metavar="ID")
 @click.option("--start", required=True, help="ISO time, e.g. 2026-12-01T06:00 (page time zone unless an offset is given).")
 @click.option("--end", required=True, help="ISO time.")
-@click.option("--message", "-m")
+@click.option("--message", "-m", type=TEXT)
 @pass_state
 def maintenance_schedule(state: State, title: str, components: tuple[str, ...], start: str, end: str, message: str | None) -> None:
     scheduled_for = state.when(start, "start")
@@ -750,7 +761,7 @@ def maintenance_schedule(state: State, title: str, components: tuple[str, ...], 
 @maintenance.command("status", help="Move a maintenance to in_progress, verifying or completed.")
 @click.argument("maintenance_id")
 @click.argument("status", type=click.Choice(["in_progress", "verifying", "completed"]))
-@click.option("--message", "-m")
+@click.option("--message", "-m", type=TEXT)
 @pass_state
 def maintenance_status(state: State, maintenance_id: str, status: str, message: str | None) -> None:
     result = state.backend.set_maintenance_status(maintenance_id=maintenance_id, status=status, message=message)
@@ -832,7 +843,7 @@ main.add_command(postmortem)
 
 
 def _incident_key(incident_id: str | int) -> int:
-    return int(str(incident_id).strip().lstrip("#"))
+    return parse_id(str(incident_id).strip().lstrip("#"))
 
 
 def _last_page_id(runtime: Runtime) -> int:

@@ -254,7 +254,7 @@ def _find_playbook(name: str, settings: Settings) -> Playbook:
 
 def _severity(text: str) -> int:
     cleaned = text.strip().lower().removeprefix("sev").removeprefix("p").removeprefix("-")
-    if not cleaned.isdigit() or not 1 <= int(cleaned) <= 9:
+    if not (cleaned.isascii() and cleaned.isdigit() and len(cleaned) < 6) or not 1 <= int(cleaned) <= 9:
         raise click.BadParameter(f"{text!r} is not a severity like 1, sev1 or P1", param_hint="--severity")
     return int(cleaned)
 

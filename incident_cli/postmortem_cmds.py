@@ -13,6 +13,8 @@ from rich.table import Table
 from rich.text import Text
 
 from incident_cli.render import console
+from statuspage import validators
+from statuspage.clickutil import Checked
 from statuspage.postmortems import document
 from statuspage.postmortems import service as postmortems
 
@@ -33,8 +35,8 @@ def action() -> None:
 
 @action.command("add", help="Add an action item to an incident's postmortem, e.g. --title 'Alert on expiry' --owner bob --due 2026-12-15.")
 @click.argument("incident_id")
-@click.option("--title", "-t", required=True, help="What is to be done.")
-@click.option("--owner", required=True, help="Who does it.")
+@click.option("--title", "-t", required=True, type=Checked(validators.title), help="What is to be done.")
+@click.option("--owner", required=True, type=Checked(validators.person_name), help="Who does it.")
 @click.option("--due", required=True, metavar="YYYY-MM-DD", help="By when.")
 def action_add(incident_id: str, title: str, owner: str, due: str) -> None:
     state = _state()

@@ -1,11 +1,20 @@
-"""What both command lines share: one-line errors and exit codes."""
+"""What both command lines share: one-line errors and exit codes, and text checked as it is read.
+
+Arguments are decoded by Python with ``surrogateescape``: bytes that are not UTF-8 become lone
+surrogates, which blow up later, wherever the text is stored or printed. Every command of a
+:class:`OneLineErrors` tree refuses them before it runs, naming the option (see
+:class:`CheckedContext`).
+"""
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from sqlalchemy.exc import OperationalError
 
 from statuspage.errors import DatabaseNotReady, UserError
@@ -15,13 +24,28 @@ EXIT_USER_ERROR = 2
 EXIT_UNAVAILABLE = 1
 
 
+class CheckedContext(click.Context):
+    """A context that refuses parameters holding bytes that are not UTF-8 before the command's
+    callback runs, so that nothing is opened, sent or written with them."""
+
+    def invoke(self, callback: Any, /, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(callback, click.Command):
+            for param in self.command.params:
+                if param.name is not None:
+                    refuse_undecodable(self.params.get(param.name), param, self)
+        return super().invoke(callback, *args, **kwargs)
+
+
 class OneLineErrors(click.Group):
     """A click group whose every failure a user can cause is one line on stderr, never a
-    traceback: exit 2 for bad input (usage, configuration, unknown ids), 1 when a dependency
-    such as the database is unavailable."""
+    traceback: exit 2 for bad input (usage, configuration, unknown ids, text that is not UTF-8),
+    1 when a dependency such as the database is unavailable."""
+
+    context_class = CheckedContext
 
     def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         prog = kwargs.get("prog_name") or self.name or "command"
+        _check_every_command(self)
         try:
             return super().main(*args, standalone_mode=False, **kwargs)
         except click.exceptions.NoArgsIsHelpError as exc:
@@ -55,3 +79,63 @@ class OneLineErrors(click.Group):
 def fail(message: str, code: int) -> None:
     click.echo(message, err=True)
     sys.exit(code)
+
+
+def _check_every_command(command: click.Command) -> None:
+    """Give every command below ``command`` a :class:`CheckedContext`: those added from other
+    modules too, and those added later, without each having to ask for it."""
+    if command.context_class is click.Context:
+        command.context_class = CheckedContext
+    for sub in getattr(command, "commands", {}).values():
+        _check_every_command(sub)
+
+
+def param_label(param: click.Parameter, ctx: click.Context | None) -> str:
+    """How a message names a parameter: ``--title``, ``URL``, or ``--as ($INCIDENT_USER)`` when
+    the value came from the environment."""
+    if isinstance(param, click.Option):
+        label = max(param.opts, key=len)
+    else:
+        label = param.human_readable_name
+    if ctx is not None and param.name and isinstance(param.envvar, str):
+        if ctx.get_parameter_source(param.name) is ParameterSource.ENVIRONMENT:
+            label += f" (${param.envvar})"
+    return label
+
+
+def refuse_undecodable(value: object, param: click.Parameter, ctx: click.Context | None) -> None:
+    """A ``UserError`` naming the parameter when ``value`` (text, a path, or several) holds what
+    undecodable bytes become."""
+    if isinstance(value, (tuple, list)):
+        for item in value:
+            refuse_undecodable(item, param, ctx)
+        return
+    if not isinstance(value, (str, os.PathLike)):
+        return
+    text = os.fspath(value)
+    if not isinstance(text, str):
+        return
+    bad = next((ch for ch in text if "\ud800" <= ch <= "\udfff"), None)
+    if bad is None:
+        return
+    # surrogateescape keeps byte 0xNN as U+DCNN.
+    found = f"the byte 0x{ord(bad) - 0xDC00:02x}" if ord(bad) >= 0xDC80 else f"a lone surrogate U+{ord(bad):04X}"
+    raise UserError(f"{param_label(param, ctx)}: must be valid UTF-8 text (it has {found})")
+
+
+class Checked(click.ParamType):
+    """Text that a rule of :mod:`statuspage.validators` accepts, checked as the command line is
+    read: before anything is sent or written, in the rule's words, naming the option. The value
+    goes on as typed; the service layer trims it (an empty ``--root-cause`` still clears)."""
+
+    name = "text"
+
+    def __init__(self, rule: Callable[..., object]) -> None:
+        self.rule = rule
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str) or param is None:
+            return value
+        refuse_undecodable(value, param, ctx)
+        self.rule(value, field=param_label(param, ctx))
+        return value

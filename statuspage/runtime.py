@@ -18,10 +18,11 @@ from statuspage.clock import Clock, SystemClock
 from statuspage.components import service as components
 from statuspage.context import Actor, WriteContext
 from statuspage.db import migrate
-from statuspage.db.engine import make_engine, new_session
+from statuspage.db.engine import make_engine, new_session, sqlite_file
 from statuspage.domain.durations import Duration, DurationError
 from statuspage.domain.enums import Source
-from statuspage.errors import DatabaseNotReady, InvalidInput
+from statuspage.domain.localtime import LocalTimeError, local_instant
+from statuspage.errors import DatabaseNotReady, InvalidInput, UserError
 from statuspage.settings import Settings, load_settings
 
 
@@ -62,6 +63,14 @@ def open_runtime(config_path: str | None = None, *, clock: Clock | None = None, 
 def ensure_ready(runtime: Runtime) -> None:
     """Refuse to work on a database the migrations have not brought up to date, and bring the
     components in line with the configuration file when it has changed."""
+    path = sqlite_file(runtime.settings.database_url)
+    if path is not None and not path.exists():
+        # Connecting would create an empty file there, and doing what the next message advises
+        # ('db upgrade') would fill it: a second database beside the one meant. Only 'db upgrade' creates.
+        raise UserError(
+            f"no database at {path}: check DATABASE_URL or the configuration's database.url (a relative "
+            "path is read from the working directory), or, for a new one, create it with: statuspage db upgrade"
+        )
     try:
         up_to_date = migrate.is_up_to_date(runtime.engine)
     except OperationalError as exc:
@@ -105,7 +114,10 @@ def parse_when(text: str, *, now: datetime, zone: str, field: str) -> datetime:
     except ValueError:
         raise InvalidInput(f"{text!r} is not a time like '15m ago' or 2026-11-25T03:10", field=field) from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(zone))
+        try:
+            moment = local_instant(moment, ZoneInfo(zone))
+        except LocalTimeError as exc:
+            raise InvalidInput(f"--{field} {value} {exc}", field=field) from None
     return moment
 
 

@@ -134,6 +134,7 @@ def test_ack_and_handover(run) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_unmigrated_database_is_reported(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    (tmp_path / "empty.db").touch()  # there, but never migrated (a missing one: test_bad_arguments.py)
     env = {**cli_env, "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
     result = CliRunner(env=env).invoke(incident_main, ["list"], prog_name="incident")
     assert result.exit_code == 1

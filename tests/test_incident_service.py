@@ -113,8 +113,8 @@ def test_declare_records_component_status_history(ctx: WriteContext, clock: Fixe
         ({"components": []}, InvalidInput, "at least one affected component"),
         ({"severity": 9}, InvalidInput, "'9' is not a severity"),
         ({"severity": "high"}, InvalidInput, "'high' is not a severity"),
-        ({"title": "   "}, InvalidInput, "title must not be empty"),
-        ({"title": "x" * 201}, InvalidInput, "the limit is 200"),
+        ({"title": "   "}, InvalidInput, "title: must not be empty"),
+        ({"title": "x" * 201}, InvalidInput, "title: must be at most 200 characters"),
         ({"components": {"api": "broken"}}, InvalidInput, "'broken' is not a component status"),
         ({"impact": "maintenance"}, InvalidInput, "not an impact"),
     ],
@@ -258,7 +258,7 @@ def test_update_can_move_component_status(ctx: WriteContext) -> None:
 
 def test_update_without_words_or_status_is_refused(ctx: WriteContext) -> None:
     incident = declare(ctx)
-    with pytest.raises(InvalidInput, match="message is required"):
+    with pytest.raises(InvalidInput, match="message: is required"):
         incidents.post_update(ctx=ctx, incident_id=incident.id or 0, message=None)
 
 

@@ -19,12 +19,26 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The absolute path of a SQLite database kept in a file (relative paths are read from the
+    working directory, as SQLite opens them); ``None`` for other databases and in-memory ones."""
+    try:
+        parsed = make_url(normalise_url(url))
+    except Exception:  # noqa: BLE001 - a malformed URL is reported when it is used
+        return None
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).absolute()
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine; it creates nothing. Connecting to a SQLite file that is not there would create
+    it, which is why the commands check first (see ``statuspage.runtime.ensure_ready``) and only
+    :func:`statuspage.db.migrate.upgrade` makes a new one."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling emits BEGIN late and skips it for some statements;

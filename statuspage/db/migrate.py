@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
+from statuspage.db.engine import sqlite_file
+
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
@@ -27,8 +29,13 @@ def alembic_config(engine: Engine) -> AlembicConfig:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate to ``revision``; the one place a new database is created (a SQLite file, and its
+    directory, come into being here)."""
     from alembic import command
 
+    path = sqlite_file(engine.url.render_as_string(hide_password=False))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
     config = alembic_config(engine)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -38,6 +45,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at, read without Alembic: every command checks it, and
     importing Alembic would cost a cold ``incident declare`` a sixth of a second."""
+    path = sqlite_file(engine.url.render_as_string(hide_password=False))
+    if path is not None and not path.exists():
+        return None  # connecting would create the file
     with engine.connect() as connection:
         if not inspect(connection).has_table(VERSION_TABLE):
             return None

@@ -24,14 +24,17 @@ from statuspage.components.service import get_components, parse_status, refresh_
 from statuspage.context import WriteContext, write
 from statuspage.db.models import Component, Incident, IncidentComponent, IncidentUpdate
 from statuspage.domain.enums import OPEN_INCIDENT_STATUSES, ComponentStatus, Impact, IncidentStatus
-from statuspage.errors import Conflict, InvalidInput, NotFound
+from statuspage.errors import Conflict, InvalidInput, NotFound, UserError
+from statuspage.ids import parse_id
 from statuspage.incidents.messages import default_body
 from statuspage.incidents.sla import open_pause
 from statuspage.oncall import engine as oncall
 from statuspage.settings import Config
+from statuspage.validators import MAX_TEXT, free_text, person_name
+from statuspage.validators import title as one_line_title
 
-MAX_TITLE = 200
-MAX_BODY = 10_000
+MAX_BODY = MAX_TEXT
+MAX_REASON = 500
 # A declaration may say the problem was detected earlier, but not in the future or years ago.
 MAX_DETECTION_LEAD = timedelta(days=7)
 
@@ -40,7 +43,8 @@ def parse_severity(value: int | str, config: Config) -> int:
     text = str(value).strip().lower().removeprefix("sev").removeprefix("p")
     levels = config.severity_levels
     allowed = ", ".join(str(level) for level in levels)
-    if not text.isdigit() or int(text) not in levels:
+    # ASCII and short: str.isdigit() also takes '²' and '١', which int() then refuses or misreads.
+    if not (text.isascii() and text.isdigit() and len(text) < 6) or int(text) not in levels:
         raise InvalidInput(f"{str(value)!r} is not a severity; use one of {allowed}", field="severity")
     return int(text)
 
@@ -57,27 +61,15 @@ def parse_incident_status(value: str, *, field: str = "status") -> IncidentStatu
 
 
 def clean_text(value: str | None, *, field: str, limit: int, required: bool) -> str | None:
-    if value is None:
-        if required:
-            raise InvalidInput(f"{field} is required", field=field)
-        return None
-    value = value.strip()
-    if not value:
-        if required:
-            raise InvalidInput(f"{field} must not be empty", field=field)
-        return None
-    if len(value) > limit:
-        raise InvalidInput(f"{field} is {len(value)} characters long; the limit is {limit}", field=field)
-    if any(ord(ch) < 32 and ch not in "\n\t" for ch in value):
-        raise InvalidInput(f"{field} contains control characters", field=field)
-    return value
+    """Free text (see :mod:`statuspage.validators`), for the services that import it from here."""
+    return free_text(value, field=field, limit=limit, required=required)
 
 
 def get(*, session: Session, incident_id: int | str, for_update: bool = False) -> Incident:
     try:
-        key = int(str(incident_id).strip().lstrip("#"))
-    except ValueError:
-        raise NotFound(f"no incident {str(incident_id)!r}: incident ids are numbers", field="id") from None
+        key = parse_id(str(incident_id).strip().lstrip("#"))
+    except UserError as exc:
+        raise NotFound(exc.message, field="id") from None
     statement = select(Incident).where(Incident.id == key)
     if for_update:
         statement = statement.with_for_update()
@@ -194,9 +186,9 @@ def declare(
     level = parse_severity(severity, config)
     chosen = oncall.choose_playbook(config, level, playbook)
     definition = config.severities[f"sev{level}"]
-    clean_title = clean_text(title, field="title", limit=MAX_TITLE, required=True)
+    clean_title = one_line_title(title)
     body = clean_text(message, field="message", limit=MAX_BODY, required=False)
-    clean_commander = clean_text(commander, field="commander", limit=200, required=False)
+    clean_commander = None if commander is None else person_name(commander, field="commander")
     if impact is None:
         chosen_impact = definition.impact
     else:
@@ -220,7 +212,7 @@ def declare(
         raise InvalidInput("detected_at is more than 7 days ago; record an old incident with an import", field="detected_at")
 
     incident = Incident(
-        title=clean_title or "",
+        title=clean_title,
         severity=level,
         impact=chosen_impact.value,
         status=IncidentStatus.INVESTIGATING.value,
@@ -403,7 +395,7 @@ def acknowledge(*, ctx: WriteContext, incident_id: int | str, by: str | None = N
     Returns the incident and whether this call was the incident's acknowledgement.
     """
     incident = get(session=ctx.session, incident_id=incident_id, for_update=True)
-    who = clean_text(by, field="by", limit=200, required=False) or ctx.actor.name
+    who = ctx.actor.name if by is None else person_name(by, field="by")
     is_open = IncidentStatus(incident.status).is_open
     if incident.acknowledged_at is not None:
         if is_open:
@@ -490,7 +482,7 @@ def escalate(*, ctx: WriteContext, incident_id: int | str, to_tier: int | None =
 def hand_over(*, ctx: WriteContext, incident_id: int | str, to: str) -> Incident:
     """Transfer command. The audit log keeps who had it and who handed it over."""
     incident = get(session=ctx.session, incident_id=incident_id, for_update=True)
-    new_commander = clean_text(to, field="to", limit=200, required=True)
+    new_commander = person_name(to, field="to")
     if not IncidentStatus(incident.status).is_open:
         raise Conflict(f"incident {incident.id} is resolved; command cannot be handed over")
     if new_commander == incident.commander:
@@ -519,7 +511,7 @@ def pause_sla(*, ctx: WriteContext, incident_id: int | str, reason: str) -> Inci
     Internal: audited as ``incident.sla_pause`` and posted to the Slack thread, not published.
     """
     incident = get(session=ctx.session, incident_id=incident_id, for_update=True)
-    why = clean_text(reason, field="reason", limit=500, required=True)
+    why = clean_text(reason, field="reason", limit=MAX_REASON, required=True)
     if not IncidentStatus(incident.status).is_open:
         raise Conflict(f"incident {incident.id} is resolved; its SLA clocks have stopped already")
     current = open_pause(incident)

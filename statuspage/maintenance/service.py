@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
@@ -11,8 +11,10 @@ from statuspage.components.service import get_components, refresh_statuses
 from statuspage.context import WriteContext, write
 from statuspage.db.models import Component, Maintenance, MaintenanceComponent, MaintenanceUpdate
 from statuspage.domain.enums import MaintenanceStatus
-from statuspage.errors import Conflict, InvalidInput, NotFound
-from statuspage.incidents.service import MAX_BODY, MAX_TITLE, clean_text
+from statuspage.errors import Conflict, InvalidInput, NotFound, UserError
+from statuspage.ids import parse_id
+from statuspage.incidents.service import MAX_BODY, clean_text
+from statuspage.validators import title as one_line_title
 
 MAX_WINDOW = timedelta(days=14)
 _NEXT = {
@@ -31,9 +33,9 @@ _DEFAULT_BODY = {
 
 def get(*, session: Session, maintenance_id: int | str) -> Maintenance:
     try:
-        key = int(str(maintenance_id))
-    except ValueError:
-        raise NotFound(f"no maintenance {str(maintenance_id)!r}: maintenance ids are numbers", field="id") from None
+        key = parse_id(str(maintenance_id), what="maintenance")
+    except UserError as exc:
+        raise NotFound(exc.message, field="id") from None
     row = session.get(Maintenance, key)
     if row is None:
         raise NotFound(f"no maintenance {key}", field="id")
@@ -50,21 +52,24 @@ def schedule(
     scheduled_until: datetime,
     message: str | None = None,
 ) -> Maintenance:
-    clean_title = clean_text(title, field="title", limit=MAX_TITLE, required=True)
+    clean_title = one_line_title(title)
     body = clean_text(message, field="message", limit=MAX_BODY, required=False)
     for name, value in (("scheduled_for", scheduled_for), ("scheduled_until", scheduled_until)):
         if value.tzinfo is None:
             raise InvalidInput(f"{name} needs a time zone offset", field=name)
-    if scheduled_until <= scheduled_for:
+    # Measured as instants: Python compares and subtracts two times in the same zone by their wall
+    # clocks, so 02:30 to 03:30 across the spring switch would pass while lasting no time at all.
+    length = scheduled_until.astimezone(UTC) - scheduled_for.astimezone(UTC)
+    if length <= timedelta(0):
         raise InvalidInput("scheduled_until must be after scheduled_for", field="scheduled_until")
-    if scheduled_until - scheduled_for > MAX_WINDOW:
+    if length > MAX_WINDOW:
         raise InvalidInput("a maintenance window may last 14 days at most", field="scheduled_until")
     if not components:
         raise InvalidInput("name at least one component", field="components")
     rows = get_components(session=ctx.session, ids=components)
     now = ctx.now()
     maintenance = Maintenance(
-        title=clean_title or "",
+        title=clean_title,
         status=MaintenanceStatus.SCHEDULED.value,
         scheduled_for=scheduled_for,
         scheduled_until=scheduled_until,

@@ -16,17 +16,19 @@ from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
+from statuspage import validators
 from statuspage.context import WriteContext, write
 from statuspage.db.models import ActionItem, ContributingFactor, Incident, Postmortem
-from statuspage.errors import Conflict, InvalidInput, NotFound
+from statuspage.errors import Conflict, InvalidInput, NotFound, UserError
+from statuspage.ids import parse_id
 from statuspage.incidents import service as incidents
 from statuspage.incidents.service import MAX_BODY, clean_text
 
 OPEN = "open"
 DONE = "done"
 ACTION_STATUSES = (OPEN, DONE)
-MAX_TITLE = 200
-MAX_OWNER = 200
+MAX_TITLE = validators.MAX_TITLE
+MAX_OWNER = validators.MAX_NAME
 MAX_WHYS = 20
 
 
@@ -203,10 +205,10 @@ def add_action(
     *, ctx: WriteContext, incident_id: int | str, title: str, owner: str, due_on: date | str
 ) -> ActionItem:
     incident, row = _postmortem_for_update(ctx, incident_id)
-    clean_title = clean_text(title, field="title", limit=MAX_TITLE, required=True)
-    clean_owner = clean_text(owner, field="owner", limit=MAX_OWNER, required=True)
+    clean_title = validators.title(title, limit=MAX_TITLE)
+    clean_owner = validators.person_name(owner, field="owner", limit=MAX_OWNER)
     due = parse_due(due_on)
-    assert clean_title is not None and clean_owner is not None and incident.id is not None
+    assert incident.id is not None
     now = _touch(ctx, row)
     item = ActionItem(incident_id=incident.id, title=clean_title, owner=clean_owner, due_on=due, status=OPEN, created_at=now)
     ctx.session.add(item)
@@ -223,9 +225,9 @@ def add_action(
 
 def get_action(*, session: Session, action_id: int | str, for_update: bool = False) -> ActionItem:
     try:
-        key = int(str(action_id).strip().lstrip("#"))
-    except ValueError:
-        raise NotFound(f"no action item {str(action_id)!r}: action ids are numbers", field="id") from None
+        key = parse_id(str(action_id).strip().lstrip("#"), what="action item")
+    except UserError as exc:
+        raise NotFound(exc.message, field="id") from None
     statement = select(ActionItem).where(ActionItem.id == key)
     if for_update:
         statement = statement.with_for_update()

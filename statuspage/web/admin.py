@@ -78,6 +78,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from statuspage import validators
 from statuspage.clock import Clock, SystemClock
 from statuspage.components import service as components_service
 from statuspage.context import Actor, WriteContext, register_before_commit
@@ -135,11 +136,36 @@ def _moment(value: datetime) -> datetime:
     return value
 
 
+def _checked(check: Callable[[str], object]) -> AfterValidator:
+    """A rule of :mod:`statuspage.validators`, which the service layer and the command lines apply
+    too: the same input is refused with the same words (``field: problem``) through every door.
+    The value goes on as sent; the service layer trims it."""
+
+    def run(value: str) -> str:
+        try:
+            check(value)
+        except validators.Refused as exc:
+            raise PydanticCustomError("text", "{problem}", {"problem": exc.problem}) from None
+        return value
+
+    return AfterValidator(run)
+
+
+def _max_length(limit: int) -> Any:
+    # Documented for clients; enforced by the rule itself, so that its words are the ones used.
+    return Field(json_schema_extra={"maxLength": limit})
+
+
 Moment = Annotated[AwareDatetime, AfterValidator(_moment)]
 ComponentId = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_no_control)]
-Title = Annotated[str, Field(max_length=200)]
-Message = Annotated[str, Field(max_length=10_000)]
-Name = Annotated[str, Field(max_length=200)]
+Title = Annotated[str, _max_length(validators.MAX_TITLE), _checked(validators.title)]
+Message = Annotated[str, _max_length(validators.MAX_TEXT), _checked(lambda v: validators.free_text(v, field="message"))]
+Reason = Annotated[
+    str,
+    _max_length(incidents.MAX_REASON),
+    _checked(lambda v: validators.free_text(v, field="reason", limit=incidents.MAX_REASON, required=True)),
+]
+Name = Annotated[str, _max_length(validators.MAX_NAME), _checked(lambda v: validators.person_name(v, field="name"))]
 
 
 def _components_mapping(value: Any) -> Any:
@@ -239,7 +265,7 @@ class HandOverIncident(Body):
 
 
 class PauseSla(Body):
-    reason: Message = Field(description="What the customer is to do, e.g. 'waiting for their load balancer logs'.")
+    reason: Reason = Field(description="What the customer is to do, e.g. 'waiting for their load balancer logs'.")
 
 
 class RecordRootCause(Body):
@@ -475,10 +501,10 @@ def human_name(request: Request) -> str | None:
         value = raw.encode("latin-1").decode("utf-8")
     except UnicodeError:
         value = raw
-    value = value.strip()
-    if not value or len(value) > MAX_HUMAN_NAME or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise invalid([{"field": "X-Incident-User", "message": f"must be 1-{MAX_HUMAN_NAME} printable characters"}])
-    return value
+    try:
+        return validators.person_name(value, field="X-Incident-User", limit=MAX_HUMAN_NAME)
+    except validators.Refused as exc:
+        raise invalid([{"field": "X-Incident-User", "message": exc.problem}]) from None
 
 
 # Dispatch ------------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ from statuspage import outbox
 from statuspage.context import WriteContext, write
 from statuspage.db.models import AuditEvent, Incident, Maintenance, OutboxMessage, WebhookSubscriber
 from statuspage.domain.enums import MaintenanceStatus
-from statuspage.errors import InvalidInput, NotFound
+from statuspage.errors import InvalidInput, NotFound, UserError
+from statuspage.ids import parse_id
 from statuspage.incidents.service import clean_text
 from statuspage.oncall.engine import ONCALL_ACTIONS
 from statuspage.web.v2 import V2Builder
@@ -100,9 +101,9 @@ def subscribe(*, ctx: WriteContext, url: str, description: str | None = None) ->
 
 def get(*, session: Session, subscriber_id: int | str) -> WebhookSubscriber:
     try:
-        key = int(str(subscriber_id).strip().lstrip("#"))
-    except ValueError:
-        raise NotFound(f"no webhook {str(subscriber_id)!r}: webhook ids are numbers", field="id") from None
+        key = parse_id(str(subscriber_id).strip().lstrip("#"), what="webhook")
+    except UserError as exc:
+        raise NotFound(exc.message, field="id") from None
     subscriber = session.get(WebhookSubscriber, key)
     if subscriber is None:
         raise NotFound(f"no webhook {key}", field="id")

@@ -1,0 +1,29 @@
+"""Ids as people type them (command lines, URL paths): ASCII digits, within the database's columns.
+
+``int()`` alone would take ``١`` (Arabic-Indic one) for incident 1 and hand numbers past 32 bits to
+the driver, which overflows (SQLite) or refuses them (PostgreSQL) with a traceback instead of a
+"no such incident".
+"""
+
+from __future__ import annotations
+
+from statuspage.errors import UserError
+
+# Ids are 32-bit integer columns on every backend.
+MAX_ID = 2**31 - 1
+
+
+def parse_id(raw: str, *, what: str = "incident") -> int:
+    """The id ``raw`` names; a ``UserError`` (one line) when it cannot name any ``what``."""
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit()):
+        raise UserError(f"no {what} {_shown(raw)!r}: {what} ids are numbers")
+    value = int(text) if len(text) <= 20 else MAX_ID + 1
+    if value > MAX_ID:
+        raise UserError(f"no {what} {_shown(text)}: {what} ids go up to {MAX_ID}")
+    return value
+
+
+def _shown(text: str) -> str:
+    """What was typed, cut short enough for a one-line message."""
+    return text if len(text) <= 40 else text[:40] + "…"
