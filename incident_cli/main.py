@@ -571,6 +571,7 @@ def watch(state: State, once: bool, poll_interval: float, lease: float) -> None:
         click.echo(f"{runtime.clock.now().astimezone(zone):%H:%M:%S}  {line}")
         sys.stdout.flush()
 
+    senders = runtime.senders()
     for signum in (signal.SIGTERM, signal.SIGINT):
         previous[signum] = signal.signal(signum, request_stop)
     try:
@@ -580,6 +581,7 @@ def watch(state: State, once: bool, poll_interval: float, lease: float) -> None:
             runtime,
             stop=stop,
             once=once,
+            senders=senders,
             poll_interval=poll_interval,
             lease=timedelta(seconds=lease),
             say=say,
@@ -587,6 +589,8 @@ def watch(state: State, once: bool, poll_interval: float, lease: float) -> None:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        for sender in senders.values():
+            sender.close()
     click.echo(str(totals))
 
 

@@ -18,18 +18,19 @@ from __future__ import annotations
 import functools
 import pkgutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ParamSpec, TypeVar
+from contextlib import AbstractContextManager
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from sqlalchemy import update
 from sqlmodel import Session
 
 from statuspage.clock import Clock
-from statuspage.db.models import AuditEvent, SiteState
+from statuspage.db.models import AuditEvent, SiteState, Timer
 from statuspage.domain.enums import Source
-from statuspage.settings import Config
+from statuspage.settings import Config, Settings
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -176,3 +177,26 @@ def bump_data_version(session: Session, at: datetime) -> None:
     session.execute(
         update(SiteState).where(SiteState.id == 1).values(data_version=SiteState.data_version + 1, updated_at=at)
     )
+
+
+TimerHandler = Callable[[WriteContext, Timer], None]
+
+
+class Process(Protocol):
+    """What the workers (timers, the outbox, the SLA watch) need of the process they run in: its
+    settings and clock, sessions and service contexts, and the timer handlers. The composition
+    root (:class:`statuspage.runtime.Runtime`) is one; workers take it as a parameter and never
+    import it, so they know nothing of how the process was put together."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def timer_handlers(self) -> Mapping[str, TimerHandler]: ...
+
+    def session(self) -> AbstractContextManager[Session]: ...
+
+    def context(self, session: Session, actor: Actor) -> WriteContext: ...

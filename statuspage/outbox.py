@@ -49,26 +49,22 @@ each result is recorded in a transaction of its own right after.
 from __future__ import annotations
 
 import logging
-import pkgutil
 import random
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import exists, func, or_, update
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from statuspage.context import Actor, WriteContext
+from statuspage.context import Actor, Process, WriteContext
 from statuspage.db.models import OutboxMessage
 from statuspage.domain.enums import Source
-
-if TYPE_CHECKING:
-    from statuspage.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -171,27 +167,6 @@ class Sender(Protocol):
 
 
 SenderFactory = Callable[[], Sender]
-
-# channel -> a factory, or "module:attribute" naming one, imported only when a worker starts so
-# that this module needs no channel's code (nor its HTTP client) to be imported.
-_SENDERS: dict[str, SenderFactory | str] = {
-    "webhook": "statuspage.webhooks.sender:WebhookSender",
-    "slack": "statuspage.slack.sender:SlackSender",
-}
-
-
-def register_sender(channel: str, factory: SenderFactory | str) -> None:
-    """Make ``statuspage deliver`` deliver ``channel`` with senders made by ``factory``."""
-    _SENDERS[channel] = factory
-
-
-def make_senders() -> dict[str, Sender]:
-    senders: dict[str, Sender] = {}
-    for channel, factory in _SENDERS.items():
-        if isinstance(factory, str):
-            factory = pkgutil.resolve_name(factory)
-        senders[channel] = factory()  # type: ignore[operator]
-    return senders
 
 
 # Policy --------------------------------------------------------------------------------------
@@ -423,7 +398,7 @@ class Heartbeat:
     renewed by mistake; :meth:`holds` then says the message is no longer this worker's to send.
     """
 
-    def __init__(self, runtime: Runtime, messages: Sequence[OutboxMessage], lease: timedelta) -> None:
+    def __init__(self, runtime: Process, messages: Sequence[OutboxMessage], lease: timedelta) -> None:
         self.runtime = runtime
         self.lease = lease
         self._lock = threading.Lock()
@@ -530,9 +505,9 @@ class DeliveryReport:
 
 
 def deliver_due(
-    runtime: Runtime,
+    runtime: Process,
     *,
-    senders: Mapping[str, Sender] | None = None,
+    senders: Mapping[str, Sender],
     policy: RetryPolicy = DEFAULT_POLICY,
     rand: Callable[[], float] = random.random,
     stop: Callable[[], bool] | None = None,
@@ -542,52 +517,46 @@ def deliver_due(
 
     The time comes from ``runtime.clock`` and the jitter from ``rand``, so tests can drive retries
     exactly. ``stop`` is asked between messages; when it says so, the rest of the batch is
-    released unsent. ``say`` gets a console line for every message that went dead. Senders made
-    here (``senders=None``) are closed at the end; senders passed in belong to the caller.
+    released unsent. ``say`` gets a console line for every message that went dead. The senders
+    (one per channel this worker delivers) belong to the caller, who closes them.
     """
-    own = senders is None
-    active: Mapping[str, Sender] = make_senders() if senders is None else senders
+    active = senders
     report = DeliveryReport()
-    try:
-        with runtime.session() as session:
-            claimed = claim_due(session, now=runtime.clock.now(), channels=list(active), policy=policy)
-            report.claimed = len(claimed)
-            with Heartbeat(runtime, claimed, policy.lease) as heartbeat:
-                for index, message in enumerate(claimed):
-                    if stop is not None and stop():
-                        rest = [m.id for m in claimed[index:] if m.id is not None]
-                        release(session, rest)
-                        report.released = len(rest)
-                        break
-                    if not heartbeat.holds(message):
-                        log.warning("outbox message %s was taken over by another worker; leaving it", message.id)
-                        continue
-                    outcome = _attempt(runtime, active[message.channel], message)
-                    claim = heartbeat.take(message)
-                    if claim is None:
-                        log.warning("outbox message %s was taken over by another worker while it was sent", message.id)
-                        report.released += 1
-                        continue
-                    message.claimed_until = claim
-                    state = _record_when_possible(
-                        runtime, session, message, outcome, policy=policy, rand=rand, stop=stop
-                    )
-                    if state == DELIVERED:
-                        report.delivered += 1
-                    elif state == DEAD:
-                        report.dead += 1
-                        _gave_up(runtime, active[message.channel], message, outcome, say)
-                    else:
-                        report.retried += 1
-    finally:
-        if own:
-            for sender in active.values():
-                sender.close()
+    with runtime.session() as session:
+        claimed = claim_due(session, now=runtime.clock.now(), channels=list(active), policy=policy)
+        report.claimed = len(claimed)
+        with Heartbeat(runtime, claimed, policy.lease) as heartbeat:
+            for index, message in enumerate(claimed):
+                if stop is not None and stop():
+                    rest = [m.id for m in claimed[index:] if m.id is not None]
+                    release(session, rest)
+                    report.released = len(rest)
+                    break
+                if not heartbeat.holds(message):
+                    log.warning("outbox message %s was taken over by another worker; leaving it", message.id)
+                    continue
+                outcome = _attempt(runtime, active[message.channel], message)
+                claim = heartbeat.take(message)
+                if claim is None:
+                    log.warning("outbox message %s was taken over by another worker while it was sent", message.id)
+                    report.released += 1
+                    continue
+                message.claimed_until = claim
+                state = _record_when_possible(
+                    runtime, session, message, outcome, policy=policy, rand=rand, stop=stop
+                )
+                if state == DELIVERED:
+                    report.delivered += 1
+                elif state == DEAD:
+                    report.dead += 1
+                    _gave_up(runtime, active[message.channel], message, outcome, say)
+                else:
+                    report.retried += 1
     return report
 
 
 def _gave_up(
-    runtime: Runtime, sender: Sender, message: OutboxMessage, outcome: Outcome, say: Callable[[str], None] | None
+    runtime: Process, sender: Sender, message: OutboxMessage, outcome: Outcome, say: Callable[[str], None] | None
 ) -> None:
     """Tell the console, and let the sender tell whoever must know, that a message went dead."""
     line = f"outbox message {message.id} ({message.channel} {message.event} to {message.target}) is dead: {outcome.detail}"
@@ -605,7 +574,7 @@ def _gave_up(
 
 
 def _record_when_possible(
-    runtime: Runtime,
+    runtime: Process,
     session: Session,
     message: OutboxMessage,
     outcome: Outcome,
@@ -638,7 +607,7 @@ def _record_when_possible(
         wait = min(wait * 2, RECORD_RETRY_MAX)
 
 
-def _attempt(runtime: Runtime, sender: Sender, message: OutboxMessage) -> Outcome:
+def _attempt(runtime: Process, sender: Sender, message: OutboxMessage) -> Outcome:
     with runtime.session() as session:
         ctx = runtime.context(session, WORKER_ACTOR)
         try:
@@ -654,12 +623,12 @@ def _attempt(runtime: Runtime, sender: Sender, message: OutboxMessage) -> Outcom
 
 
 def run_worker(
-    runtime: Runtime,
+    runtime: Process,
     *,
     stop: threading.Event,
     once: bool = False,
     poll_interval: float = 1.0,
-    senders: Mapping[str, Sender] | None = None,
+    senders: Mapping[str, Sender],
     policy: RetryPolicy = DEFAULT_POLICY,
     rand: Callable[[], float] = random.random,
     on_pass: Callable[[DeliveryReport], None] | None = None,
@@ -669,27 +638,21 @@ def run_worker(
 
     With ``once``, return as soon as a pass delivers or kills nothing: everything due has then
     been tried, and the messages a delivery unblocked (the next one of the same key) have been
-    tried too, but a failing message is not retried again in the same run.
+    tried too, but a failing message is not retried again in the same run. The senders belong to
+    the caller.
     """
-    own = senders is None
-    active: Mapping[str, Sender] = make_senders() if senders is None else senders
     totals = DeliveryReport()
-    try:
-        while not stop.is_set():
-            report = deliver_due(runtime, senders=active, policy=policy, rand=rand, stop=stop.is_set, say=say)
-            totals.add(report)
-            if on_pass is not None and report.claimed:
-                on_pass(report)
-            if once:
-                if report.delivered + report.dead == 0:
-                    break
-                continue
-            if report.claimed == 0:
-                stop.wait(poll_interval)
-    finally:
-        if own:
-            for sender in active.values():
-                sender.close()
+    while not stop.is_set():
+        report = deliver_due(runtime, senders=senders, policy=policy, rand=rand, stop=stop.is_set, say=say)
+        totals.add(report)
+        if on_pass is not None and report.claimed:
+            on_pass(report)
+        if once:
+            if report.delivered + report.dead == 0:
+                break
+            continue
+        if report.claimed == 0:
+            stop.wait(poll_interval)
     return totals
 
 

@@ -1,13 +1,25 @@
-"""Opening the product from a command line: settings, engine, schema check, component sync."""
+"""The composition root: what a process is made of, put together in one place.
+
+:class:`Runtime` holds the settings, the database engine and the clock, and builds from them
+everything that would otherwise be found by name at run time: the timer handlers the workers
+fire with (:attr:`Runtime.timer_handlers`) and the outbox senders, one per channel
+(:meth:`Runtime.senders`). The workers (:mod:`statuspage.oncall.worker`, :mod:`statuspage.outbox`)
+take a runtime as a parameter and never import this module. A new outbox channel is its sender
+class plus one line in :meth:`Runtime.senders`.
+
+Also here: opening the product from a command line (settings, engine, schema check, component
+sync) and reading times typed on it.
+"""
 
 from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
@@ -16,7 +28,7 @@ from sqlmodel import Session
 
 from statuspage.clock import Clock, SystemClock
 from statuspage.components import service as components
-from statuspage.context import Actor, WriteContext
+from statuspage.context import Actor, TimerHandler, WriteContext
 from statuspage.db import migrate
 from statuspage.db.engine import make_engine, new_session, sqlite_file
 from statuspage.domain.durations import Duration, DurationError
@@ -25,12 +37,24 @@ from statuspage.domain.localtime import LocalTimeError, local_instant
 from statuspage.errors import DatabaseNotReady, InvalidInput, UserError
 from statuspage.settings import Settings, load_settings
 
+if TYPE_CHECKING:
+    from statuspage.outbox import Sender
+
 
 @dataclass
 class Runtime:
     settings: Settings
     engine: Engine
     clock: Clock
+    # Timer kind -> what firing it does, inside the fire transaction. Tests add kinds of their own.
+    timer_handlers: Mapping[str, TimerHandler] = field(default_factory=lambda: default_timer_handlers())
+
+    def senders(self) -> dict[str, Sender]:
+        """One sender per outbox channel this process delivers; the caller closes them."""
+        from statuspage.slack.sender import SlackSender
+        from statuspage.webhooks.sender import WebhookSender
+
+        return {"webhook": WebhookSender(), "slack": SlackSender()}
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -39,6 +63,12 @@ class Runtime:
 
     def context(self, session: Session, actor: Actor) -> WriteContext:
         return WriteContext(session=session, clock=self.clock, actor=actor, config=self.settings.config)
+
+
+def default_timer_handlers() -> dict[str, TimerHandler]:
+    from statuspage.oncall import engine
+
+    return {"ack_timeout": engine.on_timer, "reminder": engine.on_timer}
 
 
 def describe_url(url: str) -> str:

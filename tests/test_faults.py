@@ -177,7 +177,7 @@ def run_until_quiet(runtime: Runtime, clock: FixedClock, active: dict[str, outbo
         with runtime.session() as session:
             next_timer = session.exec(
                 select(func.min(Timer.due_at)).where(
-                    Timer.state == timers.PENDING, col(Timer.kind).in_(timers.handled_kinds())
+                    Timer.state == timers.PENDING, col(Timer.kind).in_(list(runtime.timer_handlers))
                 )
             ).one()
             waiting = session.exec(
@@ -316,7 +316,7 @@ def test_a_database_restart_under_the_worker_and_the_page_loses_and_doubles_noth
 
     # A connection cut in the middle of the first two timers' transactions (after the escalation
     # was written, before the commit).
-    real_handler = timers.handler_for("ack_timeout")
+    real_handler = live.timer_handlers["ack_timeout"]
     cuts_left = [2]
 
     def cutting_handler(fire_ctx: WriteContext, timer: Timer) -> None:
@@ -325,7 +325,7 @@ def test_a_database_restart_under_the_worker_and_the_page_loses_and_doubles_noth
             cuts_left[0] -= 1
             proxy.cut()
 
-    monkeypatch.setitem(timers._HANDLERS, "ack_timeout", cutting_handler)
+    live = dataclasses.replace(live, timer_handlers={**live.timer_handlers, "ack_timeout": cutting_handler})
     inner = senders(timeout=1.0)
     active: dict[str, outbox.Sender] = {
         # Slack: posts that went out and could not be recorded; and sends that lose the database first.

@@ -485,7 +485,7 @@ def test_an_ack_racing_its_deadline_has_exactly_one_outcome(
             (claim,) = timers.claim_due(session, now=clock.now(), kinds=["ack_timeout"])
         race(
             partial(incidents.acknowledge, ctx=make_ctx("Ana Ruiz"), incident_id=incident_id),
-            partial(timers.fire, ctx=make_ctx("worker"), claim=claim),
+            partial(timers.fire, ctx=make_ctx("worker"), claim=claim, handler=runtime.timer_handlers["ack_timeout"]),
         )
         with runtime.session() as session:
             timer_state = session.exec(

@@ -7,8 +7,8 @@ tests/test_oncall.py and, with a real worker process, in tests/test_watch.py.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -31,11 +31,10 @@ def _handler(ctx: WriteContext, timer: Timer) -> None:
     ctx.audit(action="timer.test", subject_type="timer", subject_id=timer.key, at=ctx.now())
 
 
-@pytest.fixture(autouse=True)
-def _test_kind() -> Iterator[None]:
-    timers.register_handler(KIND, _handler)
-    yield
-    timers.unregister_handler(KIND)
+@pytest.fixture
+def runtime(runtime: Runtime) -> Runtime:
+    """The test runtime, firing this module's timer kind with ``_handler``."""
+    return dataclasses.replace(runtime, timer_handlers={**runtime.timer_handlers, KIND: _handler})
 
 
 def add(runtime: Runtime, key: str, due_in: timedelta = timedelta(0), **payload: object) -> None:
@@ -54,7 +53,7 @@ def claim(runtime: Runtime, **kwargs: object) -> list[timers.Claim]:
 
 def fire(runtime: Runtime, c: timers.Claim) -> timers.Fired | None:
     with runtime.session() as session:
-        return timers.fire(ctx=runtime.context(session, timers.WORKER_ACTOR), claim=c)
+        return timers.fire(ctx=runtime.context(session, timers.WORKER_ACTOR), claim=c, handler=_handler)
 
 
 def fired_counts(runtime: Runtime) -> dict[str, int]:
@@ -126,7 +125,7 @@ def test_kinds_without_a_handler_are_left_alone(runtime: Runtime) -> None:
         now = runtime.clock.now()
         timers.schedule(session, incident_id=None, kind="digest", key="digest:2026-11-25", due_at=now, now=now)
         session.commit()
-        assert timers.claim_due(session, now=now) == []
+        assert timers.claim_due(session, now=now, kinds=list(runtime.timer_handlers)) == []
     assert state_of(runtime, "digest:2026-11-25").claimed_until is None
 
 

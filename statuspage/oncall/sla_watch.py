@@ -23,22 +23,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from statuspage.context import Actor, WriteContext, write
+from statuspage.context import Actor, Process, WriteContext, write
 from statuspage.db.models import AuditEvent, Incident, Timer
 from statuspage.domain.businesstime import BusinessCalendar
 from statuspage.domain.sla import Outcome, TargetEvaluation
 from statuspage.incidents.sla import PUBLIC_TARGETS, calendar_for, measure
 from statuspage.oncall import timers
 from statuspage.settings import Config
-
-if TYPE_CHECKING:
-    from statuspage.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +163,7 @@ def record_breach(*, ctx: WriteContext, incident_id: int, target: str) -> AuditE
     )
 
 
-def record_breaches(runtime: Runtime, *, actor: Actor = timers.WORKER_ACTOR) -> BreachReport:
+def record_breaches(runtime: Process, *, actor: Actor = timers.WORKER_ACTOR) -> BreachReport:
     """One pass: find the unrecorded breaches and record each in a transaction of its own.
 
     A breach another worker recorded first counts as ``skipped``; one that fails otherwise is

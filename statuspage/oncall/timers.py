@@ -27,23 +27,19 @@ are never taken by a worker that does not know them.
 from __future__ import annotations
 
 import logging
-import pkgutil
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import case, func, or_, type_coerce, update
 from sqlmodel import Session, col, select
 
-from statuspage.context import Actor, WriteContext, write
+from statuspage.context import Actor, Process, TimerHandler, WriteContext, write
 from statuspage.db.models import Timer
 from statuspage.db.types import UTCDateTime
 from statuspage.domain.enums import Source
-
-if TYPE_CHECKING:
-    from statuspage.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -60,35 +56,6 @@ DEFAULT_LEASE = timedelta(seconds=10)
 DEFAULT_BATCH = 100
 WORKER_ACTOR = Actor("on-call", Source.SYSTEM)
 
-TimerHandler = Callable[[WriteContext, Timer], None]
-
-# kind -> handler, or "module:attribute" naming one, imported when first needed so that this
-# module does not import the escalation engine (which imports it).
-_HANDLERS: dict[str, TimerHandler | str] = {
-    "ack_timeout": "statuspage.oncall.engine:on_timer",
-    "reminder": "statuspage.oncall.engine:on_timer",
-}
-
-
-def register_handler(kind: str, handler: TimerHandler | str) -> None:
-    """Have workers fire timers of ``kind`` with ``handler(ctx, timer)``, inside the fire transaction."""
-    _HANDLERS[kind] = handler
-
-
-def unregister_handler(kind: str) -> None:
-    _HANDLERS.pop(kind, None)
-
-
-def handled_kinds() -> list[str]:
-    return sorted(_HANDLERS)
-
-
-def handler_for(kind: str) -> TimerHandler:
-    handler = _HANDLERS[kind]
-    if isinstance(handler, str):
-        handler = pkgutil.resolve_name(handler)
-        _HANDLERS[kind] = handler
-    return handler  # type: ignore[return-value]
 
 
 # Setting and cancelling, inside the caller's transaction --------------------------------------
@@ -179,16 +146,16 @@ def claim_due(
     session: Session,
     *,
     now: datetime,
-    kinds: Sequence[str] | None = None,
+    kinds: Sequence[str],
     lease: timedelta = DEFAULT_LEASE,
     limit: int = DEFAULT_BATCH,
 ) -> list[Claim]:
     """Take up to ``limit`` due timers for ``lease``, soonest first, and commit.
 
-    Due means pending, ``due_at`` reached, and no live claim on it. Only ``kinds`` (default: every
-    kind with a handler) are taken.
+    Due means pending, ``due_at`` reached, and no live claim on it. Only ``kinds`` (those this
+    worker has handlers for) are taken.
     """
-    chosen = handled_kinds() if kinds is None else list(kinds)
+    chosen = list(kinds)
     if not chosen:
         return []
     token = now + lease
@@ -222,10 +189,10 @@ def claim_due(
     return sorted(claims, key=lambda c: (c.due_at, c.id))
 
 
-def next_due(session: Session, *, kinds: Sequence[str] | None = None) -> datetime | None:
-    """When the soonest pending timer (of ``kinds``, default every handled kind) falls due, so an
-    idle worker can wake for it instead of sleeping a whole poll interval past it."""
-    chosen = handled_kinds() if kinds is None else list(kinds)
+def next_due(session: Session, *, kinds: Sequence[str]) -> datetime | None:
+    """When the soonest pending timer of ``kinds`` falls due, so an idle worker can wake for it
+    instead of sleeping a whole poll interval past it."""
+    chosen = list(kinds)
     if not chosen:
         return None
     # A timer another worker holds becomes ours to fire only when its claim runs out.
@@ -269,7 +236,7 @@ class Fired:
 
 
 @write
-def fire(*, ctx: WriteContext, claim: Claim) -> Fired | None:
+def fire(*, ctx: WriteContext, claim: Claim, handler: TimerHandler) -> Fired | None:
     """Fire one claimed timer: run its handler and mark it fired, in one write transaction.
 
     Returns ``None`` (and changes nothing) when the claim has gone stale.
@@ -278,7 +245,7 @@ def fire(*, ctx: WriteContext, claim: Claim) -> Fired | None:
     if timer is None:
         return None
     mark = len(ctx.audit_events)
-    handler_for(timer.kind)(ctx, timer)
+    handler(ctx, timer)
     timer.state = FIRED
     timer.fired_at = ctx.now()
     timer.claimed_until = None
@@ -297,7 +264,7 @@ class FireReport:
 
 
 def fire_due(
-    runtime: Runtime,
+    runtime: Process,
     *,
     actor: Actor = WORKER_ACTOR,
     kinds: Sequence[str] | None = None,
@@ -310,11 +277,14 @@ def fire_due(
 
     A handler that raises rolls back its own timer's transaction only: the timer stays claimed and
     is tried again when the lease runs out, and the rest of the batch goes on. ``stop`` is asked
-    between timers; when it says so, the rest of the batch is released.
+    between timers; when it says so, the rest of the batch is released. Timers are fired with the
+    process's handlers, of ``kinds`` only when given.
     """
     report = FireReport()
+    handlers = runtime.timer_handlers
+    chosen = [kind for kind in handlers if kinds is None or kind in kinds]
     with runtime.session() as session:
-        claims = claim_due(session, now=runtime.clock.now(), kinds=kinds, lease=lease, limit=limit)
+        claims = claim_due(session, now=runtime.clock.now(), kinds=chosen, lease=lease, limit=limit)
         report.claimed = len(claims)
         for index, claim in enumerate(claims):
             if stop is not None and stop():
@@ -322,7 +292,7 @@ def fire_due(
                 report.released = len(claims) - index
                 break
             try:
-                result = _fire_when_possible(runtime, session, actor, claim, stop)
+                result = _fire_when_possible(runtime, session, actor, claim, handlers, stop)
             except Exception:  # noqa: BLE001 - one broken timer must not hold up the others
                 log.exception("firing timer %s (%s) failed; it is retried after its lease", claim.id, claim.key)
                 report.failed += 1
@@ -337,7 +307,12 @@ def fire_due(
 
 
 def _fire_when_possible(
-    runtime: Runtime, session: Session, actor: Actor, claim: Claim, stop: Callable[[], bool] | None
+    runtime: Process,
+    session: Session,
+    actor: Actor,
+    claim: Claim,
+    handlers: Mapping[str, TimerHandler],
+    stop: Callable[[], bool] | None,
 ) -> Fired | None:
     """:func:`fire`, again when the database went away in the middle of it (a restart, a cut
     connection): the transaction rolled back whole, and the claim is still ours until its lease
@@ -348,7 +323,7 @@ def _fire_when_possible(
     wait = RECORD_RETRY_FIRST
     while True:
         try:
-            return fire(ctx=runtime.context(session, actor), claim=claim)
+            return fire(ctx=runtime.context(session, actor), claim=claim, handler=handlers[claim.kind])
         except Exception as exc:
             out_of_time = runtime.clock.now() + timedelta(seconds=wait) >= claim.token
             if not database_unavailable(exc) or out_of_time or (stop is not None and stop()):

@@ -6,10 +6,9 @@ pass:
 
 1. fires every due timer (acknowledgement deadlines escalate, reminders remind), each in a write
    transaction of its own (:func:`statuspage.oncall.timers.fire`);
-2. delivers what the outbox holds with every registered sender (webhooks, and Slack once
-   :mod:`statuspage.slack` registers its sender), exactly as ``statuspage deliver`` does;
-3. asks :func:`statuspage.slack.digest.post_digest_if_due` whether the daily digest is due, when
-   that module exists;
+2. delivers what the outbox holds with the senders it was given (webhooks and Slack, as the
+   composition root :mod:`statuspage.runtime` makes them), exactly as ``statuspage deliver`` does;
+3. asks :func:`statuspage.slack.digest.post_digest_if_due` whether the daily digest is due;
 4. records every SLA target newly breached (:func:`statuspage.oncall.sla_watch.record_breaches`),
    once per incident and target, before delivering, so the breach's Slack reply goes out at once.
 
@@ -28,8 +27,6 @@ terminal running ``incident watch`` is a usable pager during a demo or an outage
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import importlib.util
 import logging
 import threading
 import time
@@ -42,17 +39,12 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from statuspage import outbox
+from statuspage.context import Process
 from statuspage.db.models import AuditEvent, OutboxMessage
 from statuspage.oncall import sla_watch, timers
-from statuspage.runtime import Runtime
+from statuspage.slack import digest
 
 log = logging.getLogger(__name__)
-
-# Modules that register outbox senders or timer handlers when imported, loaded when they exist so
-# that the worker delivers every channel the installed product knows about.
-PLUGIN_MODULES = ("statuspage.slack",)
-DIGEST_MODULE = "statuspage.slack.digest"
-
 
 @dataclass
 class WatchReport:
@@ -73,20 +65,6 @@ class WatchReport:
     def __str__(self) -> str:
         failed = f", {self.failed} failed" if self.failed else ""
         return f"{self.fired} timers fired{failed}; outbox: {self.delivery}"
-
-
-def load_plugins() -> None:
-    """Import the optional modules that register senders (Slack), if they are installed."""
-    for name in PLUGIN_MODULES:
-        if _exists(name):
-            importlib.import_module(name)
-
-
-def _exists(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def describe(event: AuditEvent) -> str | None:
@@ -119,12 +97,12 @@ def describe(event: AuditEvent) -> str | None:
 
 
 def run_watch(
-    runtime: Runtime,
+    runtime: Process,
     *,
     stop: threading.Event,
     once: bool = False,
     poll_interval: float = 1.0,
-    senders: Mapping[str, outbox.Sender] | None = None,
+    senders: Mapping[str, outbox.Sender],
     lease: timedelta = timers.DEFAULT_LEASE,
     policy: outbox.RetryPolicy | None = None,
     say: Callable[[str], None] | None = None,
@@ -134,12 +112,9 @@ def run_watch(
 
     With ``once``, return as soon as a pass finds nothing more to do (due timers fired, the
     outbox's due messages tried once). ``say`` gets the console lines for what fired timers did.
-    Senders made here (``senders=None``) are closed at the end; senders passed in are the caller's.
+    The senders are the caller's, who closes them.
     """
-    own = senders is None
-    if own:
-        load_plugins()
-    active: Mapping[str, outbox.Sender] = outbox.make_senders() if senders is None else senders
+    active = senders
     totals = WatchReport()
     unsent_warned: set[str] = set()
     if policy is None:
@@ -156,56 +131,51 @@ def run_watch(
 
     outage: _Outage | None = None
     last_scan = float("-inf")
-    try:
-        while not stop.is_set():
-            report = WatchReport()
-            try:
-                fires = timers.fire_due(runtime, lease=lease, stop=stop.is_set, on_fired=fired)
-                report.add_fires(fires)
-                if stop.is_set():
-                    totals.add_fires(fires)
-                    break
-                # Measuring every open incident is the costly part of a pass; once a second is
-                # "as it happens" and leaves a worker busy firing deadlines free to fire them.
-                if once or time.monotonic() - last_scan >= SLA_SCAN_EVERY:
-                    last_scan = time.monotonic()
-                    report.sla_breaches = _record_sla_breaches(runtime, say)
-                report.delivery = outbox.deliver_due(
-                    runtime, senders=active, policy=policy, stop=stop.is_set, say=say
-                )
-                report.digests = _post_digest(runtime)
-                _warn_unsendable(runtime, active, unsent_warned)
-            except Exception as exc:
-                if not outbox.database_unavailable(exc):
-                    raise
-                # The database is restarting or unreachable: what was claimed stays claimed (and
-                # is retried when the claim runs out), nothing is lost; wait and try again.
-                outage = outage or _Outage()
-                outage.failed(exc)
-                if once and outage.waited >= ONCE_OUTAGE_PATIENCE:
-                    raise
-                stop.wait(outage.next_wait())
-                continue
-            if outage is not None:
-                log.warning("the database is reachable again after %.1fs", outage.elapsed())
-                outage = None
-            _add(totals, report)
-            busy = fires.claimed + report.delivery.claimed + report.digests + report.sla_breaches
-            if on_pass is not None and busy:
-                on_pass(report)
-            if once:
-                # A pass that fired or delivered something may have made more work due (the next
-                # message of an ordering key); a pass that only met failures would retry forever.
-                done = fires.fired + report.delivery.delivered + report.delivery.dead + report.digests
-                if done + report.sla_breaches == 0:
-                    break
-                continue
-            if busy == 0:
-                stop.wait(_idle_wait(runtime, poll_interval))
-    finally:
-        if own:
-            for sender in active.values():
-                sender.close()
+    while not stop.is_set():
+        report = WatchReport()
+        try:
+            fires = timers.fire_due(runtime, lease=lease, stop=stop.is_set, on_fired=fired)
+            report.add_fires(fires)
+            if stop.is_set():
+                totals.add_fires(fires)
+                break
+            # Measuring every open incident is the costly part of a pass; once a second is
+            # "as it happens" and leaves a worker busy firing deadlines free to fire them.
+            if once or time.monotonic() - last_scan >= SLA_SCAN_EVERY:
+                last_scan = time.monotonic()
+                report.sla_breaches = _record_sla_breaches(runtime, say)
+            report.delivery = outbox.deliver_due(
+                runtime, senders=active, policy=policy, stop=stop.is_set, say=say
+            )
+            report.digests = _post_digest(runtime)
+            _warn_unsendable(runtime, active, unsent_warned)
+        except Exception as exc:
+            if not outbox.database_unavailable(exc):
+                raise
+            # The database is restarting or unreachable: what was claimed stays claimed (and
+            # is retried when the claim runs out), nothing is lost; wait and try again.
+            outage = outage or _Outage()
+            outage.failed(exc)
+            if once and outage.waited >= ONCE_OUTAGE_PATIENCE:
+                raise
+            stop.wait(outage.next_wait())
+            continue
+        if outage is not None:
+            log.warning("the database is reachable again after %.1fs", outage.elapsed())
+            outage = None
+        _add(totals, report)
+        busy = fires.claimed + report.delivery.claimed + report.digests + report.sla_breaches
+        if on_pass is not None and busy:
+            on_pass(report)
+        if once:
+            # A pass that fired or delivered something may have made more work due (the next
+            # message of an ordering key); a pass that only met failures would retry forever.
+            done = fires.fired + report.delivery.delivered + report.delivery.dead + report.digests
+            if done + report.sla_breaches == 0:
+                break
+            continue
+        if busy == 0:
+            stop.wait(_idle_wait(runtime, poll_interval))
     return totals
 
 
@@ -216,12 +186,12 @@ SLA_SCAN_EVERY = 1.0
 MIN_IDLE_WAIT = 0.01
 
 
-def _idle_wait(runtime: Runtime, poll_interval: float) -> float:
+def _idle_wait(runtime: Process, poll_interval: float) -> float:
     """Seconds to sleep when nothing was due: until the next timer falls due, at most
     ``poll_interval`` (which still bounds how late an outbox message or a new timer is noticed)."""
     try:
         with runtime.session() as session:
-            soonest = timers.next_due(session)
+            soonest = timers.next_due(session, kinds=list(runtime.timer_handlers))
     except Exception as exc:
         if not outbox.database_unavailable(exc):
             raise
@@ -273,7 +243,7 @@ def _add(totals: WatchReport, report: WatchReport) -> None:
     totals.sla_breaches += report.sla_breaches
 
 
-def _record_sla_breaches(runtime: Runtime, say: Callable[[str], None] | None) -> int:
+def _record_sla_breaches(runtime: Process, say: Callable[[str], None] | None) -> int:
     """Record the SLA breaches this pass notices; how many. A failure is logged, never fatal:
     a broken SLA scan must not stop pages from going out."""
     try:
@@ -290,17 +260,10 @@ def _record_sla_breaches(runtime: Runtime, say: Callable[[str], None] | None) ->
     return report.recorded
 
 
-def _post_digest(runtime: Runtime) -> int:
-    """Post the daily Slack digest when it is due; 1 if it was posted, 0 otherwise.
-
-    The module is optional (the product works without Slack), so it is looked up on each call:
-    one ``find_spec`` is cheap next to the queries of a pass. A failure is logged, never fatal:
-    a broken digest must not stop pages from going out.
-    """
-    if not _exists(DIGEST_MODULE):
-        return 0
+def _post_digest(runtime: Process) -> int:
+    """Post the daily Slack digest when it is due; 1 if it was posted, 0 otherwise. A failure is
+    logged, never fatal: a broken digest must not stop pages from going out."""
     try:
-        digest = importlib.import_module(DIGEST_MODULE)
         with runtime.session() as session:
             posted = digest.post_digest_if_due(session, runtime.settings.config, runtime.clock.now())
     except Exception:  # noqa: BLE001 - see the docstring
@@ -309,7 +272,7 @@ def _post_digest(runtime: Runtime) -> int:
     return 1 if posted else 0
 
 
-def _warn_unsendable(runtime: Runtime, senders: Mapping[str, outbox.Sender], warned: set[str]) -> None:
+def _warn_unsendable(runtime: Process, senders: Mapping[str, outbox.Sender], warned: set[str]) -> None:
     """Log, once per channel, messages waiting for a channel this worker has no sender for."""
     with runtime.session() as session:
         channels = session.exec(

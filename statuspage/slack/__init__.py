@@ -10,11 +10,5 @@
 - :mod:`statuspage.slack.digest`: the daily digest of open incidents.
 - :mod:`statuspage.web.slack_actions`: ``POST /slack/actions``, where the Acknowledge button lands.
 
-Importing this package makes the outbox worker able to deliver the ``slack`` channel.
+The composition root (:mod:`statuspage.runtime`) plugs the hook and the sender in.
 """
-
-from __future__ import annotations
-
-from statuspage.outbox import register_sender
-
-register_sender("slack", "statuspage.slack.sender:SlackSender")
