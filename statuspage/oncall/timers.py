@@ -39,6 +39,7 @@ from sqlmodel import Session, col, select
 from statuspage.context import Actor, Process, TimerHandler, WriteContext, write
 from statuspage.db.models import Timer
 from statuspage.db.types import UTCDateTime
+from statuspage.db.unavailable import RECORD_RETRY_FIRST, RECORD_RETRY_MAX, database_unavailable
 from statuspage.domain.enums import Source
 
 log = logging.getLogger(__name__)
@@ -318,8 +319,6 @@ def _fire_when_possible(
     connection): the transaction rolled back whole, and the claim is still ours until its lease
     ends, so the same timer is fired as soon as the database is back instead of after the lease.
     Past the lease, or when told to stop, the error goes up and the next claim takes the timer."""
-    from statuspage.outbox import RECORD_RETRY_FIRST, RECORD_RETRY_MAX, database_unavailable
-
     wait = RECORD_RETRY_FIRST
     while True:
         try:

@@ -41,6 +41,7 @@ from sqlmodel import col, select
 from statuspage import outbox
 from statuspage.context import Process
 from statuspage.db.models import AuditEvent, OutboxMessage
+from statuspage.db.unavailable import database_unavailable
 from statuspage.oncall import sla_watch, timers
 from statuspage.slack import digest
 
@@ -150,7 +151,7 @@ def run_watch(
             report.digests = _post_digest(runtime)
             _warn_unsendable(runtime, active, unsent_warned)
         except Exception as exc:
-            if not outbox.database_unavailable(exc):
+            if not database_unavailable(exc):
                 raise
             # The database is restarting or unreachable: what was claimed stays claimed (and
             # is retried when the claim runs out), nothing is lost; wait and try again.
@@ -193,7 +194,7 @@ def _idle_wait(runtime: Process, poll_interval: float) -> float:
         with runtime.session() as session:
             soonest = timers.next_due(session, kinds=list(runtime.timer_handlers))
     except Exception as exc:
-        if not outbox.database_unavailable(exc):
+        if not database_unavailable(exc):
             raise
         return poll_interval
     if soonest is None:
