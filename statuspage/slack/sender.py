@@ -45,37 +45,35 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from collections.abc import Mapping
 from typing import Any, TextIO
 from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from sqlalchemy import or_, update
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
 
 from statuspage.context import WriteContext
-from statuspage.db.models import Component as ComponentRow
-from statuspage.db.models import Incident, IncidentComponent, OutboxMessage, Page, SlackChannelState, SlackThread
-from statuspage.domain.enums import IncidentStatus
-from statuspage.outbox import PENDING, Outcome
-from statuspage.settings import Config
-from statuspage.slack import hook
+from statuspage.db.models import OutboxMessage
+from statuspage.outbox import Outcome
+from statuspage.slack.client import METADATA_TYPE, RateLimited, call, metadata, post_options, update_options
+from statuspage.slack.headline import edit_to_skip, edit_without_headline, headline_message
 from statuspage.slack.messages import Helpers, console_line, render
+from statuspage.slack.pages import late_result, page_moot, render_page_dm
+from statuspage.slack.threads import (
+    block_channel,
+    blocked_until,
+    forget_thread,
+    is_uncertain,
+    known_channel_id,
+    mark_uncertain,
+    store_thread,
+    thread_of,
+    touch_thread,
+)
 
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 10.0
-METADATA_TYPE = "statuspage_message"
-# Slack always sends Retry-After with a 429; this is for a proxy that does not.
-DEFAULT_RATE_LIMIT_WAIT = timedelta(seconds=30)
-# An edit that has waited this long is sent even if a newer one is queued behind it, so that a
-# stream of changes cannot keep the headline stale.
-MAX_COALESCE_LAG = timedelta(seconds=30)
-# While the headline's first post is in flight, an edit waits this long and looks again.
-HEADLINE_IN_FLIGHT_WAIT = timedelta(seconds=2)
 OTHER_ERROR_ATTEMPTS = 5
 AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"})
 # Answers that no retry can change: the message is dead at once (and reported).
@@ -101,17 +99,6 @@ TRANSIENT_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavaila
 LOOKUP_LIMIT = 200
 LIST_PAGES = 20
 CHANNEL_ID = re.compile(r"^[CDG][A-Z0-9]{6,}$")
-
-
-class RateLimited(Exception):
-    """Slack answered 429; carries how long to wait. ``not_posted`` when the refused call was the
-    post itself, after any look-up for an earlier copy found none: the message is then known not
-    to be in Slack."""
-
-    def __init__(self, wait: timedelta, *, not_posted: bool = False) -> None:
-        super().__init__(f"rate limited for {wait.total_seconds():g}s")
-        self.wait = wait
-        self.not_posted = not_posted
 
 
 class SlackSender:
@@ -211,14 +198,14 @@ class SlackSender:
         if error in AUTH_ERRORS:
             return Outcome.dead(
                 f"Slack refused the token ({error}); check {ctx.config.slack.token_env}",
-                result=result | {"uncertain": _uncertain(message)},
+                result=result | {"uncertain": is_uncertain(message)},
             )
         detail = f"Slack answered {error or f'HTTP {status}'}"
         log.warning("Slack message %s to %s: %s", message.id, message.target, detail)
         if error in FINAL_ERRORS or (400 <= status < 500 and status != 429):
-            return Outcome.dead(detail, result=result | {"uncertain": _uncertain(message)})
+            return Outcome.dead(detail, result=result | {"uncertain": is_uncertain(message)})
         return Outcome.retry(
-            detail, result=result | {"uncertain": _uncertain(message)}, max_attempts=OTHER_ERROR_ATTEMPTS
+            detail, result=result | {"uncertain": is_uncertain(message)}, max_attempts=OTHER_ERROR_ATTEMPTS
         )
 
     # Slack -------------------------------------------------------------------------------------
@@ -247,25 +234,25 @@ class SlackSender:
         incident_id = int(message.payload["incident"]["id"])
         op = message.payload.get("op", "post")
         if op == "update":
-            skip = _edit_to_skip(session, message, now)
+            skip = edit_to_skip(session, message, now)
             if skip is not None:
                 session.rollback()
                 return skip
-        thread = _thread(session, incident_id, message.target)
+        thread = thread_of(session, incident_id, message.target)
         if thread is None and op == "update":
-            return _edit_without_headline(session, message, incident_id, now)
+            return edit_without_headline(session, message, incident_id, now)
         content = headline_message(session, ctx.config, incident_id, now, op="post" if thread is None else "update")
         session.rollback()
         if thread is not None:
             channel_id, ts = thread
-            _call(client.chat_update, channel=channel_id, ts=ts, **_update_options(), **content)
+            call(client.chat_update, channel=channel_id, ts=ts, **update_options(), **content)
             touch_thread(ctx, incident_id, message.target)
             return Outcome.delivered({"ts": ts, "channel": channel_id, "op": "update"})
         posted = self._find_again(client, message, ctx, channel=message.target)
         if posted is not None:
             channel_id, ts = posted
             store_thread(ctx, incident_id, message.target, channel_id, ts)
-            _call(client.chat_update, channel=channel_id, ts=ts, **_update_options(), **content)
+            call(client.chat_update, channel=channel_id, ts=ts, **update_options(), **content)
             return Outcome.delivered({"ts": ts, "channel": channel_id, "op": "found"})
         channel_id, ts = self._post_message(client, message, ctx, channel=message.target, content=content)
         store_thread(ctx, incident_id, message.target, channel_id, ts)
@@ -276,15 +263,15 @@ class SlackSender:
         payload = message.payload
         incident_id = int(payload["incident"]["id"])
         content = render(payload["template"], ctx.config, incident=payload["incident"], data=payload["data"])
-        thread = _thread(session, incident_id, message.target)
+        thread = thread_of(session, incident_id, message.target)
         headline = None
         if thread is None:
             headline = headline_message(session, ctx.config, incident_id, now, op="post")
         session.rollback()
         if thread is None:
             assert headline is not None
-            late = {**headline, "metadata": _metadata(message.delivery_id + "/headline", incident_id)}
-            response = _call(client.chat_postMessage, channel=message.target, **_post_options(), **late)
+            late = {**headline, "metadata": metadata(message.delivery_id + "/headline", incident_id)}
+            response = call(client.chat_postMessage, channel=message.target, **post_options(), **late)
             thread = (str(response["channel"]), str(response["ts"]))
             store_thread(ctx, incident_id, message.target, *thread)
         channel_id, thread_ts = thread
@@ -297,14 +284,14 @@ class SlackSender:
     def _direct(self, client: WebClient, message: OutboxMessage, ctx: WriteContext) -> Outcome:
         session = ctx.session
         payload = message.payload
-        moot = _page_moot(session, int(payload["incident"]["id"]))
+        moot = page_moot(session, int(payload["incident"]["id"]))
         content = None if moot is not None else render_page_dm(message, ctx)
         session.rollback()
-        if moot is not None and not _uncertain(message):
+        if moot is not None and not is_uncertain(message):
             return Outcome.delivered({"skipped": moot})
         channel_id = self._channel_ids.get(message.target)
         if channel_id is None:
-            opened = _call(client.conversations_open, users=message.target)
+            opened = call(client.conversations_open, users=message.target)
             channel_id = str(opened["channel"]["id"])
             self._channel_ids[message.target] = channel_id
         # An earlier attempt may have reached the person even if the page is moot now: say what
@@ -315,7 +302,7 @@ class SlackSender:
         if moot is not None or content is None:
             return Outcome.delivered({"skipped": moot})
         _, ts = self._post_message(client, message, ctx, channel=channel_id, content=content)
-        return Outcome.delivered({"ts": ts, "channel": channel_id} | _late_result(message, ctx))
+        return Outcome.delivered({"ts": ts, "channel": channel_id} | late_result(message, ctx))
 
     def _post(self, client: WebClient, message: OutboxMessage, ctx: WriteContext) -> Outcome:
         payload = message.payload
@@ -338,16 +325,16 @@ class SlackSender:
         thread_ts: str | None = None,
     ) -> tuple[str, str]:
         """chat.postMessage, marked uncertain first so that a retry looks before posting again."""
-        was_uncertain = _uncertain(message)
+        was_uncertain = is_uncertain(message)
         mark_uncertain(ctx, message)
         incident = message.payload.get("incident") or {}
         try:
-            response = _call(
+            response = call(
                 client.chat_postMessage,
                 channel=channel,
                 thread_ts=thread_ts,
-                metadata=_metadata(message.delivery_id, incident.get("id")),
-                **_post_options(),
+                metadata=metadata(message.delivery_id, incident.get("id")),
+                **post_options(),
                 **content,
             )
         except RateLimited as exc:
@@ -371,7 +358,7 @@ class SlackSender:
         thread_ts: str | None = None,
     ) -> tuple[str, str] | None:
         """After an attempt that may have posted, the (channel id, ts) of what it posted, if Slack has it."""
-        if not _uncertain(message):
+        if not is_uncertain(message):
             return None
         try:
             channel_id = self._channel_id(client, ctx, channel)
@@ -379,7 +366,7 @@ class SlackSender:
                 log.info("cannot check whether message %s reached %s: its channel id is unknown", message.id, channel)
                 return None
             if thread_ts is not None:
-                response = _call(
+                response = call(
                     client.conversations_replies,
                     channel=channel_id,
                     ts=thread_ts,
@@ -389,7 +376,7 @@ class SlackSender:
             else:
                 # The newest messages of the channel, not "since the attempt": our clock and Slack's
                 # need not agree, and a retry comes soon enough for the post to be among them.
-                response = _call(
+                response = call(
                     client.conversations_history, channel=channel_id, include_all_metadata=True, limit=LOOKUP_LIMIT
                 )
         except SlackApiError as exc:
@@ -414,12 +401,12 @@ class SlackSender:
             return channel
         known = self._channel_ids.get(channel)
         if known is None:
-            known = _known_channel_id(ctx.session, channel)
+            known = known_channel_id(ctx.session, channel)
             ctx.session.rollback()
         if known is None:
             cursor: str | None = None
             for _ in range(LIST_PAGES):
-                response = _call(
+                response = call(
                     client.conversations_list,
                     types="public_channel,private_channel",
                     exclude_archived=True,
@@ -472,14 +459,14 @@ class SlackSender:
         prefix = ""
         if kind == "headline":
             if payload.get("op") == "update":
-                skip = _edit_to_skip(session, message, now)
+                skip = edit_to_skip(session, message, now)
                 if skip is not None:
                     session.rollback()
                     return skip
                 prefix = "headline now: "
             content = headline_message(session, config, int(incident["id"]), now, op=payload.get("op", "post"))
         elif kind == "dm":
-            skip = _page_moot(session, int(incident["id"]))
+            skip = page_moot(session, int(incident["id"]))
             if skip is not None:
                 session.rollback()
                 return Outcome.delivered({"skipped": skip, "console": True})
@@ -497,321 +484,3 @@ class SlackSender:
         except OSError:
             pass  # a closed terminal or pipe: the log line above is the record
         return Outcome.delivered({"console": True})
-
-
-# Helpers that read or write the database (each write commits on its own) ---------------------
-
-
-def _call(method: Callable[..., Any], **kwargs: Any) -> Any:
-    """A WebClient call; a 429 becomes :class:`RateLimited` with the wait Slack asked for."""
-    try:
-        return method(**kwargs)
-    except SlackApiError as exc:
-        response = exc.response
-        data = getattr(response, "data", None)
-        error = data.get("error") if isinstance(data, dict) else None
-        if getattr(response, "status_code", None) == 429 or error == "ratelimited":
-            raise RateLimited(_retry_after(getattr(response, "headers", {}) or {})) from None
-        raise
-
-
-def _retry_after(headers: Mapping[str, Any]) -> timedelta:
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            text = str(value[0] if isinstance(value, list) else value).strip()
-            if text.isdigit():
-                return max(timedelta(seconds=int(text)), timedelta(seconds=1))
-    return DEFAULT_RATE_LIMIT_WAIT
-
-
-def _post_options() -> dict[str, Any]:
-    # Nothing in our text is turned into a mention or a link by Slack itself: only the <@U…> and
-    # <url|label> that the templates built on purpose.
-    return {"parse": "none", "link_names": False, "unfurl_links": False, "unfurl_media": False}
-
-
-def _update_options() -> dict[str, Any]:
-    # chat.update parses like a client by default, unlike chat.postMessage: say "none" here too.
-    return {"parse": "none", "link_names": False}
-
-
-def _metadata(delivery_id: str, incident_id: Any) -> dict[str, Any]:
-    event_payload: dict[str, Any] = {"delivery_id": delivery_id}
-    if incident_id is not None:
-        event_payload["incident_id"] = str(incident_id)
-    return {"event_type": METADATA_TYPE, "event_payload": event_payload}
-
-
-def _uncertain(message: OutboxMessage) -> bool:
-    return bool((message.result or {}).get("uncertain"))
-
-
-def mark_uncertain(ctx: WriteContext, message: OutboxMessage) -> None:
-    """Note in the outbox row, before posting, that a post may be under way: a retry after a
-    crash, a time-out or a 5xx then looks in Slack before posting again."""
-    if _uncertain(message):
-        return
-    session = ctx.session
-    try:
-        session.exec(
-            update(OutboxMessage)
-            .where(col(OutboxMessage.id) == message.id, col(OutboxMessage.state) == PENDING)
-            .values(result={"uncertain": True})
-            .execution_options(synchronize_session=False)
-        )
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    message.result = {"uncertain": True}
-
-
-def blocked_until(session: Session, channel: str) -> datetime | None:
-    state = session.get(SlackChannelState, channel)
-    return state.blocked_until if state is not None else None
-
-
-def block_channel(ctx: WriteContext, channel: str, until: datetime) -> None:
-    """Back a rate-limited channel off as a whole: note it for every worker, and move the
-    channel's other pending messages (those no worker holds right now) to when it opens again,
-    so that they do not each spend an attempt learning the same thing."""
-    session, now = ctx.session, ctx.now()
-    for _ in range(2):
-        try:
-            state = session.get(SlackChannelState, channel)
-            if state is None:
-                session.add(SlackChannelState(channel=channel, blocked_until=until, updated_at=now))
-            elif state.blocked_until is None or state.blocked_until < until:
-                state.blocked_until = until
-                state.updated_at = now
-            session.exec(
-                update(OutboxMessage)
-                .where(
-                    col(OutboxMessage.channel) == hook.CHANNEL,
-                    col(OutboxMessage.target) == channel,
-                    col(OutboxMessage.state) == PENDING,
-                    col(OutboxMessage.next_attempt_at) < until,
-                    or_(col(OutboxMessage.claimed_until).is_(None), col(OutboxMessage.claimed_until) <= now),
-                )
-                .values(next_attempt_at=until)
-                .execution_options(synchronize_session=False)
-            )
-            session.commit()
-            return
-        except IntegrityError:
-            session.rollback()  # another worker noted the same channel at the same moment: update theirs
-    log.warning("could not note that %s is rate-limited", channel)
-
-
-def _thread(session: Session, incident_id: int, channel: str) -> tuple[str, str] | None:
-    row = session.get(SlackThread, (incident_id, channel))
-    if row is None:
-        return None
-    return (row.channel_id or channel, row.ts)
-
-
-def store_thread(ctx: WriteContext, incident_id: int, channel: str, channel_id: str, ts: str) -> None:
-    session, now = ctx.session, ctx.now()
-    try:
-        row = session.get(SlackThread, (incident_id, channel))
-        if row is None:
-            session.add(
-                SlackThread(
-                    incident_id=incident_id,
-                    channel=channel,
-                    channel_id=channel_id,
-                    ts=ts,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-        else:
-            row.channel_id, row.ts, row.updated_at = channel_id, ts, now
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-
-
-def touch_thread(ctx: WriteContext, incident_id: int, channel: str) -> None:
-    session = ctx.session
-    try:
-        row = session.get(SlackThread, (incident_id, channel))
-        if row is not None:
-            row.updated_at = max(row.updated_at, ctx.now())
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-
-
-def forget_thread(ctx: WriteContext, incident_id: int, channel: str) -> None:
-    session = ctx.session
-    try:
-        row = session.get(SlackThread, (incident_id, channel))
-        if row is not None:
-            session.delete(row)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-
-
-def _known_channel_id(session: Session, channel: str) -> str | None:
-    return session.exec(
-        select(SlackThread.channel_id)
-        .where(SlackThread.channel == channel, col(SlackThread.channel_id).is_not(None))
-        .limit(1)
-    ).first()
-
-
-def _edit_to_skip(session: Session, message: OutboxMessage, now: datetime) -> Outcome | None:
-    """A headline edit with a newer edit queued behind it has nothing to do: the newer one renders
-    the same (current) state. Unless it has waited too long already and the newer one is not due
-    yet (a stream of changes must not keep the headline stale); edits that piled up while Slack
-    was rate-limiting or down are all due, and become the newest one."""
-    newer = session.exec(
-        select(OutboxMessage.id, OutboxMessage.next_attempt_at)
-        .where(
-            col(OutboxMessage.ordering_key) == message.ordering_key,
-            col(OutboxMessage.state) == PENDING,
-            col(OutboxMessage.id) > message.id,
-        )
-        .order_by(col(OutboxMessage.id).desc())
-        .limit(1)
-    ).first()
-    if newer is None:
-        return None
-    newer_id, newer_due = newer
-    if now - message.created_at >= MAX_COALESCE_LAG and newer_due > now:
-        return None
-    return Outcome.delivered({"superseded_by": newer_id})
-
-
-def _edit_without_headline(session: Session, message: OutboxMessage, incident_id: int, now: datetime) -> Outcome:
-    """An edit for an incident whose headline is not in Slack yet."""
-    first_post = session.exec(
-        select(OutboxMessage)
-        .where(
-            col(OutboxMessage.ordering_key) == hook.thread_key(message.target, incident_id),
-            col(OutboxMessage.event) == hook.HEADLINE_POST,
-            col(OutboxMessage.state) == PENDING,
-        )
-        .limit(1)
-    ).first()
-    session.rollback()
-    if first_post is None:
-        # Never to come (dead, or Slack was switched on mid-incident): the next reply posts one.
-        return Outcome.delivered({"skipped": "no headline to edit"})
-    if first_post.claimed_until is not None and first_post.claimed_until > now:
-        # Not a failed attempt: the edit waits for the post (a newer edit, or the post itself,
-        # then shows the latest state).
-        return Outcome.wait("waiting for the headline to be posted", retry_after=HEADLINE_IN_FLIGHT_WAIT)
-    # The first post, still to come, is rendered when it is sent: it will show this state.
-    return Outcome.delivered({"superseded_by": first_post.id})
-
-
-def render_page_dm(message: OutboxMessage, ctx: WriteContext) -> dict[str, Any]:
-    payload = message.payload
-    data = dict(payload["data"])
-    late = _late_by(message, ctx)
-    if late is not None:
-        data["late"] = late
-    return render("page_dm", ctx.config, incident=payload["incident"], data=data)
-
-
-def _late_by(message: OutboxMessage, ctx: WriteContext) -> str | None:
-    """How long a page waited, when that is longer than the paged tier's acknowledgement window
-    (Slack was rate-limiting or down): it still goes out, marked as late."""
-    data = message.payload.get("data") or {}
-    waited = ctx.now() - message.created_at
-    tier = ctx.config.escalation.tier(int(data["tier"])) if data.get("tier") is not None else None
-    if tier is None:
-        return None
-    severity = int(message.payload["incident"].get("severity") or 0)
-    within = tier.acknowledge_within.for_severity(f"sev{severity}")
-    if within.is_business or waited <= within.timedelta:
-        return None
-    return format_wait(waited)
-
-
-def format_wait(waited: timedelta) -> str:
-    minutes = int(waited.total_seconds() // 60)
-    if minutes < 1:
-        return f"{int(waited.total_seconds())}s"
-    if minutes < 60:
-        return f"{minutes}m"
-    return f"{minutes // 60}h {minutes % 60}m"
-
-
-def _late_result(message: OutboxMessage, ctx: WriteContext) -> dict[str, Any]:
-    late = _late_by(message, ctx)
-    return {"late": late} if late is not None else {}
-
-
-def _page_moot(session: Session, incident_id: int) -> str | None:
-    incident = session.get(Incident, incident_id)
-    if incident is None:
-        return "the incident no longer exists"
-    if incident.acknowledged_at is not None:
-        return f"already acknowledged by {incident.acknowledged_by}"
-    if not IncidentStatus(incident.status).is_open:
-        return "the incident is resolved"
-    return None
-
-
-def headline_data(session: Session, config: Config, incident_id: int) -> dict[str, Any]:
-    """The incident as the headline shows it, read now."""
-    incident = session.get(Incident, incident_id)
-    if incident is None:
-        raise LookupError(f"incident {incident_id} no longer exists")
-    components = session.exec(
-        select(ComponentRow.name, IncidentComponent.status)
-        .join(IncidentComponent, col(IncidentComponent.component_id) == col(ComponentRow.id))
-        .where(IncidentComponent.incident_id == incident_id)
-        .order_by(col(ComponentRow.position), col(ComponentRow.id))
-    ).all()
-    severity = config.severity(incident.severity)
-    return {
-        "id": incident.id,
-        "title": incident.title,
-        "severity": incident.severity,
-        "severity_name": severity.name if severity else "",
-        "status": incident.status,
-        "commander": incident.commander,
-        "acknowledged_by": incident.acknowledged_by,
-        "acknowledged_at": incident.acknowledged_at,
-        "declared_at": incident.declared_at,
-        "resolved_at": incident.resolved_at,
-        "url": config.incident_url(incident_id),
-        "components": [{"name": name, "status": status} for name, status in components],
-        "message": hook.declaration_message(session, incident_id),
-    }
-
-
-def paging_now(session: Session, incident_id: int) -> list[str]:
-    """Who the latest paging step reached and has not acknowledged, from the Page rows."""
-    pages = session.exec(select(Page).where(Page.incident_id == incident_id).order_by(col(Page.id))).all()
-    if not pages:
-        return []
-    last = pages[-1]
-    names: list[str] = []
-    for page in pages:
-        if (
-            (page.step, page.loop) == (last.step, last.loop)
-            and page.acknowledged_at is None
-            and page.owner not in names
-        ):
-            names.append(page.owner)
-    return names
-
-
-def headline_message(session: Session, config: Config, incident_id: int, now: datetime, *, op: str) -> dict[str, Any]:
-    return render(
-        "headline",
-        config,
-        incident=headline_data(session, config, incident_id),
-        paging=paging_now(session, incident_id),
-        op=op,
-        now=now,
-    )
