@@ -7,6 +7,12 @@ they hold lasts, instead of giving the work up.
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TypeVar
+
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 
 # While the database is unreachable, a worker holding an outcome it could not record tries again
@@ -21,3 +27,33 @@ def database_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError | InterfaceError | DisconnectionError):
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+def while_claim_lasts(
+    attempt: Callable[[], T],
+    *,
+    claim_ends: datetime | None,
+    now: Callable[[], datetime],
+    stop: Callable[[], bool] | None,
+    what: str,
+) -> T:
+    """``attempt()``, again whenever it fails because the database went away, while the caller's
+    claim on the work lasts (until ``claim_ends``; for ever when None) and it is not told to
+    ``stop``. The transaction rolled back whole, and the work is still the caller's: done again as
+    soon as the database is back instead of after the claim runs out. Past the claim, or when told
+    to stop, or on any other error, the error goes up (the next claim takes the work)."""
+    wait = RECORD_RETRY_FIRST
+    while True:
+        try:
+            return attempt()
+        except Exception as exc:
+            out_of_time = claim_ends is not None and now() + timedelta(seconds=wait) >= claim_ends
+            if not database_unavailable(exc) or out_of_time or (stop is not None and stop()):
+                raise
+            log.warning("%s: the database is unavailable; trying again in %gs", what, wait)
+        threading.Event().wait(wait)
+        wait = min(wait * 2, RECORD_RETRY_MAX)

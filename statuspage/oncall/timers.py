@@ -27,7 +27,6 @@ are never taken by a worker that does not know them.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,7 +38,7 @@ from sqlmodel import Session, col, select
 from statuspage.context import Actor, Process, TimerHandler, WriteContext, write
 from statuspage.db.models import Timer
 from statuspage.db.types import UTCDateTime
-from statuspage.db.unavailable import RECORD_RETRY_FIRST, RECORD_RETRY_MAX, database_unavailable
+from statuspage.db.unavailable import while_claim_lasts
 from statuspage.domain.enums import Source
 
 log = logging.getLogger(__name__)
@@ -319,14 +318,10 @@ def _fire_when_possible(
     connection): the transaction rolled back whole, and the claim is still ours until its lease
     ends, so the same timer is fired as soon as the database is back instead of after the lease.
     Past the lease, or when told to stop, the error goes up and the next claim takes the timer."""
-    wait = RECORD_RETRY_FIRST
-    while True:
-        try:
-            return fire(ctx=runtime.context(session, actor), claim=claim, handler=handlers[claim.kind])
-        except Exception as exc:
-            out_of_time = runtime.clock.now() + timedelta(seconds=wait) >= claim.token
-            if not database_unavailable(exc) or out_of_time or (stop is not None and stop()):
-                raise
-            log.warning("timer %s (%s): the database is unavailable; trying again in %gs", claim.id, claim.key, wait)
-        threading.Event().wait(wait)
-        wait = min(wait * 2, RECORD_RETRY_MAX)
+    return while_claim_lasts(
+        lambda: fire(ctx=runtime.context(session, actor), claim=claim, handler=handlers[claim.kind]),
+        claim_ends=claim.token,
+        now=runtime.clock.now,
+        stop=stop,
+        what=f"timer {claim.id} ({claim.key})",
+    )

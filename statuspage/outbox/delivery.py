@@ -8,13 +8,12 @@ import random
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlmodel import Session
 
 from statuspage.context import Process
 from statuspage.db.models import OutboxMessage
-from statuspage.db.unavailable import RECORD_RETRY_FIRST, RECORD_RETRY_MAX, database_unavailable
+from statuspage.db.unavailable import database_unavailable, while_claim_lasts
 from statuspage.outbox.heartbeat import Heartbeat
 from statuspage.outbox.store import (
     DEAD,
@@ -141,21 +140,15 @@ def _record_when_possible(
     after that, or when the worker is told to stop, the error goes up and the message is retried
     once its lease has run out, as after a crash.
     """
-    wait = RECORD_RETRY_FIRST
-    while True:
-        try:
-            return record(
-                session, message, outcome, now=runtime.clock.now(), policy=policy, rand=rand, claim=message.claimed_until
-            )
-        except Exception as exc:
-            claim_ends = message.claimed_until
-            out_of_time = claim_ends is not None and runtime.clock.now() + timedelta(seconds=wait) >= claim_ends
-            if not database_unavailable(exc) or out_of_time or (stop is not None and stop()):
-                raise
-            log.warning("cannot record what became of outbox message %s (the database is unavailable); "
-                        "trying again in %gs", message.id, wait)
-        threading.Event().wait(wait)
-        wait = min(wait * 2, RECORD_RETRY_MAX)
+    return while_claim_lasts(
+        lambda: record(
+            session, message, outcome, now=runtime.clock.now(), policy=policy, rand=rand, claim=message.claimed_until
+        ),
+        claim_ends=message.claimed_until,
+        now=runtime.clock.now,
+        stop=stop,
+        what=f"recording what became of outbox message {message.id}",
+    )
 
 
 def _attempt(runtime: Process, sender: Sender, message: OutboxMessage) -> Outcome:
