@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,6 +55,16 @@ class Runtime:
         from statuspage.webhooks.sender import WebhookSender
 
         return {"webhook": WebhookSender(), "slack": SlackSender()}
+
+    def worker_jobs(self) -> list[Callable[[], bool]]:
+        """What the on-call worker runs on every pass besides timers and the outbox."""
+        from statuspage.slack import digest
+
+        def post_digest() -> bool:
+            with self.session() as session:
+                return bool(digest.post_digest_if_due(session, self.settings.config, self.clock.now()))
+
+        return [post_digest]
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -8,7 +8,7 @@ pass:
    transaction of its own (:func:`statuspage.oncall.timers.fire`);
 2. delivers what the outbox holds with the senders it was given (webhooks and Slack, as the
    composition root :mod:`statuspage.runtime` makes them), exactly as ``statuspage deliver`` does;
-3. asks :func:`statuspage.slack.digest.post_digest_if_due` whether the daily digest is due;
+3. runs the periodic jobs it was given (the daily Slack digest, which posts itself when due);
 4. records every SLA target newly breached (:func:`statuspage.oncall.sla_watch.record_breaches`),
    once per incident and target, before delivering, so the breach's Slack reply goes out at once.
 
@@ -30,7 +30,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -43,7 +43,6 @@ from statuspage.context import Process
 from statuspage.db.models import AuditEvent, OutboxMessage
 from statuspage.db.unavailable import database_unavailable
 from statuspage.oncall import sla_watch, timers
-from statuspage.slack import digest
 
 log = logging.getLogger(__name__)
 
@@ -108,12 +107,14 @@ def run_watch(
     policy: outbox.RetryPolicy | None = None,
     say: Callable[[str], None] | None = None,
     on_pass: Callable[[WatchReport], None] | None = None,
+    jobs: Sequence[Callable[[], bool]] = (),
 ) -> WatchReport:
     """Work until ``stop`` is set, sleeping ``poll_interval`` seconds whenever nothing was due.
 
     With ``once``, return as soon as a pass finds nothing more to do (due timers fired, the
     outbox's due messages tried once). ``say`` gets the console lines for what fired timers did.
-    The senders are the caller's, who closes them.
+    The senders are the caller's, who closes them. ``jobs`` run on every pass and say whether
+    they did something (the daily digest: posted it).
     """
     active = senders
     totals = WatchReport()
@@ -148,7 +149,7 @@ def run_watch(
             report.delivery = outbox.deliver_due(
                 runtime, senders=active, policy=policy, stop=stop.is_set, say=say
             )
-            report.digests = _post_digest(runtime)
+            report.digests = _run_jobs(jobs)
             _warn_unsendable(runtime, active, unsent_warned)
         except Exception as exc:
             if not database_unavailable(exc):
@@ -261,16 +262,16 @@ def _record_sla_breaches(runtime: Process, say: Callable[[str], None] | None) ->
     return report.recorded
 
 
-def _post_digest(runtime: Process) -> int:
-    """Post the daily Slack digest when it is due; 1 if it was posted, 0 otherwise. A failure is
-    logged, never fatal: a broken digest must not stop pages from going out."""
-    try:
-        with runtime.session() as session:
-            posted = digest.post_digest_if_due(session, runtime.settings.config, runtime.clock.now())
-    except Exception:  # noqa: BLE001 - see the docstring
-        log.exception("posting the daily digest failed")
-        return 0
-    return 1 if posted else 0
+def _run_jobs(jobs: Sequence[Callable[[], bool]]) -> int:
+    """Run the periodic jobs; how many did something. A failure is logged, never fatal: a broken
+    digest must not stop pages from going out."""
+    done = 0
+    for job in jobs:
+        try:
+            done += bool(job())
+        except Exception:  # noqa: BLE001 - see the docstring
+            log.exception("a periodic job of the worker failed")
+    return done
 
 
 def _warn_unsendable(runtime: Process, senders: Mapping[str, outbox.Sender], warned: set[str]) -> None:
