@@ -249,7 +249,8 @@ def measure(url: str, year: int, month: int, quick: bool) -> dict[str, Any]:
     from statuspage.clock import SystemClock
     from statuspage.db.engine import make_engine
     from statuspage.db.models import Incident
-    from statuspage.reports import monthly
+    from statuspage.domain.months import month_bounds, month_label, shift_month
+    from statuspage.reports import monthly, render
     from statuspage.runtime import Runtime
     from statuspage.settings import load_settings
 
@@ -257,8 +258,8 @@ def measure(url: str, year: int, month: int, quick: bool) -> dict[str, Any]:
     config = settings.config
     runtime = Runtime(settings=settings, engine=make_engine(url), clock=SystemClock())
     zone = config.page.time_zone
-    first, _ = monthly.month_bounds(*monthly.shift_month(year, month, -(MONTHS - 1)), zone)
-    _, end = monthly.month_bounds(year, month, zone)
+    first, _ = month_bounds(*shift_month(year, month, -(MONTHS - 1)), zone)
+    _, end = month_bounds(year, month, zone)
     out: dict[str, Any] = {"inprocess": {}, "cli": {}}
     try:
         def select_all() -> int:
@@ -276,16 +277,16 @@ def measure(url: str, year: int, month: int, quick: bool) -> dict[str, Any]:
                 return monthly.monthly_report(session, config, year, month, runtime.clock.now())
 
         out["build"], report = best(build, 5, "build")
-        out["report"] = monthly.to_json(report)
+        out["report"] = render.to_json(report)
         for fmt in FORMATS:
-            renderer = monthly.RENDERERS[fmt]
+            renderer = render.RENDERERS[fmt]
             out["inprocess"][fmt], text = best(lambda: renderer(build()), 5, fmt)  # noqa: B023 - used at once
             out.setdefault("sizes", {})[fmt] = len(text)
         out["cpu"] = dict(CPU)
     finally:
         runtime.engine.dispose()
     env = site_env(url)
-    label = monthly.month_label(year, month)
+    label = month_label(year, month)
     with tempfile.TemporaryDirectory(prefix="bench_report_cli_") as tmp:
         for fmt in FORMATS:
             times, cpu = [], []

@@ -20,8 +20,9 @@ from typing import Any
 import click
 
 from statuspage.clickutil import EXIT_USER_ERROR, fail
+from statuspage.domain.months import month_label
 from statuspage.errors import UserError
-from statuspage.reports import kpis, monthly
+from statuspage.reports import kpis, monthly, render, slack
 from statuspage.settings import load_settings
 
 
@@ -33,7 +34,7 @@ def report() -> None:
 @report.command("monthly", help="SLA report for one month: breaches with root cause and remediation, attainment and "
                 "response times per severity, support-tier credits, escalation MTTA and the trend over 6 months.")
 @click.option("--month", required=True, metavar="YYYY-MM", help="The calendar month, in the page's time zone, e.g. 2026-10.")
-@click.option("--format", "fmt", type=click.Choice(monthly.FORMATS), default="md", show_default=True, help="md, html (self-contained), csv (one row per breach) or json.")
+@click.option("--format", "fmt", type=click.Choice(render.FORMATS), default="md", show_default=True, help="md, html (self-contained), csv (one row per breach) or json.")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path), help="Write to this file instead of standard output.")
 @click.option("--post", is_flag=True, help="Also queue a short summary (missed commitments, credits owed, top causes) for the "
               "Slack incidents channel; `incident watch` delivers it, or prints it without a Slack token.")
@@ -44,10 +45,10 @@ def monthly_command(state: Any, month: str, fmt: str, out: Path | None, post: bo
     config = runtime.settings.config
     if post and not config.slack.enabled:
         raise UserError("--post needs Slack: slack.enabled is false in the configuration")
-    measured = kpis.load(kpis.store_path(runtime.settings.data_dir)).get(monthly.month_label(year, number))
+    measured = kpis.load(kpis.store_path(runtime.settings.data_dir)).get(month_label(year, number))
     with runtime.session() as session:
         result = monthly.monthly_report(session, config, year, number, runtime.clock.now(), kpis=measured)
-    text = monthly.RENDERERS[fmt](result)
+    text = render.RENDERERS[fmt](result)
     if out is None:
         click.echo(text, nl=not text.endswith("\n"))
     else:
@@ -56,8 +57,8 @@ def monthly_command(state: Any, month: str, fmt: str, out: Path | None, post: bo
     if post:
         # A session of its own: the report's read transaction is not upgraded to a write.
         with runtime.session() as session:
-            message = monthly.queue_slack_summary(ctx=runtime.context(session, state.actor), report=result)
-            line = monthly.slack_summary_line(message.payload["data"])
+            message = slack.queue_slack_summary(ctx=runtime.context(session, state.actor), report=result)
+            line = slack.slack_summary_line(message.payload["data"])
             click.echo(f"Queued for Slack: {line} (to {message.target})", err=True)
 
 

@@ -19,7 +19,8 @@ from statuspage.clock import FixedClock
 from statuspage.context import WriteContext
 from statuspage.db.models import AuditEvent, OutboxMessage
 from statuspage.incidents import service as incidents
-from statuspage.reports import kpis, monthly
+from statuspage.reports import kpis
+from statuspage.reports.slack import SLACK_SUMMARY_EVENT
 from statuspage.runtime import Runtime
 from statuspage.slack.messages import console_line, render
 from statuspage.slack.sender import SlackSender
@@ -234,4 +235,4 @@ def test_post_refused_when_slack_is_off(cli_env: dict[str, str], runtime: Runtim
     assert result.exit_code == 2  # type: ignore[attr-defined]
     assert "slack.enabled is false" in result.stderr  # type: ignore[attr-defined]
     with runtime.session() as session:
-        assert session.exec(select(OutboxMessage).where(col(OutboxMessage.event) == monthly.SLACK_SUMMARY_EVENT)).all() == []
+        assert session.exec(select(OutboxMessage).where(col(OutboxMessage.event) == SLACK_SUMMARY_EVENT)).all() == []

@@ -20,7 +20,7 @@ from statuspage.clock import FixedClock
 from statuspage.context import WriteContext
 from statuspage.incidents import service as incidents
 from statuspage.incidents.sla import calendar_for
-from statuspage.reports import monthly
+from statuspage.reports import monthly, render
 from statuspage.runtime import Runtime
 
 XSS = "<script>alert(1)</script> Checkout | down"
@@ -196,7 +196,7 @@ def test_trend_covers_six_months(runtime: Runtime, history: dict[str, int]) -> N
 
 
 def test_csv_has_one_row_per_breach(runtime: Runtime, history: dict[str, int]) -> None:
-    rows = list(csv.DictReader(io.StringIO(monthly.render_csv(_report(runtime)))))
+    rows = list(csv.DictReader(io.StringIO(render.render_csv(_report(runtime)))))
     assert [(int(r["incident_id"]), r["target"], r["breached_by_seconds"]) for r in rows] == [
         (history["D"], "resolution", "86400"),
         (history["A"], "resolution", "7200"),
@@ -204,7 +204,7 @@ def test_csv_has_one_row_per_breach(runtime: Runtime, history: dict[str, int]) -
         (history["B"], "acknowledgement", "1800"),
         (history["C"], "first_response", "1800"),
     ]
-    assert tuple(rows[0]) == monthly.CSV_COLUMNS
+    assert tuple(rows[0]) == render.CSV_COLUMNS
     assert rows[1]["title"] == XSS
     assert rows[1]["deadline"] == "2026-10-05T18:00:00Z"
     assert rows[1]["breached_by"] == "2 hours"
@@ -213,7 +213,7 @@ def test_csv_has_one_row_per_breach(runtime: Runtime, history: dict[str, int]) -
 
 
 def test_json_keys(runtime: Runtime, history: dict[str, int]) -> None:
-    data = json.loads(monthly.render_json(_report(runtime)))
+    data = json.loads(render.render_json(_report(runtime)))
     # overdue_actions is there only when statuspage.postmortems offers open_actions_past_due.
     assert set(data) - {"overdue_actions"} == {
         "month", "page", "time_zone", "period", "generated_at", "incidents", "attainment_percent",
@@ -232,7 +232,7 @@ def test_json_keys(runtime: Runtime, history: dict[str, int]) -> None:
 
 
 def test_html_is_self_contained_escaped_and_has_the_chart(runtime: Runtime, history: dict[str, int]) -> None:
-    html = monthly.render_html(_report(runtime))
+    html = render.render_html(_report(runtime))
     soup = BeautifulSoup(html, "html.parser")
     assert soup.find("script") is None and soup.find("b") is None
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -251,7 +251,7 @@ def test_html_is_self_contained_escaped_and_has_the_chart(runtime: Runtime, hist
 
 
 def test_markdown_has_the_breach_table(runtime: Runtime, history: dict[str, int]) -> None:
-    text = monthly.render_markdown(_report(runtime))
+    text = render.render_markdown(_report(runtime))
     assert "## Breaches" in text
     assert "| Incident | Severity | Target | Promised | Deadline | Actual | Breached by | Root cause | Remediation |" in text
     lines = [line for line in text.splitlines() if line.startswith(f"| [#{history['A']}]")]
