@@ -32,20 +32,15 @@ from statuspage.domain.escalation import (
     Resolved,
     ScheduleTimer,
     SetComponent,
-    SimulatedEvent,
     SlackPost,
     Started,
     TimerFired,
-    simulate,
 )
-from statuspage.playbooks.schema import (
-    Matrix,
-    Playbook,
-    PlaybookError,
-    check_playbook_set,
-    load_playbook_files,
-    load_playbooks,
-)
+from statuspage.domain.matrix import Matrix
+from statuspage.domain.playbook import Playbook
+from statuspage.domain.simulation import SimulatedEvent
+from statuspage.playbooks.load import PlaybookError, check_playbook_set, load_playbook_files, load_playbooks
+from statuspage.playbooks.run import simulate
 from statuspage.settings import ConfigError, Settings, load_settings
 
 SIMULATION_START = datetime(2026, 1, 1, tzinfo=UTC)  # only offsets from it are printed

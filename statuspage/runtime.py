@@ -76,9 +76,9 @@ class Runtime:
 
 
 def default_timer_handlers() -> dict[str, TimerHandler]:
-    from statuspage.oncall import engine
+    from statuspage.incidents import service as incidents
 
-    return {"ack_timeout": engine.on_timer, "reminder": engine.on_timer}
+    return {"ack_timeout": incidents.on_timer, "reminder": incidents.on_timer}
 
 
 def describe_url(url: str) -> str:

@@ -36,10 +36,11 @@ from statuspage.domain.escalation import (
     SlackPost,
     Started,
     TimerFired,
-    advance,
-    simulate,
 )
-from statuspage.playbooks.schema import Matrix, Playbook, load_playbooks, matrix_json, parse_playbook
+from statuspage.domain.matrix import Matrix, matrix_json
+from statuspage.domain.playbook import Playbook
+from statuspage.playbooks.load import load_playbooks, parse_playbook
+from statuspage.playbooks.run import advance, simulate
 from statuspage.settings import Config, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,17 +16,10 @@ from jinja2.exceptions import SecurityError, UndefinedError
 from incident_cli.playbook_cmds import playbook as playbook_group
 from statuspage.domain.durations import Duration
 from statuspage.domain.escalation import IncidentView
-from statuspage.playbooks.schema import (
-    Matrix,
-    Playbook,
-    PlaybookError,
-    load_playbook_file,
-    load_playbooks,
-    matrix_json,
-    parse_playbook,
-    playbook_for,
-    render_template,
-)
+from statuspage.domain.matrix import Matrix, matrix_json
+from statuspage.domain.playbook import Playbook
+from statuspage.playbooks.load import PlaybookError, load_playbook_file, load_playbooks, parse_playbook, playbook_for
+from statuspage.playbooks.render import render_template
 from statuspage.settings import Config, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent

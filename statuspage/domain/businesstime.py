@@ -20,15 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
 import holidays as holidays_package
 
 from statuspage.domain.durations import Duration
-
-if TYPE_CHECKING:
-    from statuspage.settings import BusinessHours
 
 ClockKind = Literal["24x7", "business_hours"]
 CLOCKS: tuple[ClockKind, ...] = ("24x7", "business_hours")
@@ -47,6 +44,38 @@ _OFFSET_MARGIN = timedelta(hours=15)
 _MAX_IDLE_DAYS = 3 * 366
 
 Interval = tuple[datetime, datetime]
+
+
+class HolidaySource(Protocol):
+    """Which public holidays to skip: a country's (and a subdivision's), plus extra dates."""
+
+    @property
+    def country(self) -> str | None: ...
+
+    @property
+    def subdivision(self) -> str | None: ...
+
+    @property
+    def extra(self) -> Iterable[date]: ...
+
+
+class BusinessHoursSource(Protocol):
+    """Business hours as the configuration describes them (``business_hours`` in ``statuspage.yaml``)."""
+
+    @property
+    def time_zone(self) -> str | None: ...
+
+    @property
+    def days(self) -> Iterable[int | str]: ...
+
+    @property
+    def start(self) -> time: ...
+
+    @property
+    def end(self) -> time: ...
+
+    @property
+    def holidays(self) -> HolidaySource: ...
 
 
 class BusinessCalendar:
@@ -80,7 +109,7 @@ class BusinessCalendar:
         self._intervals_cache: dict[date, tuple[Interval, ...]] = {}
 
     @classmethod
-    def from_config(cls, business_hours: BusinessHours, default_zone: str) -> BusinessCalendar:
+    def from_config(cls, business_hours: BusinessHoursSource, default_zone: str) -> BusinessCalendar:
         """The calendar ``statuspage.yaml`` describes; ``default_zone`` is the page's zone.
 
         Raises ``ValueError`` for a subdivision the ``holidays`` package does not know, or one
@@ -285,9 +314,10 @@ def effective_clock(duration: Duration, clock: ClockKind) -> ClockKind:
 
 
 def _clock(clock: str) -> ClockKind:
-    if clock not in CLOCKS:
-        raise ValueError(f"{clock!r} is not a clock; use one of {', '.join(CLOCKS)}")
-    return clock  # type: ignore[return-value]
+    for known in CLOCKS:
+        if clock == known:
+            return known
+    raise ValueError(f"{clock!r} is not a clock; use one of {', '.join(CLOCKS)}")
 
 
 def _weekday(day: int | str) -> int:

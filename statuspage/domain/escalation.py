@@ -14,22 +14,43 @@ timer the state is waiting on (``waiting_key``) or its current reminder (``remin
 anything. Keys never repeat within one incident (``ack:<step>:<loop>``, where ``loop`` counts
 every jump back and every re-attachment; ``remind:<n>`` counts on), because the timer table has
 one row per incident and key.
+
+The playbook and the matrix are the domain's frozen values (:mod:`statuspage.domain.playbook`,
+:mod:`statuspage.domain.matrix`), events and actions live in
+:mod:`statuspage.domain.escalation_actions`. The texts of ``post_update`` and ``slack`` steps
+are templates; the machine renders them through the :class:`TemplateRenderer` it is given, so the
+template language stays at the edge (:mod:`statuspage.playbooks.render`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
-from typing import Any
-
-from jinja2 import TemplateError
+from datetime import datetime
+from typing import Any, Protocol
 
 from statuspage.domain.durations import Duration
-from statuspage.playbooks.schema import (
-    Matrix,
-    MatrixOwner,
-    MatrixTier,
+from statuspage.domain.escalation_actions import (
+    Acknowledged,
+    Action,
+    CancelTimer,
+    Escalated,
+    EscalateRequested,
+    Event,
+    Exhausted,
+    NotifyChannel,
+    Page,
+    PostUpdate,
+    RemindCommander,
+    Resolved,
+    ScheduleTimer,
+    SetComponent,
+    SlackPost,
+    Started,
+    TimerFired,
+)
+from statuspage.domain.matrix import Matrix, MatrixOwner, MatrixTier
+from statuspage.domain.playbook import (
     NotifyStep,
     Playbook,
     PostUpdateStep,
@@ -38,9 +59,38 @@ from statuspage.playbooks.schema import (
     SlackStep,
     Step,
     WaitForAckStep,
-    render_template,
     wall_clock,
 )
+
+__all__ = [
+    "ACK_TIMEOUT",
+    "MANUAL",
+    "REMINDER",
+    "Acknowledged",
+    "Action",
+    "CancelTimer",
+    "EscalateRequested",
+    "Escalated",
+    "EscalationState",
+    "Event",
+    "Exhausted",
+    "IncidentView",
+    "NotifyChannel",
+    "Page",
+    "PostUpdate",
+    "RemindCommander",
+    "Resolved",
+    "ScheduleTimer",
+    "SetComponent",
+    "SlackPost",
+    "Started",
+    "TemplateRenderError",
+    "TemplateRenderer",
+    "TimerFired",
+    "ack_key",
+    "advance",
+    "reminder_key",
+]
 
 ACK_TIMEOUT = "ack_timeout"
 REMINDER = "reminder"
@@ -61,6 +111,21 @@ class IncidentView:
     status: str
     commander: str | None = None
     url: str = ""
+
+
+class TemplateRenderError(Exception):
+    """A playbook template that cannot be rendered for this incident; the message says why."""
+
+
+class TemplateRenderer(Protocol):
+    """Renders a playbook template (the text of a ``post_update`` or ``slack`` step) as plain text.
+
+    The machine carries templates as source text and leaves the template language to its caller
+    (:mod:`statuspage.playbooks.render`). A template that cannot be rendered raises
+    :class:`TemplateRenderError`: the machine then posts nothing of it and tells the responders.
+    """
+
+    def __call__(self, source: str, *, incident: IncidentView, playbook: str) -> str: ...
 
 
 # --- state ---------------------------------------------------------------------------------
@@ -127,138 +192,6 @@ class EscalationState:
         )
 
 
-# --- events --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Started:
-    """The playbook was attached: on declare, or again when the severity was raised."""
-
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class TimerFired:
-    key: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Acknowledged:
-    by: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Resolved:
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class EscalateRequested:
-    """A person asked to escalate now (``incident escalate ID [--to-tier N]``). Addition to the
-    contract: without ``to_tier``, the next tier above the last one paged."""
-
-    at: datetime
-    by: str = ""
-    to_tier: int | None = None
-
-
-Event = Started | TimerFired | Acknowledged | Resolved | EscalateRequested
-
-
-# --- actions -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    """Page one owner through one contact. ``tier`` is None when the step named the owner;
-    ``step`` is -1 for a manual escalation outside the playbook's steps."""
-
-    step: int
-    loop: int
-    tier: int | None
-    owner: str
-    contact_kind: str
-    contact: str
-
-
-@dataclass(frozen=True, slots=True)
-class NotifyChannel:
-    """Tell a tier's notify channel (``#oncall``) that the tier is being paged."""
-
-    step: int
-    channel: str
-    tier: int
-    contact_kind: str = "slack_channel"
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduleTimer:
-    key: str
-    due_at: datetime
-    kind: str  # "ack_timeout" | "reminder"
-
-
-@dataclass(frozen=True, slots=True)
-class CancelTimer:
-    key: str
-
-
-@dataclass(frozen=True, slots=True)
-class Escalated:
-    from_tier: int | None
-    to_tier: int
-    reason: str  # "no acknowledgement within 5m" | "manual"
-
-
-@dataclass(frozen=True, slots=True)
-class PostUpdate:
-    status: str | None
-    body: str
-
-
-@dataclass(frozen=True, slots=True)
-class SetComponent:
-    component: str
-    status: str
-
-
-@dataclass(frozen=True, slots=True)
-class SlackPost:
-    channel: str | None  # None: the configured incidents channel
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class RemindCommander:
-    """Remind the incident commander to post a public update (due now)."""
-
-    due_at: datetime
-    update_every: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Exhausted:
-    """The playbook ran out of steps and nobody has acknowledged."""
-
-    paged_tiers: tuple[int, ...] = ()
-
-
-Action = (
-    Page
-    | NotifyChannel
-    | ScheduleTimer
-    | CancelTimer
-    | Escalated
-    | PostUpdate
-    | SetComponent
-    | SlackPost
-    | RemindCommander
-    | Exhausted
-)
-
-
 # --- the machine ---------------------------------------------------------------------------
 
 
@@ -278,10 +211,12 @@ def advance(
     event: Event,
     *,
     incident: IncidentView,
+    render: TemplateRenderer,
 ) -> tuple[EscalationState, list[Action]]:
     """Apply ``event`` to ``state``: the new state, and the actions to perform in order.
 
-    ``playbook`` and ``matrix`` are the frozen copies (objects, or their JSON as stored).
+    ``playbook`` and ``matrix`` are the frozen copies (objects, or their JSON as stored);
+    ``render`` renders the texts of ``post_update`` and ``slack`` steps for ``incident``.
     Rules: Started runs steps until a ``wait_for_ack`` or the end. A timer whose key is not the
     one being waited on (stale, or already acknowledged) does nothing. An acknowledgement stops
     the paging program for good (only reminders and ``on_resolve`` remain). Resolution cancels
@@ -292,6 +227,7 @@ def advance(
         matrix if isinstance(matrix, Matrix) else Matrix.from_json(matrix),
         severity,
         incident,
+        render,
     )
     if state.resolved:
         return state, []
@@ -314,6 +250,7 @@ class _Run:
     matrix: Matrix
     severity: int
     incident: IncidentView
+    render_template: TemplateRenderer
     actions: list[Action] = field(default_factory=list)
 
     # -- events --
@@ -478,11 +415,11 @@ class _Run:
 
     def render(self, template: str, where: str) -> str | None:
         try:
-            return render_template(template, incident=self.incident, playbook=self.playbook.name)
-        except TemplateError as exc:
+            return self.render_template(template, incident=self.incident, playbook=self.playbook.name)
+        except TemplateRenderError as exc:
             # Validation rendered it with a sample incident, so this is rare; never post a
             # half-rendered text publicly, tell the responders in the incidents channel instead.
-            self.warn(f"{where} could not render its template ({exc.message or type(exc).__name__}); skipped")
+            self.warn(f"{where} could not render its template ({exc}); skipped")
             return None
 
     def warn(self, text: str) -> None:
@@ -525,90 +462,3 @@ class _Run:
             if isinstance(body, NotifyStep) and body.tier == level:
                 return index
         return None
-
-
-# --- simulation ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SimulatedEvent:
-    """One event of a simulation and what the machine did with it."""
-
-    at: datetime
-    event: Event
-    actions: tuple[Action, ...]
-    state: EscalationState
-
-
-def simulate(
-    playbook: Playbook,
-    matrix: Matrix,
-    severity: int,
-    *,
-    incident: IncidentView,
-    start: datetime,
-    ack_after: timedelta | None = None,
-    ack_by: str | None = None,
-    resolve_after: timedelta | None = None,
-    until: timedelta | None = None,
-    max_events: int = 10_000,
-) -> list[SimulatedEvent]:
-    """Run the machine under simulated time, firing timers when they fall due.
-
-    An acknowledgement planned for the same instant as a timer goes first (an acknowledgement
-    "within 15m" counts at 15m exactly), and a resolution after it. Without ``until`` the run
-    ends once only reminders are left to fire. ``ack_by`` defaults to the first owner paged by
-    the latest paging step.
-    """
-    state = EscalationState()
-    timers: dict[str, tuple[datetime, int]] = {}
-    sequence = 0
-    log: list[SimulatedEvent] = []
-    ack_at = None if ack_after is None else start + ack_after
-    resolve_at = None if resolve_after is None else start + resolve_after
-    end = None if until is None else start + until
-    latest_pager: str | None = None
-
-    def apply(event: Event, at: datetime) -> None:
-        nonlocal state, sequence, latest_pager
-        state, actions = advance(playbook, matrix, severity, state, event, incident=incident)
-        first_page = next((a for a in actions if isinstance(a, Page)), None)
-        if first_page is not None:
-            latest_pager = first_page.owner
-        for action in actions:
-            if isinstance(action, ScheduleTimer):
-                sequence += 1
-                timers[action.key] = (action.due_at, sequence)
-            elif isinstance(action, CancelTimer):
-                timers.pop(action.key, None)
-        log.append(SimulatedEvent(at, event, tuple(actions), state))
-
-    apply(Started(start), start)
-    while len(log) < max_events and not state.resolved:
-        candidates: list[tuple[datetime, int, int, Event]] = []
-        if ack_at is not None and not state.acknowledged:
-            candidates.append((ack_at, 0, 0, Acknowledged(ack_by or latest_pager or "the commander", ack_at)))
-        if resolve_at is not None:
-            candidates.append((resolve_at, 1, 0, Resolved(resolve_at)))
-        for key, (due, seq) in timers.items():
-            candidates.append((due, 2, seq, TimerFired(key, due)))
-        if not candidates:
-            break
-        if end is None and not any(c[1] < 2 or _is_ack_key(c[3]) for c in candidates):
-            break  # only reminders left
-        at, kind, _, event = min(candidates, key=lambda c: (c[0], c[1], c[2]))
-        if end is not None and at > end:
-            break
-        if kind == 0:
-            ack_at = None
-        elif kind == 1:
-            resolve_at = None
-        else:
-            assert isinstance(event, TimerFired)
-            timers.pop(event.key, None)
-        apply(event, at)
-    return log
-
-
-def _is_ack_key(event: Event) -> bool:
-    return isinstance(event, TimerFired) and event.key.startswith("ack:")

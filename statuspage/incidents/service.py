@@ -14,6 +14,7 @@ Invariants kept here, whichever door the call came through (CLI, admin API, play
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
@@ -22,8 +23,10 @@ from sqlmodel import Session, col, select
 
 from statuspage.components.service import get_components, parse_status, refresh_statuses
 from statuspage.context import WriteContext, write
-from statuspage.db.models import Component, Incident, IncidentComponent, IncidentUpdate
+from statuspage.db.models import Component, Incident, IncidentComponent, IncidentUpdate, Timer
 from statuspage.domain.enums import OPEN_INCIDENT_STATUSES, ComponentStatus, Impact, IncidentStatus
+from statuspage.domain.escalation_actions import PostUpdate as PlaybookPostUpdate
+from statuspage.domain.escalation_actions import SetComponent as PlaybookSetComponent
 from statuspage.errors import Conflict, InvalidInput, NotFound, UserError
 from statuspage.ids import parse_id
 from statuspage.incidents.messages import default_body
@@ -32,6 +35,8 @@ from statuspage.oncall import engine as oncall
 from statuspage.settings import Config
 from statuspage.validators import MAX_TEXT, free_text, person_name
 from statuspage.validators import title as one_line_title
+
+log = logging.getLogger(__name__)
 
 MAX_BODY = MAX_TEXT
 MAX_REASON = 500
@@ -244,7 +249,7 @@ def declare(
         after={**_snapshot(incident), "components": {k: v.value for k, v in statuses.items()}, "detected_at": detected_at},
     )
     if chosen is not None and ctx.announce:
-        oncall.attach(ctx, incident, chosen, at=now)
+        oncall.attach(ctx, incident, chosen, at=now, publish=_publish)
     return incident
 
 
@@ -310,7 +315,7 @@ def resolve(
     body = clean_text(message, field="message", limit=MAX_BODY, required=False)
     when = _event_time(incident, ctx, at)
     # Before the incident is marked resolved: the playbook's on_resolve update may still be posted.
-    oncall.resolve(ctx, incident, at=when)
+    oncall.resolve(ctx, incident, at=when, publish=_publish)
     before = _snapshot(incident)
     if open_pause(incident) is not None:
         _close_pause(incident, when)  # resolving answers the wait; the clocks stop for good
@@ -382,7 +387,7 @@ def reopen(
         before=before,
         after={**_snapshot(incident), "message": update.body},
     )
-    oncall.reopen(ctx, incident, at=when)
+    oncall.reopen(ctx, incident, at=when, publish=_publish)
     return update
 
 
@@ -399,7 +404,7 @@ def acknowledge(*, ctx: WriteContext, incident_id: int | str, by: str | None = N
     is_open = IncidentStatus(incident.status).is_open
     if incident.acknowledged_at is not None:
         if is_open:
-            oncall.acknowledge(ctx, incident, by=who, at=_event_time(incident, ctx, None))
+            oncall.acknowledge(ctx, incident, by=who, at=_event_time(incident, ctx, None), publish=_publish)
         return incident, False
     if not is_open:
         raise Conflict(f"incident {incident.id} is resolved; there is nothing to acknowledge")
@@ -414,7 +419,7 @@ def acknowledge(*, ctx: WriteContext, incident_id: int | str, by: str | None = N
         at=when,
         after={"acknowledged_by": who, "acknowledged_at": when},
     )
-    oncall.acknowledge(ctx, incident, by=who, at=when)
+    oncall.acknowledge(ctx, incident, by=who, at=when, publish=_publish)
     return incident, True
 
 
@@ -460,7 +465,7 @@ def change_severity(*, ctx: WriteContext, incident_id: int | str, severity: int 
         after={"from": previous, "to": level, "playbook": chosen.name if chosen else None},
     )
     if chosen is not None:
-        oncall.attach(ctx, incident, chosen, at=when)
+        oncall.attach(ctx, incident, chosen, at=when, publish=_publish)
     return incident
 
 
@@ -475,7 +480,34 @@ def escalate(*, ctx: WriteContext, incident_id: int | str, to_tier: int | None =
     incident = get(session=ctx.session, incident_id=incident_id, for_update=True)
     if not IncidentStatus(incident.status).is_open:
         raise Conflict(f"incident {incident.id} is resolved; there is nobody to escalate to")
-    return oncall.escalate(ctx, incident, to_tier=to_tier, at=_event_time(incident, ctx, None))
+    return oncall.escalate(ctx, incident, to_tier=to_tier, at=_event_time(incident, ctx, None), publish=_publish)
+
+
+def on_timer(ctx: WriteContext, timer: Timer) -> None:
+    """The timer handler for acknowledgement deadlines and reminders (see :mod:`statuspage.oncall.timers`):
+    the incident first, then its escalation run, the order every service function takes them in."""
+    if timer.incident_id is None:
+        return
+    incident = get(session=ctx.session, incident_id=timer.incident_id, for_update=True)
+    oncall.on_timer(ctx, incident, timer, publish=_publish)
+
+
+def _publish(
+    ctx: WriteContext, incident: Incident, action: PlaybookPostUpdate | PlaybookSetComponent, at: datetime
+) -> None:
+    """A playbook's public step, through this service like any change to the incident."""
+    assert incident.id is not None
+    if not IncidentStatus(incident.status).is_open:
+        what = action.body if isinstance(action, PlaybookPostUpdate) else f"component {action.component}"
+        log.warning("incident %s is resolved; playbook step left undone: %s", incident.id, what)
+        return
+    when = max(at, incident.updated_at)
+    if isinstance(action, PlaybookPostUpdate):
+        post_update(ctx=ctx, incident_id=incident.id, message=action.body, status=action.status, at=when)
+    else:
+        post_update(
+            ctx=ctx, incident_id=incident.id, status=incident.status, components={action.component: action.status}, at=when
+        )
 
 
 @write

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -49,10 +49,13 @@ from statuspage.context import WriteContext, write
 from statuspage.db.models import EscalationRun, Incident, Timer
 from statuspage.db.models import Page as PageRow
 from statuspage.domain import escalation as machine
-from statuspage.domain.enums import IncidentStatus
+from statuspage.domain.matrix import Matrix
+from statuspage.domain.playbook import Playbook
 from statuspage.errors import Conflict, InvalidInput
 from statuspage.oncall import timers
-from statuspage.playbooks import Matrix, Playbook, PlaybookError, load_playbook_file, load_playbooks, playbook_for
+from statuspage.playbooks import PlaybookError, load_playbook_file, load_playbooks, playbook_for
+from statuspage.playbooks.run import advance
+from statuspage.playbooks.schema import playbook_from_data
 from statuspage.settings import Config, resource_dir
 
 if TYPE_CHECKING:
@@ -137,7 +140,7 @@ def builtin_playbook(config: Config) -> Playbook:
     for tier in sorted(config.escalation.tiers, key=lambda t: t.level):
         steps += [{"notify": {"tier": tier.level}}, {"wait_for_ack": {}}]
     reminders = {level: severity.update_every for level in config.severity_levels if (severity := config.severity(level))}
-    return Playbook.model_validate(
+    return playbook_from_data(
         {
             "name": BUILTIN_NAME,
             "description": "Built in: no playbook file is chosen for this severity. Pages every tier in turn.",
@@ -168,6 +171,12 @@ def choose_playbook(config: Config, severity: int, name: str | None = None) -> P
     return chosen
 
 
+# What the engine asks of the incident service: a playbook's public steps (post an update, set a
+# component's status) are changes to the incident like any other, made by the service that owns
+# them. The service passes this function in with every event, so the engine needs no import of it.
+Publish = Callable[[WriteContext, Incident, "machine.PostUpdate | machine.SetComponent", datetime], None]
+
+
 # Events in -----------------------------------------------------------------------------------
 
 
@@ -178,7 +187,7 @@ def get_run(ctx: WriteContext, incident_id: int, *, lock: bool = True) -> Escala
     return ctx.session.exec(statement.execution_options(populate_existing=True)).first()
 
 
-def attach(ctx: WriteContext, incident: Incident, playbook: Playbook, *, at: datetime) -> EscalationRun:
+def attach(ctx: WriteContext, incident: Incident, playbook: Playbook, *, at: datetime, publish: Publish) -> EscalationRun:
     """Freeze ``playbook`` and the current escalation matrix onto the incident and start it.
 
     A run already there (the severity was raised) is re-attached: the machine keeps its state
@@ -206,17 +215,17 @@ def attach(ctx: WriteContext, incident: Incident, playbook: Playbook, *, at: dat
         at=at,
         after={"playbook": playbook.name, "severity": incident.severity},
     )
-    _dispatch(ctx, incident, machine.Started(at))
+    _dispatch(ctx, incident, machine.Started(at), publish)
     return run
 
 
-def acknowledge(ctx: WriteContext, incident: Incident, *, by: str, at: datetime) -> int:
+def acknowledge(ctx: WriteContext, incident: Incident, *, by: str, at: datetime, publish: Publish) -> int:
     """Stop the paging program and record the acknowledgement on every outstanding page.
 
     Returns how many pages it acknowledged. The incident row is locked by the caller.
     """
     assert incident.id is not None
-    _dispatch(ctx, incident, machine.Acknowledged(by=by, at=at))
+    _dispatch(ctx, incident, machine.Acknowledged(by=by, at=at), publish)
     result = ctx.session.exec(
         update(PageRow)
         .where(col(PageRow.incident_id) == incident.id, col(PageRow.acknowledged_at).is_(None))
@@ -226,7 +235,7 @@ def acknowledge(ctx: WriteContext, incident: Incident, *, by: str, at: datetime)
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def resolve(ctx: WriteContext, incident: Incident, *, at: datetime) -> None:
+def resolve(ctx: WriteContext, incident: Incident, *, at: datetime, publish: Publish) -> None:
     """Cancel every timer of the incident and run the playbook's ``on_resolve`` steps once.
 
     Called by the incident service *before* it marks the incident resolved, so that an
@@ -234,11 +243,11 @@ def resolve(ctx: WriteContext, incident: Incident, *, at: datetime) -> None:
     word (webhook receivers are told ``incident.resolved``).
     """
     assert incident.id is not None
-    _dispatch(ctx, incident, machine.Resolved(at))
+    _dispatch(ctx, incident, machine.Resolved(at), publish)
     timers.cancel_all(ctx.session, incident_id=incident.id, kinds=(machine.ACK_TIMEOUT, machine.REMINDER))
 
 
-def reopen(ctx: WriteContext, incident: Incident, *, at: datetime) -> None:
+def reopen(ctx: WriteContext, incident: Incident, *, at: datetime, publish: Publish) -> None:
     """Start the frozen playbook again for a reopened incident.
 
     The machine ignores everything once resolved, by design; reopening is the one way back, so the
@@ -253,10 +262,10 @@ def reopen(ctx: WriteContext, incident: Incident, *, at: datetime) -> None:
     if state.resolved:
         run.state = replace(state, resolved=False).to_json()
         ctx.session.add(run)
-    _dispatch(ctx, incident, machine.Started(at))
+    _dispatch(ctx, incident, machine.Started(at), publish)
 
 
-def escalate(ctx: WriteContext, incident: Incident, *, to_tier: int | None, at: datetime) -> int:
+def escalate(ctx: WriteContext, incident: Incident, *, to_tier: int | None, at: datetime, publish: Publish) -> int:
     """Page a tier now: ``to_tier``, or the one above the last tier paged. Returns the tier paged."""
     assert incident.id is not None
     run = get_run(ctx, incident.id)
@@ -278,19 +287,14 @@ def escalate(ctx: WriteContext, incident: Incident, *, to_tier: int | None, at: 
         if not above:
             raise Conflict(f"tier {state.last_tier} is the highest tier; give --to-tier to page a tier again")
         target = above[0]
-    _dispatch(ctx, incident, machine.EscalateRequested(at=at, by=ctx.actor.name, to_tier=target))
+    _dispatch(ctx, incident, machine.EscalateRequested(at=at, by=ctx.actor.name, to_tier=target), publish)
     return target
 
 
-def on_timer(ctx: WriteContext, timer: Timer) -> None:
-    """The timer handler for acknowledgement deadlines and reminders (see :mod:`.timers`)."""
-    from statuspage.incidents import service as incidents
-
-    if timer.incident_id is None:
-        return
-    # The incident first, then the run: the order every service function takes them in.
-    incident = incidents.get(session=ctx.session, incident_id=timer.incident_id, for_update=True)
-    _dispatch(ctx, incident, machine.TimerFired(key=timer.key, at=ctx.now()))
+def on_timer(ctx: WriteContext, incident: Incident, timer: Timer, *, publish: Publish) -> None:
+    """An acknowledgement deadline or reminder of ``incident`` fell due (the incident service's
+    timer handler calls this with the incident row locked)."""
+    _dispatch(ctx, incident, machine.TimerFired(key=timer.key, at=ctx.now()), publish)
 
 
 # Actions out ---------------------------------------------------------------------------------
@@ -304,7 +308,7 @@ class _Busy:
     queue: list[machine.Event]
 
 
-def _dispatch(ctx: WriteContext, incident: Incident, event: machine.Event) -> None:
+def _dispatch(ctx: WriteContext, incident: Incident, event: machine.Event, publish: Publish) -> None:
     assert incident.id is not None
     busy: dict[int, _Busy] = ctx.session.info.setdefault("oncall_busy", {})
     if incident.id in busy:
@@ -313,12 +317,12 @@ def _dispatch(ctx: WriteContext, incident: Incident, event: machine.Event) -> No
     busy[incident.id] = entry = _Busy([event])
     try:
         while entry.queue:
-            _apply(ctx, incident, entry.queue.pop(0))
+            _apply(ctx, incident, entry.queue.pop(0), publish)
     finally:
         del busy[incident.id]
 
 
-def _apply(ctx: WriteContext, incident: Incident, event: machine.Event) -> None:
+def _apply(ctx: WriteContext, incident: Incident, event: machine.Event, publish: Publish) -> None:
     assert incident.id is not None
     run = get_run(ctx, incident.id)
     if run is None:
@@ -332,7 +336,7 @@ def _apply(ctx: WriteContext, incident: Incident, event: machine.Event) -> None:
         url=ctx.config.incident_url(incident.id),
     )
     state = machine.EscalationState.from_json(run.state)
-    new_state, actions = machine.advance(run.playbook, run.matrix, run.severity, state, event, incident=view)
+    new_state, actions = advance(run.playbook, run.matrix, run.severity, state, event, incident=view)
     if not actions and new_state == state:
         return
     # Everything the event causes is dated with the event: a resolution given "--at 10m ago" runs
@@ -342,7 +346,7 @@ def _apply(ctx: WriteContext, incident: Incident, event: machine.Event) -> None:
     run.updated_at = event.at
     ctx.session.add(run)
     for action in actions:
-        _perform(ctx, incident, run, action, event.at)
+        _perform(ctx, incident, run, action, event.at, publish)
 
 
 @write
@@ -385,9 +389,9 @@ def report_failed_page(
     return [*channels, "the incident's Slack thread"] if ctx.config.slack.enabled else channels
 
 
-def _perform(ctx: WriteContext, incident: Incident, run: EscalationRun, action: machine.Action, at: datetime) -> None:
-    from statuspage.incidents import service as incidents
-
+def _perform(
+    ctx: WriteContext, incident: Incident, run: EscalationRun, action: machine.Action, at: datetime, publish: Publish
+) -> None:
     assert incident.id is not None
     session = ctx.session
 
@@ -434,24 +438,8 @@ def _perform(ctx: WriteContext, incident: Incident, run: EscalationRun, action: 
         timers.cancel(session, incident_id=incident.id, key=action.key)
     elif isinstance(action, machine.Escalated):
         audit("incident.escalate", {"from_tier": action.from_tier, "to_tier": action.to_tier, "reason": action.reason})
-    elif isinstance(action, machine.PostUpdate):
-        if IncidentStatus(incident.status).is_open:
-            incidents.post_update(
-                ctx=ctx, incident_id=incident.id, message=action.body, status=action.status, at=max(at, incident.updated_at)
-            )
-        else:
-            log.warning("incident %s is resolved; playbook update not posted: %s", incident.id, action.body)
-    elif isinstance(action, machine.SetComponent):
-        if IncidentStatus(incident.status).is_open:
-            incidents.post_update(
-                ctx=ctx,
-                incident_id=incident.id,
-                status=incident.status,
-                components={action.component: action.status},
-                at=max(at, incident.updated_at),
-            )
-        else:
-            log.warning("incident %s is resolved; component %s left as it is", incident.id, action.component)
+    elif isinstance(action, machine.PostUpdate | machine.SetComponent):
+        publish(ctx, incident, action, at)
     elif isinstance(action, machine.SlackPost):
         audit("incident.slack", {"channel": action.channel, "text": action.text})
     elif isinstance(action, machine.RemindCommander):
