@@ -289,11 +289,12 @@ def outbox_retry(ctx: click.Context, message_ids: tuple[int, ...], all_dead: boo
     click.echo(f"Queued again: {len(queued)} {what}; the worker (statuspage deliver) sends them.")
 
 
-@main.command("audit", help="The audit log, newest first: every change with who made it, and every admin API request "
-              "(action api.request: token, method, path, status, client address).")
+@main.command("audit", help="The audit log, newest first: every change with who made it, every admin API request "
+              "of a token (action api.request: token, method, path, status, client address), and anonymous refused "
+              "ones counted per client address and minute (action api.refused).")
 @click.option("--since", help="Only events after this: an age (24h, 7d) or a time (2026-11-25T08:00, page time zone).")
 @click.option("--actor", help="Only events whose actor contains this, e.g. token:ci or alice.")
-@click.option("--action", help="Only this action (api.request, incident.declare), or a family ending in '.' (incident.).")
+@click.option("--action", help="Only this action (api.request, incident.declare), or a family ending in '.' (incident., api.).")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000), help="At most this many events.")
 @click.pass_obj
 def audit(config_path: str | None, since: str | None, actor: str | None, action: str | None, limit: int) -> None:
@@ -344,7 +345,7 @@ def audit(config_path: str | None, since: str | None, actor: str | None, action:
 
 
 def _audit_detail(action: str, after: dict[str, Any], before: dict[str, Any]) -> str:
-    from statuspage.retention import ACCESS_ACTION, PRUNED_ACTION
+    from statuspage.retention import ACCESS_ACTION, PRUNED_ACTION, REFUSED_ACTION
 
     if action == PRUNED_ACTION:
         counts = ", ".join(f"{kind} {n}" for kind, n in (after.get("kinds") or {}).items())
@@ -356,6 +357,13 @@ def _audit_detail(action: str, after: dict[str, Any], before: dict[str, Any]) ->
         if after.get("changes"):
             text += " changes " + ",".join(str(i) for i in after["changes"])
         return text
+    if action == REFUSED_ACTION:
+        # Counts of anonymous refusals: how many, from where, why, and what was asked most.
+        asked = ", ".join(f"{request} x{n}" for request, n in (after.get("requests") or {}).items())
+        text = f"{after.get('count')} x {after.get('status')} from {after.get('client') or '?'} in the minute {after.get('minute')}"
+        if after.get("problem"):
+            text += f" ({after['problem']})"
+        return text + (f": {asked}" if asked else "")
     values = after or before
     text = ", ".join(f"{key}={value}" for key, value in values.items())
     return text if len(text) <= 100 else text[:99] + "…"
@@ -400,6 +408,7 @@ def deliver(config_path: str | None, once: bool, poll_interval: float, lease: fl
         # Finish the message in flight, give back the rest of the batch, then exit cleanly.
         stop.set()
 
+    senders = runtime.senders()
     for signum in (signal.SIGTERM, signal.SIGINT):
         previous[signum] = signal.signal(signum, request_stop)
     try:
@@ -409,6 +418,7 @@ def deliver(config_path: str | None, once: bool, poll_interval: float, lease: fl
             runtime,
             stop=stop,
             once=once,
+            senders=senders,
             poll_interval=poll_interval,
             policy=dataclasses.replace(outbox.DEFAULT_POLICY, lease=timedelta(seconds=lease)),
             on_pass=None if once else (lambda report: click.echo(str(report), err=True)),
@@ -417,5 +427,7 @@ def deliver(config_path: str | None, once: bool, poll_interval: float, lease: fl
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        for sender in senders.values():
+            sender.close()
         runtime.engine.dispose()
     click.echo(str(totals))

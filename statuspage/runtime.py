@@ -3,7 +3,7 @@
 :class:`Runtime` holds the settings, the database engine and the clock, and builds from them
 everything that would otherwise be found by name at run time: the timer handlers the workers
 fire with (:attr:`Runtime.timer_handlers`) and the outbox senders, one per channel
-(:meth:`Runtime.senders`). The workers (:mod:`statuspage.oncall.worker`, :mod:`statuspage.outbox`)
+(:meth:`Runtime.senders`). The workers (:mod:`statuspage.worker`, :mod:`statuspage.outbox`)
 take a runtime as a parameter and never import this module. A new outbox channel is its sender
 class plus one line in :meth:`Runtime.senders`.
 

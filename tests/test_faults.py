@@ -39,13 +39,13 @@ from sqlalchemy.engine import make_url
 from sqlmodel import col, select
 from starlette.testclient import TestClient
 
-from statuspage import outbox
+from statuspage import outbox, worker
 from statuspage.clock import FixedClock, SystemClock
 from statuspage.context import WriteContext
 from statuspage.db.engine import make_engine
 from statuspage.db.models import AuditEvent, OutboxMessage, Page, Timer
 from statuspage.incidents import service as incidents
-from statuspage.oncall import timers, worker
+from statuspage.oncall import timers
 from statuspage.runtime import Runtime
 from statuspage.settings import Settings
 from statuspage.slack import hook
@@ -434,7 +434,7 @@ def _watch_child(args: list[str], env: dict[str, str], out: str) -> None:
 def forkserver() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(
-        ["incident_cli.main", "statuspage.oncall.worker", "statuspage.oncall.engine", "statuspage.slack.sender",
+        ["incident_cli.main", "statuspage.worker", "statuspage.oncall.engine", "statuspage.slack.sender",
          "statuspage.webhooks.sender", "statuspage.slack", "statuspage.slack.digest", "statuspage.db.migrate",
          "holidays.countries", "psycopg", "tests.test_faults"]
     )

@@ -25,12 +25,13 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from incident_cli.main import main as incident_main
+from statuspage import worker
 from statuspage.clock import FixedClock
 from statuspage.context import WriteContext
 from statuspage.db.models import AuditEvent, EscalationRun, Incident, IncidentUpdate, Page, Timer
 from statuspage.errors import Conflict, InvalidInput
 from statuspage.incidents import service as incidents
-from statuspage.oncall import engine, timers, worker
+from statuspage.oncall import engine, timers
 from statuspage.runtime import Runtime
 from statuspage.settings import resource_dir
 

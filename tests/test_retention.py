@@ -26,7 +26,7 @@ from statuspage.db.models import (
     Timer,
 )
 from statuspage.domain.enums import Source
-from statuspage.retention import ACCESS_ACTION, PRUNED_ACTION
+from statuspage.retention import ACCESS_ACTION, PRUNED_ACTION, REFUSED_ACTION
 from statuspage.retention.age import Age, AgeError
 from statuspage.retention.prune import KINDS, RetentionTooShort, prune
 from statuspage.runtime import Runtime
@@ -298,3 +298,21 @@ def test_an_age_below_the_policy_is_one_line_and_exit_2(cli_env: dict[str, str],
     ]:
         _one_line_error(runner.invoke(statuspage_main, ["db", "prune", *args], prog_name="statuspage"), words)
     assert _counts(runtime) == before
+
+
+def test_counted_refusals_are_access_records(runtime: Runtime, clock: FixedClock) -> None:
+    """The admin API's counts of anonymous refusals go with the access records (1y), not with the
+    audit events of changes (7y)."""
+    cutoff = Age.parse("7y").before(clock.now())
+    with new_session(runtime.engine) as session:
+        _audit(session, REFUSED_ACTION, cutoff - SECOND)
+        _audit(session, REFUSED_ACTION, cutoff + SECOND)
+        session.commit()
+    actor = Actor("alice", Source.CLI)
+    config = runtime.settings.config
+    kept = prune(engine=runtime.engine, clock=clock, config=config, actor=actor, older_than=Age.parse("7y"), kinds=("audit",))
+    assert kept.counts == {"audit": {"audit events": 0}}
+    report = prune(engine=runtime.engine, clock=clock, config=config, actor=actor, older_than=Age.parse("7y"), kinds=("access",))
+    assert report.counts == {"access": {"access records": 1}}
+    with new_session(runtime.engine) as session:
+        assert len(session.exec(select(AuditEvent).where(AuditEvent.action == REFUSED_ACTION)).all()) == 1

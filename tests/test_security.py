@@ -34,6 +34,7 @@ from statuspage.web.app import create_app
 
 API = PREFIX
 ACCESS = "api.request"
+REFUSED = "api.refused"
 
 
 @pytest.fixture
@@ -44,6 +45,11 @@ def client(runtime: Runtime) -> Iterator[TestClient]:
 
 def bearer(secret: str) -> dict[str, str]:
     return {"authorization": f"Bearer {secret}"}
+
+
+def flush_refusals(client: TestClient) -> None:
+    """Refusals are recorded by a background thread every few seconds: record them now."""
+    client.app.state.site.refusals.flush()  # type: ignore[attr-defined]
 
 
 def events(runtime: Runtime, *, after_id: int = 0, action: str | None = None) -> list[AuditEvent]:
@@ -156,6 +162,7 @@ def test_a_revoked_token_is_refused_at_once_by_every_server(
                 assert app.post(f"{API}/incidents", headers=bearer(secret), json={}).status_code == 401
     finally:
         other_engine.dispose()
+    flush_refusals(client)  # the second app wrote its own when it shut down
     refused = [e for e in events(runtime, action=ACCESS) if e.after and e.after["status"] == 401]
     # The access log names the revoked token still being used, never its secret.
     assert len(refused) == 4 and all(e.after and e.after["token_name"] == "ci" for e in refused)
@@ -172,6 +179,7 @@ def test_a_read_token_may_not_write_anything(make_token: Callable[..., str], run
         response = client.request(op.method, path, headers=reader, json={})
         assert response.status_code == 403, (op.operation_id, response.text)
         assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
+    flush_refusals(client)
     assert data_version(runtime) == version  # nothing written, not even the access records' bump
     refused = events(runtime, action=ACCESS)
     assert [(e.after or {}).get("operation") for e in refused] == [op.operation_id for op in WRITES]
@@ -320,19 +328,37 @@ def test_every_admin_request_is_recorded_without_its_secret(
     ]
     for method, path, headers, status, _ in asked:
         assert client.request(method, API + path, headers=headers).status_code == status, (method, path)
+    flush_refusals(client)
     # Reading and refusing write only the access log: no page cache is invalidated by them.
     assert data_version(runtime) == version
     recorded = events(runtime, after_id=mark)
-    assert [e.action for e in recorded] == [ACCESS] * len(asked)
-    for event, (method, path, _, status, token_name) in zip(recorded, asked, strict=True):
+    requests = {((e.after or {})["method"], (e.after or {})["path"], (e.after or {})["status"]): e for e in recorded if e.action == ACCESS}
+    counted = [e for e in recorded if e.action == REFUSED]
+    assert len(requests) + len(counted) == len(recorded)
+    # Each request of a known token is its own record, refused or not.
+    known = [item for item in asked if item[4] is not None]
+    assert sorted(requests) == sorted((method, API + path.split("?")[0], status) for method, path, _, status, _ in known)
+    for method, path, _, status, token_name in known:
+        event = requests[(method, API + path.split("?")[0], status)]
         after = event.after or {}
-        assert (after["method"], after["path"], after["status"]) == (method, API + path.split("?")[0], status)
         assert after["client"] == "testclient" and event.source == "api"
         assert after["token_name"] == token_name
         assert event.subject_type == "api_token"
-        assert event.actor == (f"token:{token_name}" if token_name else "anonymous")
+        assert event.actor == f"token:{token_name}"
         if status >= 400:
             assert after["problem"]
+    # Anonymous refusals are counted per client address, minute, status and reason.
+    anonymous = [item for item in asked if item[4] is None]
+    assert sum((e.after or {})["count"] for e in counted) == len(anonymous)
+    assert sorted((e.after or {})["status"] for e in counted) == sorted(status for _, _, _, status, _ in anonymous)
+    for event in counted:
+        after = event.after or {}
+        assert (event.actor, event.source, event.subject_type, event.subject_id) == ("anonymous", "api", "client", "testclient")
+        assert after["client"] == "testclient" and after["problem"] and after["count"] == 1
+        assert len(after["requests"]) == 1
+    assert {request for e in counted for request in (e.after or {})["requests"]} == {
+        f"{method} {API}{path}" for method, path, _, _, _ in anonymous
+    }
     dumped = json.dumps([e.after for e in recorded])
     for secret in (write_secret, read_secret, gone_secret, "sp_guess", "dXNlcjpwYXNz"):
         assert secret not in dumped
@@ -351,11 +377,13 @@ def test_audit_listing_filters_and_refuses_bad_options(cli_env: dict[str, str], 
     runner = CliRunner(env=cli_env)
     assert runner.invoke(incident_main, ["declare", "-s", "3", "-t", "Typo", "-c", "api"]).exit_code == 0
     assert client.get(f"{API}/incidents/%1b[31mred").status_code == 401  # a path is the client's text
+    flush_refusals(client)
     listed = runner.invoke(statuspage_main, ["audit", "--action", "incident.", "--since", "1h", "--limit", "5"])
     assert listed.exit_code == 0, listed.output
-    assert "incident.declare" in listed.stdout and ACCESS not in listed.stdout
-    requests = runner.invoke(statuspage_main, ["audit", "--action", ACCESS])
-    assert "incidents/\\x1b[31mred -> 401" in requests.stdout and "\x1b" not in requests.stdout
+    assert "incident.declare" in listed.stdout and ACCESS not in listed.stdout and REFUSED not in listed.stdout
+    requests = runner.invoke(statuspage_main, ["audit", "--action", REFUSED])
+    assert "incidents/\\x1b[31mred x1" in requests.stdout and "\x1b" not in requests.stdout
+    assert "1 x 401 from testclient" in requests.stdout
     assert runner.invoke(statuspage_main, ["audit", "--actor", "nobody"]).stdout.strip() == "No audit events."
     for args, words in [(["--since", "yesterday"], "--since"), (["--limit", "0"], "--limit")]:
         bad = runner.invoke(statuspage_main, ["audit", *args], prog_name="statuspage")

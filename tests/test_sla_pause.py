@@ -24,8 +24,8 @@ from statuspage.domain.durations import Duration
 from statuspage.domain.sla import IncidentTimes, Outcome, Pause, evaluate_target
 from statuspage.errors import Conflict, InvalidInput
 from statuspage.incidents import service as incidents
+from statuspage.incidents import sla_watch
 from statuspage.incidents.sla import calendar_for, measure
-from statuspage.oncall import sla_watch
 from statuspage.runtime import Runtime
 from statuspage.settings import BusinessHours, HolidayCalendar
 

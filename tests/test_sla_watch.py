@@ -1,8 +1,8 @@
 """SLA breaches recorded by the worker: once per incident and target, never for a target met in
 time, exactly once with two workers racing; shown by Slack and ``incident show``.
 
-The worker's part is played by :func:`statuspage.oncall.sla_watch.record_breaches`, which every
-``incident watch`` pass calls (one test runs :func:`statuspage.oncall.worker.run_watch` itself).
+The worker's part is played by :func:`statuspage.incidents.sla_watch.record_breaches`, which every
+``incident watch`` pass calls (one test runs :func:`statuspage.worker.run_watch` itself).
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ from typing import Any
 from sqlmodel import col, select
 
 from incident_cli.render import AUDIT_WORDS, audit_detail
+from statuspage import worker
 from statuspage.clock import FixedClock
 from statuspage.context import WriteContext
 from statuspage.db.models import AuditEvent, Incident, Timer
 from statuspage.incidents import service as incidents
-from statuspage.oncall import sla_watch, timers, worker
+from statuspage.incidents import sla_watch
+from statuspage.oncall import timers
 from statuspage.runtime import Runtime
 from statuspage.slack import hook
 from statuspage.slack.messages import render

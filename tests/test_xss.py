@@ -39,8 +39,8 @@ from statuspage.db.models import OutboxMessage
 from statuspage.domain.enums import Source
 from statuspage.runtime import Runtime, ensure_ready
 from statuspage.settings import load_settings
-from statuspage.slack.messages import render
 from statuspage.slack.headline import headline_message
+from statuspage.slack.messages import render
 from statuspage.tokens import service as tokens
 from statuspage.web.admin import PREFIX
 from statuspage.web.app import create_app

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 # The audit action of one admin API request (see statuspage.web.admin): pruned as "access".
 ACCESS_ACTION = "api.request"
+# The audit action of anonymous refused admin API requests, counted per client address and minute
+# (see statuspage.web.refusals): pruned as "access" too.
+REFUSED_ACTION = "api.refused"
+ACCESS_ACTIONS = (ACCESS_ACTION, REFUSED_ACTION)
 # The audit action recording a prune: never pruned, so what was deleted stays on record.
 PRUNED_ACTION = "retention.pruned"
 # What ``statuspage db prune`` may delete, in the order it does (see statuspage.retention.prune).

@@ -13,7 +13,8 @@ Kinds that may be pruned, each older than ``--older-than`` and never younger tha
     its whole on-call record or none of it. Monthly reports of those months lose their
     time-to-acknowledge figures.
 ``access`` (1y)
-    The audit log's record of each admin API request (action ``api.request``).
+    The audit log's record of each admin API request (action ``api.request``) and the counts of
+    anonymous refused ones (``api.refused``).
 ``audit`` (7y)
     Audit events of changes: the legal retention. ``incident show`` loses "who did what" for
     incidents older than that; their public timeline stays.
@@ -45,7 +46,7 @@ from statuspage.context import Actor, WriteContext, write
 from statuspage.db.engine import new_session
 from statuspage.db.models import AuditEvent, EscalationRun, Incident, OutboxMessage, Page, Timer
 from statuspage.domain.enums import OPEN_INCIDENT_STATUSES, IncidentStatus
-from statuspage.retention import ACCESS_ACTION, KINDS, PRUNED_ACTION
+from statuspage.retention import ACCESS_ACTIONS, KINDS, PRUNED_ACTION
 from statuspage.retention.age import Age
 from statuspage.settings import Config
 
@@ -123,7 +124,7 @@ TARGETS: dict[str, tuple[Target, ...]] = {
         Target(
             "access records",
             AuditEvent.id,
-            lambda cutoff: and_(col(AuditEvent.action) == ACCESS_ACTION, col(AuditEvent.at) < cutoff),
+            lambda cutoff: and_(col(AuditEvent.action).in_(ACCESS_ACTIONS), col(AuditEvent.at) < cutoff),
         ),
     ),
     "audit": (
@@ -131,7 +132,7 @@ TARGETS: dict[str, tuple[Target, ...]] = {
             "audit events",
             AuditEvent.id,
             lambda cutoff: and_(
-                col(AuditEvent.action).not_in((ACCESS_ACTION, PRUNED_ACTION)), col(AuditEvent.at) < cutoff
+                col(AuditEvent.action).not_in((*ACCESS_ACTIONS, PRUNED_ACTION)), col(AuditEvent.at) < cutoff
             ),
         ),
     ),

@@ -15,18 +15,22 @@ Decisions, so that clients can rely on them:
   holder's claim, so the token's name is always kept beside it; the claimed name alone is used
   where a person is meant: the default commander of a declared incident and the default
   acknowledger.
-- **Access log.** Every request, answered or refused, is one ``api.request`` audit event (token,
-  method, path, status, client address; never the secret): a write's in the transaction of its
-  change, linked to that change's events; a read's or a refusal's in a transaction of its own
-  that bumps no data version. See "The access audit" below.
+- **Access log.** Every request of a known token, answered or refused, is one ``api.request`` audit
+  event (token, method, path, status, client address; never the secret): a write's in the
+  transaction of its change, linked to that change's events; a read's in a transaction of its own
+  that bumps no data version; a refusal's a few seconds later. Anonymous refusals are counted,
+  one ``api.refused`` event per client address, minute, status and reason. See "The access
+  audit" below.
 - **Requests.** Bodies are JSON objects (``application/json`` or ``application/*+json``, UTF-8, at
   most 256 KiB), validated by the pydantic models below with unknown fields refused. An empty body
   counts as ``{}``, so actions whose fields are all optional (``resolve``) need none. Times must
   carry an offset (and lie between 1970 and 9000).
-- **Errors** are RFC 9457 ``application/problem+json``: 400 malformed JSON, 401, 403, 404 unknown
-  incident/maintenance/component in the path, 405, 409 a state conflict (resolving a resolved
-  incident), 413, 415 not JSON, 422 invalid input. A 422's ``detail`` is one line naming the
-  field (``severity: must be 1-4``) and ``errors`` lists every ``{field, message}``. An unknown
+- **Errors** are RFC 9457 ``application/problem+json``: 400 malformed JSON (a key twice in one
+  object too: which of the two was meant?), 401, 403, 404 unknown incident/maintenance/component
+  in the path (an id that cannot be one, too: past 32 bits, other scripts' digits), 405, 409 a
+  state conflict (resolving a resolved incident), 413, 415 not JSON, 422 invalid input, 503 the
+  database away (with ``Retry-After``). A 422's ``detail`` is one line naming the field
+  (``severity: must be 1-4``) and ``errors`` lists every ``{field, message}``. An unknown
   component named in a body is 422 (the request is wrong, not the address). Bad input never
   gives a 500.
 - **Responses** are envelopes of Statuspage v2 objects (the shapes of :mod:`statuspage.web.v2`), with
@@ -71,14 +75,15 @@ from pydantic import (
 from pydantic.json_schema import models_json_schema
 from pydantic_core import PydanticCustomError
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from statuspage import validators
+from statuspage import ids, validators
 from statuspage.clock import Clock, SystemClock
 from statuspage.components import service as components_service
 from statuspage.context import Actor, WriteContext, register_before_commit
@@ -96,6 +101,7 @@ from statuspage.domain.enums import ComponentStatus, Source
 from statuspage.errors import NotFound, UserError
 from statuspage.incidents import service as incidents
 from statuspage.maintenance import service as maintenance_service
+from statuspage.outbox import database_unavailable
 from statuspage.retention import ACCESS_ACTION
 from statuspage.tokens import service as tokens
 from statuspage.web.v2 import V2Builder
@@ -108,9 +114,12 @@ log = logging.getLogger(__name__)
 PREFIX = "/api/admin/v1"
 MAX_BODY_BYTES = 256 * 1024
 MAX_HUMAN_NAME = 80
-# Ids are 32-bit integers in the database; a longer number would overflow SQLite's driver.
-MAX_ID = 2**31 - 1
 REALM = 'Bearer realm="statuspage-admin"'
+# What a 503 asks a client to wait before trying again (as /healthz does).
+RETRY_AFTER_SECONDS = 5
+# Outcomes decided before any handler ran (no token, a bad one, a read token on a write, a method
+# the path does not have) or with the database away: recorded off the request path.
+DEFERRED_STATUSES = frozenset({401, 403, 405, 503})
 JSON = dict[str, Any]
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -448,7 +457,7 @@ async def read_json(request: Request) -> Any:
     except UnicodeDecodeError:
         raise ApiProblem(400, "Malformed JSON", "the body is not valid UTF-8") from None
     try:
-        data = json.loads(text, parse_constant=_refuse_constant)
+        data = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
         # Lone surrogates decode from \\ud800 escapes but can be stored nowhere.
         json.dumps(data, ensure_ascii=False).encode("utf-8")
     except json.JSONDecodeError as exc:
@@ -463,6 +472,20 @@ async def read_json(request: Request) -> Any:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> JSON:
+    """An object whose keys are all different: json.loads would keep the last of two, so
+    ``{"severity": 3, "severity": 1}`` would be a sev1 to us and a sev3 to whoever reviewed it."""
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                shown = json.dumps(key if len(key) <= 64 else key[:64] + "…")
+                raise ValueError(f"the key {shown} appears more than once in an object")
+            seen.add(key)
+    return data
 
 
 def validate(model: type[BaseModel], data: Any, context: dict[str, Any] | None = None) -> BaseModel:
@@ -564,11 +587,19 @@ def site_clock(site: Site) -> Clock:
 
 
 def authenticate(site: Site, secret: str, access: Access | None = None) -> ApiToken:
-    with new_session(site.engine) as session:
-        token = tokens.authenticate(session, secret, site_clock(site).now())
-        if token is None and access is not None:
-            # Name a revoked token that is still in use in the access record (never the secret).
-            access.token = tokens.find_by_secret(session, secret)
+    # Checking the token is the request's first database work: a database that cannot be reached
+    # is a 503 here as much as in the handler, not an unhandled error.
+    try:
+        with new_session(site.engine) as session:
+            token = tokens.authenticate(session, secret, site_clock(site).now())
+            if token is None and access is not None:
+                # Name a revoked token that is still in use in the access record (never the secret).
+                access.token = tokens.find_by_secret(session, secret)
+    except (DBAPIError, SQLAlchemyTimeoutError) as exc:
+        if not database_unreachable(exc):
+            raise
+        log.warning("database unavailable checking an admin API token: %s", getattr(exc, "orig", None) or exc)
+        raise database_unavailable_problem() from None
     if token is None:
         raise ApiProblem(
             401,
@@ -604,9 +635,26 @@ def execute(site: Site, operation: Operation, call_args: dict[str, Any], access:
         if exc.status_code >= 500:
             raise ApiProblem(exc.status_code, exc.title, exc.message) from None
         raise user_error_problem(exc, operation.path_fields) from None
-    except OperationalError as exc:
-        log.warning("database unavailable on %s %s: %s", operation.method, operation.full_path, exc.orig)
-        raise ApiProblem(503, "Database unavailable", "the database could not be reached; try again") from None
+    except (DBAPIError, SQLAlchemyTimeoutError) as exc:
+        if not database_unreachable(exc):
+            raise
+        log.warning("database unavailable on %s %s: %s", operation.method, operation.full_path, getattr(exc, "orig", None) or exc)
+        raise database_unavailable_problem() from None
+
+
+def database_unreachable(exc: Exception) -> bool:
+    """A database that went away or is locked (worth retrying), or a connection pool that stayed
+    empty; not a wrong statement, which is a bug and a 500."""
+    return isinstance(exc, SQLAlchemyTimeoutError) or database_unavailable(exc)
+
+
+def database_unavailable_problem() -> ApiProblem:
+    return ApiProblem(
+        503,
+        "Database unavailable",
+        "the database could not be reached; try again",
+        headers={"retry-after": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 async def handle(site: Site, operation: Operation, request: Request) -> Response:
@@ -642,37 +690,43 @@ async def handle(site: Site, operation: Operation, request: Request) -> Response
     except ApiProblem as exc:
         # A refusal's own words for 401 and 403 (they quote nothing the client sent); else the title.
         access.problem = exc.detail if exc.status in (401, 403) else exc.title
-        await run_in_threadpool(record_access, site, access, exc.status)
+        await record_outcome(site, access, exc.status)
         return exc.response()
     except Exception:
         access.problem = "internal error"
-        await run_in_threadpool(record_access, site, access, 500)
+        await record_outcome(site, access, 500)
         raise
     from statuspage.web.app import json_response
 
     response = json_response(reply.data, status_code=reply.status)
     response.headers.update({"cache-control": "no-store", **reply.headers})
-    await run_in_threadpool(record_access, site, access, reply.status)
+    await record_outcome(site, access, reply.status)
     return response
 
 
 # The access audit ----------------------------------------------------------------------------
 #
-# Every request to the admin API, read or write, answered or refused, is one audit event with
-# action ``api.request``, subject the token (``api_token``, its id; ``none`` when no known token
-# was sent), the actor as the service layer names it (``token:ci``, ``alice via token:ci``,
-# ``anonymous``) and in ``after``: method, path, status, client address, token id, name and scope,
-# the operation, the refusal's reason and the ids of the audit events of the change it made.
-# Never the secret, the body or the query string.
+# Every request to the admin API with a known token, read or write, answered or refused, is one
+# audit event with action ``api.request``, subject the token (``api_token``, its id; ``none`` when
+# no known token was sent), the actor as the service layer names it (``token:ci``, ``alice via
+# token:ci``, ``anonymous``) and in ``after``: method, path, status, client address, token id, name
+# and scope, the operation, the refusal's reason and the ids of the audit events of the change it
+# made. Never the secret, the body or the query string.
 #
 # - A write that commits records its request in the same transaction as its change (a
 #   before-commit hook), linked by ``changes``: one cannot exist without the other. If that
 #   insert fails the write fails with it, like any other audit event of a change.
-# - Everything else (reads, refusals, writes that changed nothing or failed) is recorded after the
+# - Everything else (reads, writes that changed nothing or failed) is recorded after the
 #   answer is known in a small transaction of its own, which does not bump the data version (that
 #   would re-render every cached page on each admin GET). A failure there is logged and the
 #   request is answered as if it had succeeded: an audit log that cannot be written must not
 #   take the reading API down.
+# - Refusals decided before any handler ran (401, 403, 405) and 503s never wait on the database:
+#   they are noted in memory and written by a background thread every few seconds (see
+#   :mod:`statuspage.web.refusals`), each of a known token as its own event, the anonymous ones
+#   (no token, an unknown one) as counts per client address and minute (``api.refused``). One
+#   row per anonymous request would let anyone fill the audit log, and each would wait out a
+#   held SQLite write lock on the request path.
 
 
 @dataclass
@@ -756,6 +810,28 @@ def _record_with_change(ctx: WriteContext) -> None:
     ctx.session.add(access.event)
 
 
+async def record_outcome(site: Site, access: Access, status: int) -> None:
+    """Record a request's outcome: a refusal in memory (see :mod:`statuspage.web.refusals`), the
+    rest on the request path, as before it is answered."""
+    if access.committed():
+        return
+    if status in DEFERRED_STATUSES:
+        note_refusal(site, access, status)
+        return
+    await run_in_threadpool(record_access, site, access, status)
+
+
+def note_refusal(site: Site, access: Access, status: int) -> None:
+    now = site_clock(site).now()
+    if access.token is None:
+        request = f"{access.method} {access.path}"
+        site.refusals.count(client=access.client, status=status, reason=access.problem or "", request=request, at=now)
+    else:
+        access.event = None
+        access.changes.clear()  # ids of a change that was rolled back
+        site.refusals.add(access.audit_event(status, now))
+
+
 def record_access(site: Site, access: Access, status: int) -> None:
     """Record a request that no committed change recorded already, in its own transaction."""
     if access.committed():
@@ -790,7 +866,7 @@ def _endpoint(site: Site, methods: dict[str, Operation]) -> Callable[[Request], 
         if operation is None:
             access = Access.of(request, None)
             access.problem = "Method not allowed"
-            await run_in_threadpool(record_access, site, access, 405)
+            await record_outcome(site, access, 405)
             return ApiProblem(
                 405,
                 "Method not allowed",
@@ -824,14 +900,16 @@ def utc(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value is not None else None
 
 
-def parse_id(raw: str, kind: str) -> str:
-    """Refuse numbers too large for the database here, as a 404, before any driver overflows."""
+def parse_id(raw: str, kind: str) -> int:
+    """The id in the path, read by :func:`statuspage.ids.parse_id`: what cannot be an id (other
+    scripts' digits, past 32 bits) names nothing, a 404 before any driver sees it."""
     text = raw.strip().lstrip("#")
     if kind == "maintenance":
         text = text.removeprefix("m")
-    if text.isdecimal() and int(text) > MAX_ID:
-        raise NotFound(f"no {kind} {text}", field="id")
-    return text
+    try:
+        return ids.parse_id(text, what=kind)
+    except UserError as exc:
+        raise NotFound(exc.message, field="id") from None
 
 
 def incidents_payload(builder: V2Builder, rows: Sequence[Incident]) -> list[JSON]:
@@ -1290,7 +1368,7 @@ RESPONSE_SCHEMAS: dict[str, JSON] = {
 
 _PROBLEM_CONTENT = {"application/problem+json": {"schema": _ref("Problem")}}
 _ERROR_RESPONSES: dict[str, JSON] = {
-    "BadRequest": {"description": "Malformed JSON.", "content": _PROBLEM_CONTENT},
+    "BadRequest": {"description": "Malformed JSON, or a key twice in one object.", "content": _PROBLEM_CONTENT},
     "Unauthorized": {
         "description": "No token, or an unknown or revoked one.",
         "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}},
@@ -1302,6 +1380,11 @@ _ERROR_RESPONSES: dict[str, JSON] = {
     "ContentTooLarge": {"description": "The body is larger than 256 KiB.", "content": _PROBLEM_CONTENT},
     "UnsupportedMediaType": {"description": "The body is not JSON.", "content": _PROBLEM_CONTENT},
     "InvalidInput": {"description": "A field is wrong; detail names it, errors lists all.", "content": _PROBLEM_CONTENT},
+    "ServiceUnavailable": {
+        "description": "The database could not be reached; try again.",
+        "headers": {"Retry-After": {"schema": {"type": "string"}, "description": "Seconds to wait before trying again."}},
+        "content": _PROBLEM_CONTENT,
+    },
 }
 
 
@@ -1332,6 +1415,7 @@ def openapi_document(site: Site) -> JSON:
             "401": {"$ref": "#/components/responses/Unauthorized"},
             "404": {"$ref": "#/components/responses/NotFound"},
             "422": {"$ref": "#/components/responses/InvalidInput"},
+            "503": {"$ref": "#/components/responses/ServiceUnavailable"},
         }
         if op.scope == "write":
             responses["403"] = {"$ref": "#/components/responses/Forbidden"}

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from jinja2 import Environment
@@ -16,10 +17,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Match, Mount, Route, Router, get_route_path
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,6 +34,7 @@ from statuspage.settings import Settings, load_settings
 from statuspage.web import admin, feeds, pages, slack_actions
 from statuspage.web.cache import PageCache, Produced, Rendered, VersionWatcher
 from statuspage.web.fastpath import NotModifiedFastPath, Revalidations, cache_key, etag_matches, gzip_etag, wants_gzip
+from statuspage.web.refusals import RefusalLog
 from statuspage.web.templating import make_environment
 from statuspage.web.v2 import V2Builder
 
@@ -91,6 +94,7 @@ class Site:
         self.templates: Environment = make_environment(settings.templates_dir, settings.config.page.time_zone)
         self.cache = PageCache(VersionWatcher(self.data_version, check_interval=version_check_interval))
         self.revalidations = Revalidations(self.cache, not_modified_headers)
+        self.refusals = RefusalLog(engine)  # refused admin API requests, written in the background
 
     def data_version(self) -> int:
         with self.engine.connect() as connection:
@@ -290,13 +294,55 @@ def create_app(
         Middleware(SecurityHeaders),
         Middleware(InvalidateAfterWrites, site=site),
     ]
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        # The last seconds' refused admin API requests are only in memory until written.
+        await run_in_threadpool(site.refusals.close)
+
     app = Starlette(
         routes=routes,
         middleware=middleware,
         exception_handlers={404: not_found, 500: server_error},
+        lifespan=lifespan,
     )
+    relative_slash_redirects(app.router)
     app.state.site = site
     return app
+
+
+def relative_slash_redirects(router: Router) -> None:
+    """Redirect ``/history/`` to ``/history`` (and ``/static`` to ``/static/``) with a relative
+    ``Location``, instead of Starlette's ``redirect_slashes``, which builds an absolute URL from
+    the ``Host`` header: the client's to choose, so ``Host: evil.example`` sent the visitor (and
+    any cache in front, everyone) to http://evil.example/history."""
+    not_found = router.default
+    router.redirect_slashes = False
+
+    async def default(scope: Scope, receive: Receive, send: Send) -> None:
+        location = slash_twin(router, scope) if scope["type"] == "http" else None
+        if location is None:
+            await not_found(scope, receive, send)
+            return
+        await RedirectResponse(location)(scope, receive, send)
+
+    router.default = default
+
+
+def slash_twin(router: Router, scope: Scope) -> str | None:
+    """The path with its trailing slash added or removed, when a route answers that (the rule
+    Starlette's redirect_slashes follows), as a relative URL with the query string; else None."""
+    route_path = get_route_path(scope)
+    if route_path == "/":
+        return None
+    twin = dict(scope)
+    twin["path"] = scope["path"].rstrip("/") if route_path.endswith("/") else scope["path"] + "/"
+    if not any(route.matches(twin)[0] is not Match.NONE for route in router.routes):
+        return None
+    # One leading slash only: "//evil.example/x" would name another host.
+    location = "/" + twin["path"].lstrip("/")
+    query = scope.get("query_string", b"").decode("latin-1")
+    return f"{location}?{query}" if query else location
 
 
 def problem_bytes(status_code: int, title: str, detail: str, **extra: Any) -> bytes:

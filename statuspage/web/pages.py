@@ -10,15 +10,15 @@ from typing import Any
 from starlette.requests import Request
 
 from statuspage.components.uptime import DayIncident, uptime_for
-from statuspage.db.models import Component
 from statuspage.domain.durations import Duration, describe_seconds
 from statuspage.domain.sla import Attainment, attainment
 from statuspage.domain.uptime import DayUptime
-from statuspage.errors import InvalidInput, NotFound
+from statuspage.errors import InvalidInput
 from statuspage.incidents import service as incidents
 from statuspage.incidents.sla import PUBLIC_TARGETS, TARGET_LABELS, calendar_for, measure_declared_between
 from statuspage.postmortems import service as postmortems
 from statuspage.settings import WEEKDAYS, BusinessHours, Price, SlaCredits
+from statuspage.web.feeds import find_component
 from statuspage.web.v2 import JSON, V2Builder
 
 
@@ -128,9 +128,7 @@ def history_context(builder: V2Builder, request: Request) -> dict[str, Any]:
     end = datetime(*_shift_month(months[0], 1), 1, tzinfo=zone)
     component_json = None
     if component is not None:
-        found = builder.session.get(Component, component)
-        if found is None or found.archived:
-            raise NotFound(f"no component {component!r}", field="component")
+        found = find_component(builder, component)
         component_json = {"id": found.id, "name": found.name}
     listed = builder.incidents_json(builder.incidents_between(start, end, component=component))
     by_month: dict[tuple[int, int], list[JSON]] = {m: [] for m in months}
@@ -158,7 +156,8 @@ def history_context(builder: V2Builder, request: Request) -> dict[str, Any]:
 def _page_number(raw: str | None) -> int:
     if raw is None or raw == "":
         return 1
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+    # ASCII only: str.isdigit() also takes '²' (which int() then refuses) and other scripts' digits.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 4 or not 1 <= int(raw) <= 1000:
         raise InvalidInput(f"page {raw!r} is not a page number (1, 2, 3 ...)", field="page")
     return int(raw)
 

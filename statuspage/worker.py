@@ -9,7 +9,7 @@ pass:
 2. delivers what the outbox holds with the senders it was given (webhooks and Slack, as the
    composition root :mod:`statuspage.runtime` makes them), exactly as ``statuspage deliver`` does;
 3. runs the periodic jobs it was given (the daily Slack digest, which posts itself when due);
-4. records every SLA target newly breached (:func:`statuspage.oncall.sla_watch.record_breaches`),
+4. records every SLA target newly breached (:func:`statuspage.incidents.sla_watch.record_breaches`),
    once per incident and target, before delivering, so the breach's Slack reply goes out at once.
 
 Nothing is held in memory between passes: every promise lives in a row, so a worker killed at any
@@ -42,7 +42,8 @@ from statuspage import outbox
 from statuspage.context import Process
 from statuspage.db.models import AuditEvent, OutboxMessage
 from statuspage.db.unavailable import database_unavailable
-from statuspage.oncall import sla_watch, timers
+from statuspage.incidents import sla_watch
+from statuspage.oncall import timers
 
 log = logging.getLogger(__name__)
 
