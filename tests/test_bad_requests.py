@@ -174,11 +174,11 @@ def test_the_admin_api_still_takes_a_hash_before_the_id(client: TestClient, make
         assert response.status_code == 200 and response.json()["incident"]["admin"]["id"] == 1, raw
 
 
-def slack_ack(client: TestClient, clock: FixedClock, value: Any) -> Any:
+def slack_ack(client: TestClient, clock: FixedClock, value: Any, user: dict[str, str] | None = None) -> Any:
     """A click on Acknowledge, signed as Slack signs it (from Slack's documentation)."""
     payload = {
         "type": "block_actions",
-        "user": {"id": "U01ANARUIZ", "username": "ana"},
+        "user": user or {"id": "U01ANARUIZ", "username": "ana"},
         "actions": [{"action_id": "incident_ack", "block_id": "b", "value": value, "type": "button"}],
     }
     body = urlencode({"payload": json.dumps(payload)})
@@ -212,6 +212,18 @@ def test_a_slack_acknowledge_of_what_cannot_be_an_id_acknowledges_nothing(
     # The same button with the real id works: the refusals were about the value alone.
     assert slack_ack(client, clock, str(incident_id)).json()["text"].startswith(f"You acknowledged incident #{incident_id}")
     no_errors_logged(caplog)
+
+
+def test_a_slack_acknowledge_by_someone_with_a_long_or_odd_handle_is_taken(
+    client: TestClient, runtime: Runtime, clock: FixedClock, incident_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+    stranger = {"id": "U09STRANGE", "username": "x" * 80 + "\tsecond line"}
+    answer = slack_ack(client, clock, str(incident_id), user=stranger)
+    assert answer.json()["text"].startswith(f"You acknowledged incident #{incident_id}")
+    with runtime.session() as session:
+        incident = session.get(Incident, incident_id)
+        assert incident is not None and incident.acknowledged_by == "slack:" + "x" * 74
 
 
 @pytest.mark.parametrize(

@@ -135,7 +135,9 @@ def handle_payload(site: Site, payload: dict[str, Any]) -> str:
         return "Nothing to do for this button."
     user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
     user_id = str(user.get("id") or "")[:MAX_NAME]
-    handle = str(user.get("username") or user.get("name") or user_id or "unknown")[:MAX_NAME]
+    # "slack:" + the handle must still be a name the service accepts (one line, at most MAX_NAME).
+    handle = " ".join(str(user.get("username") or user.get("name") or user_id or "unknown").split())
+    handle = handle[: MAX_NAME - len("slack:")] or "unknown"
     config = site.settings.config
     # The name the escalation matrix knows them by, when their Slack id is in it: pages are
     # matched to owners by name.
