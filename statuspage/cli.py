@@ -89,7 +89,7 @@ class AgeParam(click.ParamType):
     name = "AGE"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        from statuspage.retention.age import Age, AgeError
+        from statuspage.domain.age import Age, AgeError
 
         try:
             return Age.parse(value)
@@ -106,7 +106,7 @@ class AgeParam(click.ParamType):
 @click.pass_context
 def prune(ctx: click.Context, older_than: Any, kinds: tuple[str, ...], dry_run: bool) -> None:
     from statuspage.retention import prune as retention
-    from statuspage.retention.age import AgeError
+    from statuspage.domain.age import AgeError
     from statuspage.runtime import default_actor_name
 
     chosen = kinds or retention.KINDS
@@ -116,6 +116,7 @@ def prune(ctx: click.Context, older_than: Any, kinds: tuple[str, ...], dry_run: 
                 engine=runtime.engine,
                 clock=runtime.clock,
                 config=runtime.settings.config,
+                wiring=runtime.wiring,
                 actor=Actor(default_actor_name(), Source.CLI),
                 older_than=older_than,
                 kinds=chosen,

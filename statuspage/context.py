@@ -10,18 +10,18 @@ context: code that must write something in the same transaction as every change,
 change was, without each service function knowing about it. The webhook outbox is one: it reads
 the audit events this transaction wrote (:attr:`WriteContext.audit_events`) and queues one message
 per changed incident or maintenance per subscriber, so a change and its notifications commit or
-roll back together. A hook that raises rolls the whole change back.
+roll back together. A hook that raises rolls the whole change back. The hooks come with the
+context (:class:`Wiring`), put together by the composition root.
 """
 
 from __future__ import annotations
 
 import functools
-import pkgutil
-import threading
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ParamSpec, Protocol, TypeVar
 
 from sqlalchemy import update
@@ -48,6 +48,7 @@ class WriteContext:
     clock: Clock
     actor: Actor
     config: Config
+    wiring: Wiring
     # The audit events written in the current transaction, for the before-commit hooks. Reset
     # when an outermost transaction starts and when it ends, so a context used for several
     # changes in a row only ever holds the current one's.
@@ -90,50 +91,26 @@ def _jsonable(values: dict[str, Any] | None) -> dict[str, Any] | None:
     return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in values.items()}
 
 
-BeforeCommitHook = Callable[[WriteContext], None]
-
-# Hooks that ship with the product, as "module:function". They are imported on the first write
-# rather than registered by an import elsewhere, so they run whichever way a service is reached
-# (CLI, web, tests, a script) and context.py needs none of their modules at import time (they
-# import this module: importing them here eagerly would be circular).
-BUILTIN_BEFORE_COMMIT_HOOKS: tuple[str, ...] = (
-    "statuspage.webhooks.service:enqueue_changes",
-    "statuspage.slack.hook:enqueue_changes",
-)
-
-_before_commit_hooks: list[BeforeCommitHook] = []
-_builtins_loaded = False
-_load_lock = threading.Lock()
+BeforeCommitHook = Callable[["WriteContext"], None]
 
 
-def register_before_commit(hook: BeforeCommitHook) -> BeforeCommitHook:
-    """Run ``hook(ctx)`` in every outermost write transaction after the service function has
-    returned and before the commit. Registering the same function twice runs it once. Usable as
-    a decorator."""
-    if hook not in _before_commit_hooks:
-        _before_commit_hooks.append(hook)
-    return hook
+@dataclass(frozen=True)
+class Wiring:
+    """What every change made in a process runs besides its service function, and where it finds
+    what it reads besides the database. Built once per process by the composition root
+    (:class:`statuspage.runtime.Runtime`) and handed to every context, so nothing is looked up
+    by name at run time.
 
+    ``before_commit``: the hooks run, in this order, in every outermost write transaction after
+    the service function returned and before the commit (the webhook and Slack outboxes, the
+    admin API's access record). ``playbooks_dir``: the playbooks the on-call engine chooses from.
+    """
 
-def unregister_before_commit(hook: BeforeCommitHook) -> None:
-    if hook in _before_commit_hooks:
-        _before_commit_hooks.remove(hook)
+    before_commit: tuple[BeforeCommitHook, ...]
+    playbooks_dir: Path
 
-
-def before_commit_hooks() -> list[BeforeCommitHook]:
-    """The hooks in the order they run: the built-in ones first, then those registered."""
-    global _builtins_loaded
-    if not _builtins_loaded:
-        with _load_lock:
-            if not _builtins_loaded:
-                builtins = []
-                for spec in BUILTIN_BEFORE_COMMIT_HOOKS:
-                    builtins.append(pkgutil.resolve_name(spec))
-                for hook in reversed(builtins):
-                    if hook not in _before_commit_hooks:
-                        _before_commit_hooks.insert(0, hook)
-                _builtins_loaded = True
-    return list(_before_commit_hooks)
+    def with_hook(self, hook: BeforeCommitHook) -> Wiring:
+        return replace(self, before_commit=(*self.before_commit, hook))
 
 
 def write(fn: Callable[P, R]) -> Callable[P, R]:
@@ -159,7 +136,7 @@ def write(fn: Callable[P, R]) -> Callable[P, R]:
             bump_data_version(session, ctx.clock.now())
             result = fn(*args, **kwargs)
             if ctx.announce:
-                for hook in before_commit_hooks():
+                for hook in ctx.wiring.before_commit:
                     hook(ctx)
             session.commit()
             return result

@@ -148,7 +148,12 @@ def seed(*, session: Session, runtime: Runtime, actor: Actor) -> str:
         declared = now - timedelta(days=story.days_ago)
         clock = FixedClock(declared)
         ctx = WriteContext(
-            session=session, clock=clock, actor=Actor(story.commander, actor.source), config=config, announce=False
+            session=session,
+            clock=clock,
+            actor=Actor(story.commander, actor.source),
+            config=config,
+            wiring=runtime.wiring,
+            announce=False,
         )
         incident = incidents.declare(
             ctx=ctx,
@@ -169,7 +174,9 @@ def seed(*, session: Session, runtime: Runtime, actor: Actor) -> str:
             incidents.record_root_cause(
                 ctx=ctx, incident_id=incident.id or 0, root_cause=story.root_cause, remediation=story.remediation
             )
-    ctx = WriteContext(session=session, clock=runtime.clock, actor=actor, config=config, announce=False)
+    ctx = WriteContext(
+        session=session, clock=runtime.clock, actor=actor, config=config, wiring=runtime.wiring, announce=False
+    )
     start = _next_weekday_night(now)
     maintenance.schedule(
         ctx=ctx,

@@ -28,7 +28,7 @@ from sqlmodel import Session
 
 from statuspage.clock import Clock, SystemClock
 from statuspage.components import service as components
-from statuspage.context import Actor, TimerHandler, WriteContext
+from statuspage.context import Actor, TimerHandler, Wiring, WriteContext
 from statuspage.db import migrate
 from statuspage.db.engine import make_engine, new_session, sqlite_file
 from statuspage.domain.durations import Duration, DurationError
@@ -48,6 +48,12 @@ class Runtime:
     clock: Clock
     # Timer kind -> what firing it does, inside the fire transaction. Tests add kinds of their own.
     timer_handlers: Mapping[str, TimerHandler] = field(default_factory=lambda: default_timer_handlers())
+    # What every change runs before its commit, and where the playbooks are (default: wiring_for).
+    wiring: Wiring = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.wiring is None:
+            self.wiring = wiring_for(self.settings)
 
     def senders(self) -> dict[str, Sender]:
         """One sender per outbox channel this process delivers; the caller closes them."""
@@ -62,7 +68,9 @@ class Runtime:
 
         def post_digest() -> bool:
             with self.session() as session:
-                return bool(digest.post_digest_if_due(session, self.settings.config, self.clock.now()))
+                return bool(
+                    digest.post_digest_if_due(session, self.settings.config, self.clock.now(), wiring=self.wiring)
+                )
 
         return [post_digest]
 
@@ -72,7 +80,21 @@ class Runtime:
             yield session
 
     def context(self, session: Session, actor: Actor) -> WriteContext:
-        return WriteContext(session=session, clock=self.clock, actor=actor, config=self.settings.config)
+        return WriteContext(
+            session=session, clock=self.clock, actor=actor, config=self.settings.config, wiring=self.wiring
+        )
+
+
+def wiring_for(settings: Settings) -> Wiring:
+    """The hooks every change of this product runs before its commit, in order: the webhook
+    outbox, then Slack's. A new channel that listens to changes adds its hook here."""
+    from statuspage.slack import hook as slack_hook
+    from statuspage.webhooks import service as webhooks
+
+    return Wiring(
+        before_commit=(webhooks.enqueue_changes, slack_hook.enqueue_changes),
+        playbooks_dir=settings.playbooks_dir,
+    )
 
 
 def default_timer_handlers() -> dict[str, TimerHandler]:

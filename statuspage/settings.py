@@ -33,7 +33,7 @@ from pydantic_core import PydanticCustomError
 
 from statuspage.domain.durations import Duration, DurationError
 from statuspage.domain.enums import ComponentStatus, Impact
-from statuspage.retention.age import Age, AgeError
+from statuspage.domain.age import Age, AgeError
 from statuspage.yamlsource import Loc, SourceError, YamlDocument, load_yaml, yaml_kind
 
 DEFAULT_CONFIG_NAME = "statuspage.yaml"

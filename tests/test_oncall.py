@@ -10,6 +10,7 @@ both. The worker's part is played by :func:`statuspage.oncall.timers.fire_due`, 
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import threading
 from collections.abc import Callable, Iterator
@@ -67,7 +68,8 @@ def playbooks(tmp_path: Path, runtime: Runtime) -> Path:
     """A copy of the shipped playbooks the test may edit, used for this test's configuration."""
     directory = tmp_path / "playbooks"
     shutil.copytree(SHIPPED_PLAYBOOKS, directory)
-    engine.use_playbooks_dir(runtime.settings.config, directory)
+    # Contexts made from the runtime from now on choose from this copy.
+    runtime.wiring = dataclasses.replace(runtime.wiring, playbooks_dir=directory)
     return directory
 
 

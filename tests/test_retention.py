@@ -27,7 +27,7 @@ from statuspage.db.models import (
 )
 from statuspage.domain.enums import Source
 from statuspage.retention import ACCESS_ACTION, PRUNED_ACTION, REFUSED_ACTION
-from statuspage.retention.age import Age, AgeError
+from statuspage.domain.age import Age, AgeError
 from statuspage.retention.prune import KINDS, RetentionTooShort, prune
 from statuspage.runtime import Runtime
 from statuspage.settings import ConfigError, load_settings
@@ -164,7 +164,7 @@ def test_prune_deletes_just_what_is_older_than_the_cutoff(runtime: Runtime, cloc
     before = _counts(runtime)
     version = _data_version(runtime)
     report = prune(
-        engine=runtime.engine, clock=clock, config=runtime.settings.config, actor=Actor("alice", Source.CLI), older_than=Age.parse("7y")
+        engine=runtime.engine, wiring=runtime.wiring, clock=clock, config=runtime.settings.config, actor=Actor("alice", Source.CLI), older_than=Age.parse("7y")
     )
     assert report.counts == {
         "outbox": {"outbox messages": 2},  # the old delivered and dead ones; never the pending
@@ -195,7 +195,7 @@ def test_prune_deletes_just_what_is_older_than_the_cutoff(runtime: Runtime, cloc
     assert _data_version(runtime) == version + 1
     # Nothing more to do: a second run deletes nothing and keeps the first run's record.
     again = prune(
-        engine=runtime.engine, clock=clock, config=runtime.settings.config, actor=Actor("alice", Source.CLI), older_than=Age.parse("7y")
+        engine=runtime.engine, wiring=runtime.wiring, clock=clock, config=runtime.settings.config, actor=Actor("alice", Source.CLI), older_than=Age.parse("7y")
     )
     assert all(again.total(kind) == 0 for kind in KINDS)
 
@@ -210,7 +210,7 @@ def _data_version(runtime: Runtime) -> int:
 def test_a_dry_run_or_a_refused_age_changes_nothing(runtime: Runtime, clock: FixedClock, history: dict[str, int]) -> None:
     before = _counts(runtime)
     report = prune(
-        engine=runtime.engine,
+        engine=runtime.engine, wiring=runtime.wiring,
         clock=clock,
         config=runtime.settings.config,
         actor=Actor("alice", Source.CLI),
@@ -223,11 +223,11 @@ def test_a_dry_run_or_a_refused_age_changes_nothing(runtime: Runtime, clock: Fix
     assert _counts(runtime) == before
     # An age below one kind's minimum is refused before anything is deleted.
     with pytest.raises(RetentionTooShort, match=r"shorter than the 7y that audit"):
-        prune(engine=runtime.engine, clock=clock, config=runtime.settings.config, actor=Actor("a", Source.CLI), older_than=Age.parse("6y11mo"))
+        prune(engine=runtime.engine, wiring=runtime.wiring, clock=clock, config=runtime.settings.config, actor=Actor("a", Source.CLI), older_than=Age.parse("6y11mo"))
     assert _counts(runtime) == before
     # The kinds whose minimum it meets may go at that age.
     report = prune(
-        engine=runtime.engine,
+        engine=runtime.engine, wiring=runtime.wiring,
         clock=clock,
         config=runtime.settings.config,
         actor=Actor("a", Source.CLI),
@@ -310,9 +310,9 @@ def test_counted_refusals_are_access_records(runtime: Runtime, clock: FixedClock
         session.commit()
     actor = Actor("alice", Source.CLI)
     config = runtime.settings.config
-    kept = prune(engine=runtime.engine, clock=clock, config=config, actor=actor, older_than=Age.parse("7y"), kinds=("audit",))
+    kept = prune(engine=runtime.engine, wiring=runtime.wiring, clock=clock, config=config, actor=actor, older_than=Age.parse("7y"), kinds=("audit",))
     assert kept.counts == {"audit": {"audit events": 0}}
-    report = prune(engine=runtime.engine, clock=clock, config=config, actor=actor, older_than=Age.parse("7y"), kinds=("access",))
+    report = prune(engine=runtime.engine, wiring=runtime.wiring, clock=clock, config=config, actor=actor, older_than=Age.parse("7y"), kinds=("access",))
     assert report.counts == {"access": {"access records": 1}}
     with new_session(runtime.engine) as session:
         assert len(session.exec(select(AuditEvent).where(AuditEvent.action == REFUSED_ACTION)).all()) == 1

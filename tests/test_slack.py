@@ -747,7 +747,7 @@ def test_the_digest_is_posted_once_per_local_day_at_its_time(
 
     def due(at: str) -> bool:
         with runtime.session() as session:
-            return post_digest_if_due(session, config, datetime.fromisoformat(at))
+            return post_digest_if_due(session, config, datetime.fromisoformat(at), wiring=runtime.wiring)
 
     assert not due("2026-11-25T13:59:00+00:00")  # 08:59 in New York
     assert due("2026-11-25T14:00:00+00:00")
@@ -757,7 +757,9 @@ def test_the_digest_is_posted_once_per_local_day_at_its_time(
     assert due("2026-11-26T14:30:00+00:00")
     without = config.model_copy(update={"slack": config.slack.model_copy(update={"digest_channel": None})})
     with runtime.session() as session:
-        assert not post_digest_if_due(session, without, datetime.fromisoformat("2026-11-27T15:00:00+00:00"))
+        assert not post_digest_if_due(
+            session, without, datetime.fromisoformat("2026-11-27T15:00:00+00:00"), wiring=runtime.wiring
+        )
         keys = session.exec(select(Timer.key).where(Timer.kind == "digest").order_by(col(Timer.key))).all()
     assert keys == ["digest:2026-11-25", "digest:2026-11-26"]
 
@@ -777,7 +779,7 @@ def test_workers_racing_for_the_digest_post_it_once(runtime: Runtime, settings: 
     def worker() -> None:
         with runtime.session() as session:
             barrier.wait(5)
-            results.append(post_digest_if_due(session, settings.config, at))
+            results.append(post_digest_if_due(session, settings.config, at, wiring=runtime.wiring))
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for thread in threads:

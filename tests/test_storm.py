@@ -24,7 +24,7 @@ from sqlmodel import col, select
 
 from statuspage import outbox
 from statuspage.clock import SystemClock
-from statuspage.context import Actor, WriteContext
+from statuspage.context import Actor
 from statuspage.db.engine import make_engine
 from statuspage.db.models import OutboxMessage
 from statuspage.domain.enums import Source
@@ -59,7 +59,7 @@ def live(settings: Settings) -> Iterator[Runtime]:
 
 def declare_sev1(runtime: Runtime) -> int:
     with runtime.session() as session:
-        ctx = WriteContext(session=session, clock=runtime.clock, actor=Actor("alice", Source.CLI), config=runtime.settings.config)
+        ctx = runtime.context(session, Actor("alice", Source.CLI))
         incident = incidents.declare(
             ctx=ctx, severity=1, title="Checkout failing", components=["checkout"], message="Card payments time out."
         )

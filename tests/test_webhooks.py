@@ -7,6 +7,7 @@ test's FixedClock and a fixed jitter, so every retry time is exact.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -30,7 +31,7 @@ from sqlmodel import col, select
 
 from statuspage import outbox
 from statuspage.clock import FixedClock
-from statuspage.context import Actor, WriteContext, register_before_commit, unregister_before_commit, write
+from statuspage.context import Actor, WriteContext, write
 from statuspage.db.models import AuditEvent, OutboxMessage, WebhookSubscriber
 from statuspage.domain.enums import Source
 from statuspage.errors import Conflict, InvalidInput
@@ -267,12 +268,9 @@ def test_failed_change_enqueues_nothing_and_successful_change_exactly_one(
     def fail(_ctx: WriteContext) -> None:
         raise RuntimeError("the disk is full")
 
-    register_before_commit(fail)
-    try:
-        with pytest.raises(RuntimeError):
-            incidents.reopen(ctx=ctx, incident_id=incident_id)
-    finally:
-        unregister_before_commit(fail)
+    failing = dataclasses.replace(ctx, wiring=ctx.wiring.with_hook(fail))
+    with pytest.raises(RuntimeError):
+        incidents.reopen(ctx=failing, incident_id=incident_id)
     assert len(messages(runtime)) == 2
     with runtime.session() as session:
         assert incidents.get(session=session, incident_id=incident_id).status == "resolved"

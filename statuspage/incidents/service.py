@@ -189,7 +189,7 @@ def declare(
     """
     config = ctx.config
     level = parse_severity(severity, config)
-    chosen = oncall.choose_playbook(config, level, playbook)
+    chosen = oncall.choose_playbook(config, ctx.wiring.playbooks_dir, level, playbook)
     definition = config.severities[f"sev{level}"]
     clean_title = one_line_title(title)
     body = clean_text(message, field="message", limit=MAX_BODY, required=False)
@@ -448,7 +448,7 @@ def change_severity(*, ctx: WriteContext, incident_id: int | str, severity: int 
     assert incident.id is not None
     run = oncall.get_run(ctx, incident.id)
     raised = run.severity > level if run is not None else level < previous
-    chosen = oncall.choose_playbook(ctx.config, level) if raised or run is None else None
+    chosen = oncall.choose_playbook(ctx.config, ctx.wiring.playbooks_dir, level) if raised or run is None else None
     when = _event_time(incident, ctx, None)
     old_definition = ctx.config.severity(previous)
     new_definition = ctx.config.severity(level)

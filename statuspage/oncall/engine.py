@@ -23,9 +23,8 @@ What the engine says, as audit events (the contract the Slack side reads; see th
 Public updates and component changes a playbook asks for go through the incident service like any
 other, so they keep its invariants and are audited by it.
 
-Where the playbooks come from: the directory of :attr:`Settings.playbooks_dir` registered with
-:func:`use_settings` for a configuration (the CLI and the worker do this), else the shipped
-playbooks. At declaration time the playbooks are loaded *leniently*: a broken file is skipped and
+Where the playbooks come from: the directory every context carries (:attr:`Wiring.playbooks_dir`,
+:attr:`Settings.playbooks_dir` as the composition root sets it). At declaration time the playbooks are loaded *leniently*: a broken file is skipped and
 logged rather than refusing the declaration, because an incident must be declarable even when
 someone has just broken a playbook. A Sev-1 with no playbook still pages, through
 :func:`builtin_playbook` (every tier in turn). ``incident watch`` and ``incident playbook
@@ -35,7 +34,6 @@ validate`` load them strictly and refuse to start on any problem.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -56,10 +54,10 @@ from statuspage.oncall import timers
 from statuspage.playbooks import PlaybookError, load_playbook_file, load_playbooks, playbook_for
 from statuspage.playbooks.run import advance
 from statuspage.playbooks.schema import playbook_from_data
-from statuspage.settings import Config, resource_dir
+from statuspage.settings import Config
 
 if TYPE_CHECKING:
-    from statuspage.settings import Settings
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -84,41 +82,14 @@ ALWAYS_PAGED = 1
 
 # Where the playbooks are ---------------------------------------------------------------------
 
-# id(config) -> (config, directory). The configuration is kept so that its id cannot be reused by
-# another object while the entry lives; a handful of entries is all a process ever needs.
-_directories: OrderedDict[int, tuple[Config, Path]] = OrderedDict()
-_MAX_DIRECTORIES = 16
+def load_strict(config: Config, directory: Path) -> dict[str, Playbook]:
+    """Every playbook in ``directory``, checked as a set; raises :class:`PlaybookError` (with one
+    line per problem) on any problem, including a Sev-1 without a playbook. For start-up checks."""
+    return load_playbooks(directory, config)
 
 
-def use_playbooks_dir(config: Config, directory: Path) -> None:
-    """Use the playbooks in ``directory`` for incidents handled with ``config``."""
-    _directories[id(config)] = (config, Path(directory))
-    _directories.move_to_end(id(config))
-    while len(_directories) > _MAX_DIRECTORIES:
-        _directories.popitem(last=False)
-
-
-def use_settings(settings: Settings) -> None:
-    """Use the playbooks directory the settings name (beside the configuration file, else the shipped one)."""
-    use_playbooks_dir(settings.config, settings.playbooks_dir)
-
-
-def playbooks_dir(config: Config) -> Path:
-    entry = _directories.get(id(config))
-    if entry is not None and entry[0] is config:
-        return entry[1]
-    return resource_dir("playbooks")
-
-
-def load_strict(config: Config) -> dict[str, Playbook]:
-    """Every playbook, checked as a set; raises :class:`PlaybookError` (with one line per problem)
-    on any problem, including a Sev-1 without a playbook. For start-up checks."""
-    return load_playbooks(playbooks_dir(config), config)
-
-
-def load_lenient(config: Config) -> tuple[dict[str, Playbook], list[str]]:
-    """The playbooks that load, and the problem lines of those that do not."""
-    directory = playbooks_dir(config)
+def load_lenient(config: Config, directory: Path) -> tuple[dict[str, Playbook], list[str]]:
+    """The playbooks in ``directory`` that load, and the problem lines of those that do not."""
     problems: list[str] = []
     loaded: dict[str, Playbook] = {}
     if not directory.is_dir():
@@ -151,10 +122,10 @@ def builtin_playbook(config: Config) -> Playbook:
     )
 
 
-def choose_playbook(config: Config, severity: int, name: str | None = None) -> Playbook | None:
-    """The playbook to attach: ``name`` if given (an unknown name is refused), else the one chosen
-    for ``severity``, else the built-in one for a Sev-1, else none."""
-    playbooks, problems = load_lenient(config)
+def choose_playbook(config: Config, directory: Path, severity: int, name: str | None = None) -> Playbook | None:
+    """The playbook in ``directory`` to attach: ``name`` if given (an unknown name is refused),
+    else the one chosen for ``severity``, else the built-in one for a Sev-1, else none."""
+    playbooks, problems = load_lenient(config, directory)
     for line in problems:
         log.error("playbook problem (declaring anyway): %s", line)
     if name is not None:
@@ -462,10 +433,7 @@ __all__ = [
     "load_lenient",
     "load_strict",
     "on_timer",
-    "playbooks_dir",
     "reopen",
     "report_failed_page",
     "resolve",
-    "use_playbooks_dir",
-    "use_settings",
 ]

@@ -1,6 +1,6 @@
 """Retention: what ``statuspage db prune`` may delete, and when (see :mod:`statuspage.retention.prune`).
 
-Only constants live here, so that the configuration (which imports :mod:`.age`) does not pull in
+Only constants live here (ages are :mod:`statuspage.domain.age`), so that nothing that reads them pulls in
 the database layer.
 """
 

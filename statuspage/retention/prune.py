@@ -42,12 +42,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from statuspage.clock import Clock
-from statuspage.context import Actor, WriteContext, write
+from statuspage.context import Actor, Wiring, WriteContext, write
 from statuspage.db.engine import new_session
 from statuspage.db.models import AuditEvent, EscalationRun, Incident, OutboxMessage, Page, Timer
 from statuspage.domain.enums import OPEN_INCIDENT_STATUSES, IncidentStatus
 from statuspage.retention import ACCESS_ACTIONS, KINDS, PRUNED_ACTION
-from statuspage.retention.age import Age
+from statuspage.domain.age import Age
 from statuspage.settings import Config
 
 BATCH = 5000
@@ -190,6 +190,7 @@ def prune(
     engine: Engine,
     clock: Clock,
     config: Config,
+    wiring: Wiring,
     actor: Actor,
     older_than: Age,
     kinds: Sequence[str] = KINDS,
@@ -223,7 +224,7 @@ def prune(
         # Whatever was deleted is on record, even when a later kind failed.
         if not dry_run and report.counts:
             with new_session(engine) as session:
-                ctx = WriteContext(session=session, clock=clock, actor=actor, config=config)
+                ctx = WriteContext(session=session, clock=clock, actor=actor, config=config, wiring=wiring)
                 event = record_pruned(ctx=ctx, report=report)
                 report.audit_event_id = event.id
     return report

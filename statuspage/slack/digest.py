@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from statuspage import outbox
 from statuspage.clock import FixedClock
-from statuspage.context import Actor, WriteContext, write
+from statuspage.context import Actor, Wiring, WriteContext, write
 from statuspage.db.models import Incident, Timer
 from statuspage.domain.enums import OPEN_INCIDENT_STATUSES, Source
 from statuspage.settings import Config
@@ -52,7 +52,7 @@ def _claimed(session: Session, day: date) -> bool:
     )
 
 
-def post_digest_if_due(session: Session, config: Config, now: datetime) -> bool:
+def post_digest_if_due(session: Session, config: Config, now: datetime, *, wiring: Wiring) -> bool:
     """Queue today's digest if its time has come and nobody has queued it; True if this call did.
 
     Cheap when there is nothing to do (one read), so the worker can call it on every loop. Call
@@ -70,7 +70,7 @@ def post_digest_if_due(session: Session, config: Config, now: datetime) -> bool:
         session.rollback()  # a read transaction must not be upgraded to a write (SQLite refuses)
     if already:
         return False
-    ctx = WriteContext(session=session, clock=FixedClock(now), actor=DIGEST_ACTOR, config=config)
+    ctx = WriteContext(session=session, clock=FixedClock(now), actor=DIGEST_ACTOR, config=config, wiring=wiring)
     return _queue_digest(ctx=ctx, day=day)
 
 

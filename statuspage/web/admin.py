@@ -86,7 +86,7 @@ from starlette.routing import BaseRoute, Route
 from statuspage import ids, validators
 from statuspage.clock import Clock, SystemClock
 from statuspage.components import service as components_service
-from statuspage.context import Actor, WriteContext, register_before_commit
+from statuspage.context import Actor, WriteContext
 from statuspage.db.engine import new_session
 from statuspage.db.models import (
     ApiToken,
@@ -628,6 +628,7 @@ def execute(site: Site, operation: Operation, call_args: dict[str, Any], access:
                 clock=site_clock(site),
                 actor=actor,
                 config=site.settings.config,
+                wiring=site.wiring,
                 access=access if operation.scope == "write" else None,
             )
             return operation.handler(Call(site=site, session=session, ctx=ctx, **call_args))
@@ -793,8 +794,9 @@ class AdminWriteContext(WriteContext):
     access: Access | None = None
 
 
-@register_before_commit
-def _record_with_change(ctx: WriteContext) -> None:
+def record_with_change(ctx: WriteContext) -> None:
+    """The before-commit hook of the site's contexts (see :class:`statuspage.web.app.Site`): a
+    write's access record goes in with its change."""
     access = ctx.access if isinstance(ctx, AdminWriteContext) else None
     if access is None:
         return

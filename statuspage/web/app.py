@@ -26,10 +26,11 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from statuspage.clock import Clock, SystemClock
+from statuspage.context import Wiring
 from statuspage.db.engine import make_engine, new_session
 from statuspage.errors import InvalidInput, NotFound
 from statuspage.incidents import service as incidents
-from statuspage.oncall import engine as oncall
+from statuspage.runtime import wiring_for
 from statuspage.settings import Settings, load_settings
 from statuspage.web import admin, feeds, pages, slack_actions
 from statuspage.web.cache import PageCache, Produced, Rendered, VersionWatcher
@@ -95,6 +96,9 @@ class Site:
         self.cache = PageCache(VersionWatcher(self.data_version, check_interval=version_check_interval))
         self.revalidations = Revalidations(self.cache, not_modified_headers)
         self.refusals = RefusalLog(engine)  # refused admin API requests, written in the background
+        # What every change made through the site runs before its commit: the product's hooks, then
+        # the admin API's access record, which goes in with the change it made.
+        self.wiring: Wiring = wiring_for(settings).with_hook(admin.record_with_change)
 
     def data_version(self) -> int:
         with self.engine.connect() as connection:
@@ -216,7 +220,6 @@ def create_app(
     settings = settings or load_settings()
     engine = engine or make_engine(settings.database_url)
     site = Site(settings, engine, clock=clock, version_check_interval=version_check_interval)
-    oncall.use_settings(settings)  # declarations through the admin API use the playbooks beside the config
 
     def page_routes(path: str, template: str, build: PageBuilder) -> list[Route]:
         def produce(request: Request, as_json: bool) -> Produced:

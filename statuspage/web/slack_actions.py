@@ -144,7 +144,13 @@ def handle_payload(site: Site, payload: dict[str, Any]) -> str:
     by = Helpers(config).user_names.get(user_id) or f"slack:{handle}"
     incident_id = str(actions[0].get("value") or "")
     with new_session(site.engine) as session:
-        ctx = WriteContext(session=session, clock=site.clock, actor=Actor(f"slack:{handle}", Source.API), config=config)
+        ctx = WriteContext(
+            session=session,
+            clock=site.clock,
+            actor=Actor(f"slack:{handle}", Source.API),
+            config=config,
+            wiring=site.wiring,
+        )
         try:
             incident, acknowledged = incidents.acknowledge(ctx=ctx, incident_id=incident_id, by=by)
         except UserError as exc:

@@ -44,8 +44,8 @@ class Age:
         text = value.strip().lower().replace(" ", "")
         if not _WHOLE.match(text):
             if re.fullmatch(r"(?:\d+(?:y|mo|m|w|d))+", text):
-                amount = re.search(r"(\d+)m(?!o)", text)
-                shown = amount.group(1) if amount else "N"
+                minutes = re.search(r"(\d+)m(?!o)", text)
+                shown = minutes.group(1) if minutes else "N"
                 raise AgeError(f"{value!r} is ambiguous: write months as {shown}mo (m is minutes elsewhere)")
             raise AgeError(f"{value!r} is not an age like {EXAMPLE} (days, weeks, months, years)")
         years = months = days = 0
