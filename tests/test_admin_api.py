@@ -26,7 +26,8 @@ from statuspage.errors import Conflict, InvalidInput, NotFound
 from statuspage.oncall.engine import ONCALL_ACTIONS
 from statuspage.runtime import Runtime
 from statuspage.tokens import service as tokens
-from statuspage.web.admin import OPERATIONS, PREFIX
+from statuspage.web.admin.calls import PREFIX
+from statuspage.web.admin.operations import OPERATIONS
 from statuspage.web.app import create_app
 
 API = PREFIX

@@ -42,7 +42,7 @@ from starlette.testclient import TestClient
 from statuspage.context import WriteContext
 from statuspage.runtime import Runtime
 from statuspage.tokens import service as tokens
-from statuspage.web.admin import PREFIX
+from statuspage.web.admin.calls import PREFIX
 from statuspage.web.app import create_app
 
 CHECKS = [

@@ -41,7 +41,7 @@ from statuspage.incidents import service as incidents
 from statuspage.maintenance import service as maintenance
 from statuspage.retention import ACCESS_ACTION, REFUSED_ACTION
 from statuspage.runtime import Runtime
-from statuspage.web.admin import PREFIX
+from statuspage.web.admin.calls import PREFIX
 from statuspage.web.app import create_app
 from tests.tcp_proxy import TcpProxy
 from tests.test_cli_remote import server  # noqa: F401 - a real uvicorn server, used by name

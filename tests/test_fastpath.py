@@ -15,7 +15,7 @@ from statuspage.context import WriteContext
 from statuspage.incidents import service as incidents
 from statuspage.runtime import Runtime
 from statuspage.tokens import service as tokens
-from statuspage.web.admin import PREFIX
+from statuspage.web.admin.calls import PREFIX
 from statuspage.web.app import create_app
 
 PATHS = ["/", "/index.json", "/history", "/api/v2/summary.json", "/api/v2/status.json", "/history.atom", "/badge.svg"]

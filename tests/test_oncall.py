@@ -64,12 +64,12 @@ def time(clock: FixedClock) -> Iterator[Time]:
 
 
 @pytest.fixture
-def playbooks(tmp_path: Path, runtime: Runtime) -> Path:
+def playbooks(tmp_path: Path, runtime: Runtime, ctx: WriteContext) -> Path:
     """A copy of the shipped playbooks the test may edit, used for this test's configuration."""
     directory = tmp_path / "playbooks"
     shutil.copytree(SHIPPED_PLAYBOOKS, directory)
-    # Contexts made from the runtime from now on choose from this copy.
-    runtime.wiring = dataclasses.replace(runtime.wiring, playbooks_dir=directory)
+    # The test's context, and those made from the runtime from now on, choose from this copy.
+    runtime.wiring = ctx.wiring = dataclasses.replace(runtime.wiring, playbooks_dir=directory)
     return directory
 
 

@@ -28,8 +28,9 @@ from statuspage.db.engine import make_engine, new_session
 from statuspage.db.models import ApiToken, AuditEvent, Incident, SiteState
 from statuspage.runtime import Runtime
 from statuspage.tokens import service as tokens
-from statuspage.web import admin
-from statuspage.web.admin import OPERATIONS, PREFIX
+from statuspage.web.admin.access import Access
+from statuspage.web.admin.calls import PREFIX
+from statuspage.web.admin.operations import OPERATIONS
 from statuspage.web.app import create_app
 
 API = PREFIX
@@ -254,10 +255,10 @@ def test_a_write_whose_access_record_cannot_be_written_is_not_made(
     writer = bearer(make_token("ci", "write"))
     reader = bearer(make_token("dashboard", "read"))
 
-    def broken(self: admin.Access, status: int, at: Any) -> AuditEvent:
+    def broken(self: Access, status: int, at: Any) -> AuditEvent:
         raise OperationalError("INSERT INTO audit_event", {}, Exception("disk I/O error"))
 
-    monkeypatch.setattr(admin.Access, "audit_event", broken)
+    monkeypatch.setattr(Access, "audit_event", broken)
     with TestClient(create_app(runtime.settings, runtime.engine, clock=runtime.clock), raise_server_exceptions=False) as client:
         # A read is answered all the same: the access log failing must not take reading down.
         assert client.get(f"{API}/incidents", headers=reader).status_code == 200

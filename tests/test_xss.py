@@ -42,7 +42,7 @@ from statuspage.settings import load_settings
 from statuspage.slack.headline import headline_message
 from statuspage.slack.messages import render
 from statuspage.tokens import service as tokens
-from statuspage.web.admin import PREFIX
+from statuspage.web.admin.calls import PREFIX
 from statuspage.web.app import create_app
 
 from .conftest import SHIPPED_CONFIG, T0

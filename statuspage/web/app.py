@@ -5,14 +5,11 @@ Routes are listed in one table in :func:`create_app`; so is the middleware stack
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from jinja2 import Environment
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
@@ -20,46 +17,26 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, Route, Router, get_route_path
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from statuspage.clock import Clock, SystemClock
-from statuspage.context import Wiring
-from statuspage.db.engine import make_engine, new_session
+from statuspage.clock import Clock
+from statuspage.db.engine import make_engine
 from statuspage.errors import InvalidInput, NotFound
 from statuspage.incidents import service as incidents
 from statuspage.runtime import wiring_for
 from statuspage.settings import Settings, load_settings
-from statuspage.web import admin, feeds, pages, slack_actions
-from statuspage.web.cache import PageCache, Produced, Rendered, VersionWatcher
-from statuspage.web.fastpath import NotModifiedFastPath, Revalidations, cache_key, etag_matches, gzip_etag, wants_gzip
-from statuspage.web.refusals import RefusalLog
-from statuspage.web.templating import make_environment
+from statuspage.web import feeds, pages, slack_actions
+from statuspage.web.admin.access import record_with_change
+from statuspage.web.admin.operations import routes as admin_routes
+from statuspage.web.cache import Produced
+from statuspage.web.fastpath import NotModifiedFastPath
+from statuspage.web.site import Site, problem, problem_bytes, produce_json, with_security_headers
 from statuspage.web.v2 import V2Builder
 
 log = logging.getLogger(__name__)
-
-SECURITY_HEADERS = {
-    "content-security-policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; "
-    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "strict-origin-when-cross-origin",
-    "x-frame-options": "DENY",
-}
-
-
-SECURITY_RAW = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
-
-
-def with_security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    present = {name.lower(): value for name, value in headers}
-    own_csp = present.get(b"content-security-policy", b"")
-    # A response that sets its own frame-ancestors (the embeddable badge) decides framing
-    # itself; X-Frame-Options has no "allow" value, so it is left out for it.
-    skip = {b"x-frame-options"} if b"frame-ancestors" in own_csp else set()
-    return headers + [h for h in SECURITY_RAW if h[0] not in present and h[0] not in skip]
 
 
 class SecurityHeaders:
@@ -79,80 +56,7 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-PAGE_CACHE_CONTROL = "public, max-age=10, stale-while-revalidate=30"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-class Site:
-    """What every request handler needs: settings, the engine, the templates, the page cache."""
-
-    def __init__(
-        self, settings: Settings, engine: Engine, *, clock: Clock | None = None, version_check_interval: float = 0.5
-    ) -> None:
-        self.settings = settings
-        self.engine = engine
-        self.clock = clock or SystemClock()
-        self.templates: Environment = make_environment(settings.templates_dir, settings.config.page.time_zone)
-        self.cache = PageCache(VersionWatcher(self.data_version, check_interval=version_check_interval))
-        self.revalidations = Revalidations(self.cache, not_modified_headers)
-        self.refusals = RefusalLog(engine)  # refused admin API requests, written in the background
-        # What every change made through the site runs before its commit: the product's hooks, then
-        # the admin API's access record, which goes in with the change it made.
-        self.wiring: Wiring = wiring_for(settings).with_hook(admin.record_with_change)
-
-    def data_version(self) -> int:
-        with self.engine.connect() as connection:
-            return int(connection.execute(text("SELECT data_version FROM site_state WHERE id = 1")).scalar_one())
-
-    def read(self, build: Callable[[V2Builder], Any]) -> Any:
-        with new_session(self.engine) as session:
-            return build(V2Builder(session, self.settings.config, now=self.clock.now()))
-
-    def render(self, template: str, context: dict[str, Any]) -> str:
-        return self.templates.get_template(template).render(page=self.settings.config.page, **context)
-
-    def html(self, template: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
-        return HTMLResponse(self.render(template, context), status_code=status_code)
-
-    def produce_html(self, template: str, context: dict[str, Any], status_code: int = 200) -> Produced:
-        return Produced(self.render(template, context).encode(), "text/html; charset=utf-8", status_code)
-
-    async def respond(
-        self, request: Request, produce: Callable[[], Produced], *, cache_control: str = PAGE_CACHE_CONTROL
-    ) -> Response:
-        """Serve from the page cache (rendering once per data version), with ETag, 304 and gzip."""
-        # From the scope: building request.url (urlunsplit) cost ~8 % of a cached 304.
-        key = cache_key(request.scope)
-        entry = await self.cache.get(key, produce)
-        self.revalidations.remember(key, entry, cache_control)  # for NotModifiedFastPath
-        return cached_response(request, entry, cache_control)
-
-
-def cached_response(request: Request, entry: Rendered, cache_control: str) -> Response:
-    produced = entry.produced
-    use_gzip = wants_gzip(entry, request.headers.get("accept-encoding", ""))
-    headers = {
-        "etag": gzip_etag(entry) if use_gzip else entry.etag,
-        "cache-control": cache_control if produced.status_code == 200 else "public, max-age=10",
-        "vary": "Accept-Encoding",
-        **produced.headers,
-    }
-    if produced.status_code == 200 and etag_matches(request.headers.get("if-none-match"), (entry.etag, gzip_etag(entry))):
-        return Response(status_code=304, headers=headers)
-    if use_gzip:
-        assert entry.gzipped is not None
-        headers["content-encoding"] = "gzip"
-        return Response(entry.gzipped, status_code=produced.status_code, headers=headers, media_type=produced.media_type)
-    return Response(produced.body, status_code=produced.status_code, headers=headers, media_type=produced.media_type)
-
-
-def not_modified_headers(entry: Rendered, use_gzip: bool, cache_control: str) -> list[tuple[bytes, bytes]]:
-    """The raw headers of the 304 the normal path sends for ``entry``, made by the same code
-    (:func:`cached_response`, then :class:`SecurityHeaders`) so that the fast path cannot drift."""
-    offered = [(b"if-none-match", entry.etag.encode()), (b"accept-encoding", b"gzip" if use_gzip else b"identity")]
-    response = cached_response(Request({"type": "http", "method": "GET", "headers": offered}), entry, cache_control)
-    assert response.status_code == 304
-    return with_security_headers(response.raw_headers)
 
 
 class InvalidateAfterWrites:
@@ -170,20 +74,6 @@ class InvalidateAfterWrites:
         finally:
             if scope["type"] == "http" and scope["method"] in WRITE_METHODS:
                 self.site.cache.watcher.invalidate()
-
-
-def json_bytes(data: Any) -> bytes:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    # Keep a browser from ever reading '<' in JSON as markup.
-    return body.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode()
-
-
-def json_response(data: Any, status_code: int = 200) -> Response:
-    return Response(json_bytes(data), status_code=status_code, media_type="application/json")
-
-
-def produce_json(data: Any) -> Produced:
-    return Produced(json_bytes(data), "application/json")
 
 
 # The public Statuspage v2 API: path → how to build it.
@@ -219,7 +109,10 @@ def create_app(
 ) -> Starlette:
     settings = settings or load_settings()
     engine = engine or make_engine(settings.database_url)
-    site = Site(settings, engine, clock=clock, version_check_interval=version_check_interval)
+    # What every change made through the site runs before its commit: the product's hooks, then
+    # the admin API's access record, which goes in with the change it made.
+    wiring = wiring_for(settings).with_hook(record_with_change)
+    site = Site(settings, engine, wiring=wiring, clock=clock, version_check_interval=version_check_interval)
 
     def page_routes(path: str, template: str, build: PageBuilder) -> list[Route]:
         def produce(request: Request, as_json: bool) -> Produced:
@@ -288,7 +181,7 @@ def create_app(
     routes += [
         Route("/healthz", healthz, name="healthz"),
         *feeds.routes(site),
-        *admin.routes(site),
+        *admin_routes(site),
         *slack_actions.routes(site),
         Mount("/static", app=StaticFiles(directory=str(settings.static_dir)), name="static"),
     ]
@@ -297,6 +190,7 @@ def create_app(
         Middleware(SecurityHeaders),
         Middleware(InvalidateAfterWrites, site=site),
     ]
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
@@ -346,14 +240,3 @@ def slash_twin(router: Router, scope: Scope) -> str | None:
     location = "/" + twin["path"].lstrip("/")
     query = scope.get("query_string", b"").decode("latin-1")
     return f"{location}?{query}" if query else location
-
-
-def problem_bytes(status_code: int, title: str, detail: str, **extra: Any) -> bytes:
-    return json_bytes({"type": "about:blank", "title": title, "status": status_code, "detail": detail, **extra})
-
-
-def problem(status_code: int, title: str, detail: str, **extra: Any) -> Response:
-    """An RFC 9457 problem document."""
-    return Response(
-        problem_bytes(status_code, title, detail, **extra), status_code=status_code, media_type="application/problem+json"
-    )

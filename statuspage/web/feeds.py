@@ -36,11 +36,12 @@ from statuspage.domain.enums import ComponentStatus
 from statuspage.errors import NotFound
 from statuspage.settings import SLUG
 from statuspage.web.cache import Produced
+from statuspage.web.site import problem_bytes
 from statuspage.web.templating import IMPACT_LABELS, STATUS_LABELS, human_time, utc_iso
 from statuspage.web.v2 import JSON, V2Builder
 
 if TYPE_CHECKING:
-    from statuspage.web.app import Site
+    from statuspage.web.site import Site
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 ATOM_TYPE = "application/atom+xml"
@@ -448,11 +449,8 @@ def routes(site: Site) -> list[BaseRoute]:
     the error; an empty feed would look like a quiet service), and a grey "unknown component"
     badge for the badge, so that a page embedding a mistyped URL shows something readable.
     """
-    # app.py imports this module while it is being defined, so its helpers are looked up late.
 
     def not_found_problem(exc: NotFound) -> Produced:
-        from statuspage.web.app import problem_bytes
-
         return Produced(problem_bytes(404, "Not found", exc.message), "application/problem+json", 404)
 
     def feed_endpoint(render: Callable[[Feed], bytes], media_type: str) -> Callable[[Request], Awaitable[Response]]:

@@ -41,7 +41,7 @@ from statuspage.incidents import service as incidents
 from statuspage.slack.messages import Helpers
 
 if TYPE_CHECKING:
-    from statuspage.web.app import Site
+    from statuspage.web.site import Site
 
 log = logging.getLogger(__name__)
 

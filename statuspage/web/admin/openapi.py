@@ -1,0 +1,243 @@
+"""The OpenAPI 3.1 document at ``/api/admin/v1/openapi.json``: request schemas from the pydantic
+models, response shapes written by hand, paths and parameters from the table of operations it is
+given, and the package docstring as its description."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+
+from statuspage.domain.enums import ComponentStatus
+from statuspage.web import admin as package
+from statuspage.web.admin.calls import JSON, PREFIX, Operation
+from statuspage.web.site import Site
+
+_NULLABLE_STRING = {"type": ["string", "null"]}
+_TIME = {"type": ["string", "null"], "format": "date-time"}
+
+
+def _object(properties: dict[str, Any], required: Sequence[str] | None = None) -> JSON:
+    return {"type": "object", "properties": properties, "required": list(properties if required is None else required)}
+
+
+def _ref(name: str) -> JSON:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+# Response shapes, written by hand: they are Statuspage v2 objects built as dicts in v2.py.
+RESPONSE_SCHEMAS: dict[str, JSON] = {
+    "Problem": {
+        **_object(
+            {
+                "type": {"type": "string"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string", "description": "One line, naming the field when a field is wrong."},
+                "errors": {
+                    "type": "array",
+                    "items": _object({"field": _NULLABLE_STRING, "message": {"type": "string"}}),
+                },
+            },
+            required=["type", "title", "status", "detail"],
+        ),
+        "description": "An RFC 9457 problem document.",
+    },
+    "Page": _object(
+        {"id": {"type": "string"}, "name": {"type": "string"}, "url": {"type": "string"}, "time_zone": {"type": "string"}, "updated_at": _TIME}
+    ),
+    "IncidentUpdate": {
+        **_object({"id": {"type": "string"}, "status": {"type": "string"}, "body": {"type": "string"}, "created_at": _TIME}),
+        "additionalProperties": True,
+    },
+    "Component": {
+        **_object({"id": {"type": "string"}, "name": {"type": "string"}, "status": {"enum": [s.value for s in ComponentStatus]}}),
+        "additionalProperties": True,
+    },
+    "Incident": {
+        **_object(
+            {
+                "id": {"type": "string"},
+                "name": {"type": "string"},
+                "status": {"type": "string"},
+                "impact": {"type": "string"},
+                "shortlink": {"type": "string"},
+                "incident_updates": {"type": "array", "items": _ref("IncidentUpdate")},
+                "components": {"type": "array", "items": _ref("Component")},
+                "admin": {
+                    "type": "object",
+                    "description": "What the public Statuspage format leaves out: exact UTC times, people, held statuses.",
+                },
+            }
+        ),
+        "additionalProperties": True,
+    },
+    "Maintenance": {
+        **_object(
+            {
+                "id": {"type": "string"},
+                "name": {"type": "string"},
+                "status": {"type": "string"},
+                "scheduled_for": _TIME,
+                "scheduled_until": _TIME,
+                "admin": _object({"id": {"type": "integer"}}),
+            }
+        ),
+        "additionalProperties": True,
+    },
+    "AuditEvent": _object(
+        {
+            "id": {"type": "integer"},
+            "at": _TIME,
+            "actor": {"type": "string"},
+            "source": {"type": "string"},
+            "action": {"type": "string"},
+            "subject_type": {"type": "string"},
+            "subject_id": {"type": "string"},
+            "before": {"type": ["object", "null"]},
+            "after": {"type": ["object", "null"]},
+        }
+    ),
+    "TokenEnvelope": _object(
+        {
+            "page": _ref("Page"),
+            "token": _object({"name": {"type": "string"}, "scope": {"enum": ["read", "write"]}, "prefix": {"type": "string"}}),
+            "actor": {"type": "string"},
+        }
+    ),
+    "IncidentList": _object({"page": _ref("Page"), "incidents": {"type": "array", "items": _ref("Incident")}}),
+    "IncidentEnvelope": _object(
+        {
+            "page": _ref("Page"),
+            "incident": _ref("Incident"),
+            "incident_update": _ref("IncidentUpdate"),
+            "acknowledged": {"type": "boolean"},
+        },
+        required=["page", "incident"],
+    ),
+    "IncidentDetail": _object(
+        {
+            "page": _ref("Page"),
+            "incident": _ref("Incident"),
+            "audit_events": {"type": "array", "items": _ref("AuditEvent")},
+            "sla_targets": {
+                "type": "array",
+                "items": {"type": "object"},
+                "description": "Each target of the incident's severity: deadline, outcome (met, breached, pending), "
+                "breached_by_seconds and remaining_seconds, on the target's clock.",
+            },
+        },
+        required=["page", "incident", "audit_events"],
+    ),
+    "ComponentList": _object({"page": _ref("Page"), "components": {"type": "array", "items": _ref("Component")}}),
+    "ComponentEnvelope": _object(
+        {"page": _ref("Page"), "component": _ref("Component"), "changes": {"type": "array", "items": {"type": "object"}}}
+    ),
+    "MaintenanceEnvelope": _object({"page": _ref("Page"), "scheduled_maintenance": _ref("Maintenance")}),
+    "AuditList": _object({"page": _ref("Page"), "audit_events": {"type": "array", "items": _ref("AuditEvent")}}),
+}
+
+_PROBLEM_CONTENT = {"application/problem+json": {"schema": _ref("Problem")}}
+_ERROR_RESPONSES: dict[str, JSON] = {
+    "BadRequest": {"description": "Malformed JSON, or a key twice in one object.", "content": _PROBLEM_CONTENT},
+    "Unauthorized": {
+        "description": "No token, or an unknown or revoked one.",
+        "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}},
+        "content": _PROBLEM_CONTENT,
+    },
+    "Forbidden": {"description": "A read token on a write.", "content": _PROBLEM_CONTENT},
+    "NotFound": {"description": "No such incident, maintenance or component.", "content": _PROBLEM_CONTENT},
+    "Conflict": {"description": "The change does not fit the current state.", "content": _PROBLEM_CONTENT},
+    "ContentTooLarge": {"description": "The body is larger than 256 KiB.", "content": _PROBLEM_CONTENT},
+    "UnsupportedMediaType": {"description": "The body is not JSON.", "content": _PROBLEM_CONTENT},
+    "InvalidInput": {"description": "A field is wrong; detail names it, errors lists all.", "content": _PROBLEM_CONTENT},
+    "ServiceUnavailable": {
+        "description": "The database could not be reached; try again.",
+        "headers": {"Retry-After": {"schema": {"type": "string"}, "description": "Seconds to wait before trying again."}},
+        "content": _PROBLEM_CONTENT,
+    },
+}
+
+
+def openapi_document(site: Site, operations: Sequence[Operation]) -> JSON:
+    """OpenAPI 3.1: request schemas from the pydantic models, everything else from the table."""
+    bodies = sorted({op.body for op in operations if op.body is not None}, key=lambda m: m.__name__)
+    _, top = models_json_schema([(model, "validation") for model in bodies], ref_template="#/components/schemas/{model}")
+    schemas: JSON = {**top.get("$defs", {}), **RESPONSE_SCHEMAS}
+    levels = site.settings.config.severity_levels
+    schemas["DeclareIncident"]["properties"]["severity"]["enum"] = levels
+
+    paths: JSON = defaultdict(dict)
+    for op in operations:
+        parameters = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"{(\w+)}", op.path)
+        ]
+        if op.query is not None:
+            query_schema = op.query.model_json_schema()
+            required = set(query_schema.get("required", []))
+            for name, schema in query_schema["properties"].items():
+                parameters.append({"name": name, "in": "query", "required": name in required, "schema": schema})
+        responses: JSON = {
+            str(op.success): {
+                "description": op.summary,
+                "content": {"application/json": {"schema": _ref(op.response)}},
+            },
+            "401": {"$ref": "#/components/responses/Unauthorized"},
+            "404": {"$ref": "#/components/responses/NotFound"},
+            "422": {"$ref": "#/components/responses/InvalidInput"},
+            "503": {"$ref": "#/components/responses/ServiceUnavailable"},
+        }
+        if op.scope == "write":
+            responses["403"] = {"$ref": "#/components/responses/Forbidden"}
+            responses["409"] = {"$ref": "#/components/responses/Conflict"}
+        if op.body is not None:
+            responses["400"] = {"$ref": "#/components/responses/BadRequest"}
+            responses["413"] = {"$ref": "#/components/responses/ContentTooLarge"}
+            responses["415"] = {"$ref": "#/components/responses/UnsupportedMediaType"}
+        operation: JSON = {
+            "operationId": op.operation_id,
+            "summary": op.summary,
+            "parameters": parameters,
+            "responses": responses,
+            "x-token-scope": op.scope,
+        }
+        if op.body is not None:
+            body_required = bool(op.body.model_json_schema().get("required"))
+            operation["requestBody"] = {
+                "required": body_required,
+                "content": {"application/json": {"schema": _ref(op.body.__name__)}},
+            }
+        paths[op.full_path][op.method.lower()] = operation
+    paths[f"{PREFIX}/openapi.json"]["get"] = {
+        "operationId": "getOpenApi",
+        "summary": "This document.",
+        "security": [],
+        "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}}},
+    }
+    page = site.settings.config.page
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": f"{page.name} status page admin API",
+            "version": "1",
+            "description": (package.__doc__ or "").strip(),
+        },
+        "servers": [{"url": page.url}],
+        "security": [{"bearerAuth": []}],
+        "paths": dict(paths),
+        "components": {
+            "schemas": schemas,
+            "responses": _ERROR_RESPONSES,
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A token from `incident token create`; read tokens may only GET.",
+                }
+            },
+        },
+    }

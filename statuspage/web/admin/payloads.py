@@ -1,0 +1,140 @@
+"""What the admin API answers with: Statuspage v2 objects (see :mod:`statuspage.web.v2`), each
+incident and maintenance with an ``admin`` object of what the public format leaves out."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlmodel import col, select
+
+from statuspage import ids
+from statuspage.db.models import AuditEvent, Component, Incident, IncidentComponent, IncidentUpdate
+from statuspage.errors import NotFound, UserError
+from statuspage.incidents import service as incidents
+from statuspage.maintenance import service as maintenance_service
+from statuspage.web.admin.calls import JSON, Call, Reply
+from statuspage.web.v2 import V2Builder
+
+
+def utc(value: datetime | None) -> str | None:
+    """Exact times for the ``admin`` objects: the v2 ones are rounded to milliseconds."""
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def parse_id(raw: str, kind: str) -> int:
+    """The id in the path, read by :func:`statuspage.ids.parse_id`: what cannot be an id (other
+    scripts' digits, past 32 bits) names nothing, a 404 before any driver sees it."""
+    text = raw.strip().lstrip("#")
+    if kind == "maintenance":
+        text = text.removeprefix("m")
+    try:
+        return ids.parse_id(text, what=kind)
+    except UserError as exc:
+        raise NotFound(exc.message, field="id") from None
+
+
+def incidents_payload(builder: V2Builder, rows: Sequence[Incident]) -> list[JSON]:
+    """Statuspage v2 incidents, each with the ``admin`` object (see the package docstring)."""
+    data = builder.incidents_json(rows)
+    ids = [row.id for row in rows if row.id is not None]
+    held: dict[int, dict[str, str]] = defaultdict(dict)
+    updates: dict[int, dict[str, JSON]] = defaultdict(dict)
+    if ids:
+        for link in builder.session.exec(select(IncidentComponent).where(col(IncidentComponent.incident_id).in_(ids))).all():
+            held[link.incident_id][link.component_id] = link.status
+        for update in builder.session.exec(select(IncidentUpdate).where(col(IncidentUpdate.incident_id).in_(ids))).all():
+            updates[update.incident_id][f"{update.incident_id}-{update.id}"] = {
+                "author": update.author,
+                "created_at": utc(update.created_at),
+            }
+    for item, row in zip(data, rows, strict=True):
+        key = row.id or 0
+        item["admin"] = {
+            "id": row.id,
+            "severity": row.severity,
+            "commander": row.commander,
+            "declared_by": row.declared_by,
+            "acknowledged_by": row.acknowledged_by,
+            "detected_at": utc(row.detected_at),
+            "declared_at": utc(row.declared_at),
+            "acknowledged_at": utc(row.acknowledged_at),
+            "first_response_at": utc(row.first_response_at),
+            "mitigated_at": utc(row.mitigated_at),
+            "resolved_at": utc(row.resolved_at),
+            "updated_at": utc(row.updated_at),
+            "root_cause": row.root_cause,
+            "remediation": row.remediation,
+            "sla_pauses": row.sla_pauses or [],
+            "components": held[key],
+            "updates": updates[key],
+        }
+    return data
+
+
+def incident_payload(call: Call, incident_id: int) -> JSON:
+    incident = incidents.get(session=call.session, incident_id=incident_id)
+    (data,) = incidents_payload(call.builder, [incident])
+    return data
+
+
+def incident_reply(call: Call, incident: Incident) -> Reply:
+    """The envelope every incident change answers with: the page and the incident as it is now."""
+    assert incident.id is not None
+    return Reply({"page": call.builder.page_json(), "incident": incident_payload(call, incident.id)})
+
+
+def update_reply(call: Call, update: IncidentUpdate) -> Reply:
+    incident = incident_payload(call, update.incident_id)
+    update_id = f"{update.incident_id}-{update.id}"
+    posted = next(u for u in incident["incident_updates"] if u["id"] == update_id)
+    return Reply({"page": call.builder.page_json(), "incident": incident, "incident_update": posted})
+
+
+def audit_json(event: AuditEvent) -> JSON:
+    return {
+        "id": event.id,
+        "at": utc(event.at),
+        "actor": event.actor,
+        "source": event.source,
+        "action": event.action,
+        "subject_type": event.subject_type,
+        "subject_id": event.subject_id,
+        "before": event.before,
+        "after": event.after,
+    }
+
+
+def component_payload(builder: V2Builder, component: Component) -> JSON:
+    return {**builder.component_json(component, component.position + 1), "admin": {"base_status": component.base_status}}
+
+
+def maintenance_payload(call: Call, maintenance_id: int) -> JSON:
+    row = maintenance_service.get(session=call.session, maintenance_id=maintenance_id)
+    (data,) = call.builder.maintenances_json([row])
+    return {**data, "admin": {"id": row.id}}
+
+
+def sla_targets_json(call: Call, incident: Incident) -> list[JSON]:
+    """The incident against its severity's public targets, as of now (what ``incident show`` prints)."""
+    from statuspage.incidents.sla import calendar_for, measure
+
+    config = call.site.settings.config
+    evaluation = measure(incident, config, calendar_for(config), call.ctx.now())
+    return [
+        {
+            "target": t.target,
+            "clock": t.clock,
+            "target_seconds": t.target_seconds,
+            "deadline": utc(t.deadline),
+            "event_at": utc(t.event_at),
+            "elapsed_seconds": t.elapsed_seconds,
+            "outcome": t.outcome.value,
+            "breached_by_seconds": t.breached_by_seconds,
+            "remaining_seconds": t.remaining_seconds,
+            "paused": t.paused,
+            "paused_seconds": t.paused_seconds,
+        }
+        for t in (evaluation.targets if evaluation else ())
+    ]
