@@ -1,4 +1,4 @@
-# Two commands: `make run` (serve the demo status page) and `make test` (the whole suite).
+# Two commands: `make run` (serve the demo status page) and `make test` (lint, then the whole suite).
 
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && echo $$p && break; done)
@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install clean bench
+.PHONY: run test lint install clean bench
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (set PYTHON=...)"; exit 1; }
@@ -30,9 +30,15 @@ run: install
 	$(BIN)/incident watch & \
 	$(BIN)/statuspage serve --host $(HOST) --port $(PORT)
 
-# SQLite always; PostgreSQL too when TEST_DATABASE_URL is set. One pytest process per core.
-test: install
+# Lint first, then the suite: SQLite always; PostgreSQL too when TEST_DATABASE_URL is set. One
+# pytest process per core.
+test: install lint
 	$(BIN)/python -m pytest -n auto
+
+# ruff, and mypy with the settings in pyproject.toml (strict for statuspage/domain/).
+lint: install
+	$(BIN)/ruff check statuspage incident_cli tests bench
+	$(BIN)/mypy statuspage incident_cli
 
 # Throughput, freshness and CLI timings against baselines; writes bench/results/latest.md.
 bench: install

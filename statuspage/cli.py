@@ -105,8 +105,8 @@ class AgeParam(click.ParamType):
 @click.option("--dry-run", is_flag=True, help="Count what would be deleted; change nothing.")
 @click.pass_context
 def prune(ctx: click.Context, older_than: Any, kinds: tuple[str, ...], dry_run: bool) -> None:
-    from statuspage.retention import prune as retention
     from statuspage.domain.age import AgeError
+    from statuspage.retention import prune as retention
     from statuspage.runtime import default_actor_name
 
     chosen = kinds or retention.KINDS
@@ -403,7 +403,7 @@ def deliver(config_path: str | None, once: bool, poll_interval: float, lease: fl
 
     runtime = open_runtime(config_path)
     stop = threading.Event()
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
 
     def request_stop(signum: int, _frame: object) -> None:
         # Finish the message in flight, give back the rest of the batch, then exit cleanly.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
@@ -43,11 +43,18 @@ class OneLineErrors(click.Group):
 
     context_class = CheckedContext
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        prog = kwargs.get("prog_name") or self.name or "command"
+    # No ``standalone_mode`` parameter: it is always off, for the handlers below to word every error.
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        **extra: Any,
+    ) -> Any:
+        prog = prog_name or self.name or "command"
         _check_every_command(self)
         try:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as exc:
             click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
             sys.exit(EXIT_USER_ERROR)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, Protocol, TypeVar
 
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from statuspage.clock import Clock
 from statuspage.db.models import AuditEvent, SiteState, Timer
@@ -152,7 +152,9 @@ def write(fn: Callable[P, R]) -> Callable[P, R]:
 
 def bump_data_version(session: Session, at: datetime) -> None:
     session.execute(
-        update(SiteState).where(SiteState.id == 1).values(data_version=SiteState.data_version + 1, updated_at=at)
+        update(SiteState)
+        .where(col(SiteState.id) == 1)
+        .values(data_version=col(SiteState.data_version) + 1, updated_at=at)
     )
 
 

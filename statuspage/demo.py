@@ -141,7 +141,11 @@ def seed(*, session: Session, runtime: Runtime, actor: Actor) -> str:
     config = runtime.settings.config
     # The demo organisation has published its status for months, so the uptime bars have history.
     opened = now - timedelta(days=DEMO_HISTORY_DAYS)
-    for row in [*session.exec(select(Component)).all(), *session.exec(select(ComponentGroup)).all()]:
+    rows: list[Component | ComponentGroup] = [
+        *session.exec(select(Component)).all(),
+        *session.exec(select(ComponentGroup)).all(),
+    ]
+    for row in rows:
         row.created_at = min(row.created_at, opened)
         session.add(row)
     for story in STORIES:

@@ -31,9 +31,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from statuspage.domain.age import Age, AgeError
 from statuspage.domain.durations import Duration, DurationError
 from statuspage.domain.enums import ComponentStatus, Impact
-from statuspage.domain.age import Age, AgeError
 from statuspage.yamlsource import Loc, SourceError, YamlDocument, load_yaml, yaml_kind
 
 DEFAULT_CONFIG_NAME = "statuspage.yaml"

@@ -9,9 +9,9 @@ from sqlmodel import select
 from statuspage.clock import FixedClock
 from statuspage.db.engine import make_engine, new_session
 from statuspage.db.models import AuditEvent, Component
+from statuspage.read.v2 import V2Builder
 from statuspage.runtime import Runtime, ensure_ready
 from statuspage.settings import load_settings
-from statuspage.web.v2 import V2Builder
 
 
 def reload(config_file: Path, db_url: str, clock: FixedClock) -> Runtime:
@@ -23,7 +23,7 @@ def reload(config_file: Path, db_url: str, clock: FixedClock) -> Runtime:
 
 def shown_ids(runtime: Runtime) -> list[str]:
     with new_session(runtime.engine) as session:
-        return [c["id"] for c in V2Builder(session, runtime.settings.config).components_json() if not c["group"]]
+        return [c["id"] for c in V2Builder(session, runtime.settings.config, now=runtime.clock.now()).components_json() if not c["group"]]
 
 
 def test_config_changes_reach_the_page(config_file: Path, db_url: str, clock: FixedClock) -> None:

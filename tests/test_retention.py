@@ -25,9 +25,9 @@ from statuspage.db.models import (
     SiteState,
     Timer,
 )
+from statuspage.domain.age import Age, AgeError
 from statuspage.domain.enums import Source
 from statuspage.retention import ACCESS_ACTION, PRUNED_ACTION, REFUSED_ACTION
-from statuspage.domain.age import Age, AgeError
 from statuspage.retention.prune import KINDS, RetentionTooShort, prune
 from statuspage.runtime import Runtime
 from statuspage.settings import ConfigError, load_settings

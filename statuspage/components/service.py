@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from statuspage.context import WriteContext, write
 from statuspage.db.models import (
@@ -53,7 +54,7 @@ def sync_from_config(*, ctx: WriteContext) -> list[str]:
     groups = {g.id: g for g in session.exec(select(ComponentGroup)).all()}
     for position, wanted in enumerate(config.component_groups):
         row = groups.pop(wanted.id, None)
-        values = {"name": wanted.name, "description": wanted.description, "position": position, "archived": False}
+        values: dict[str, Any] = {"name": wanted.name, "description": wanted.description, "position": position, "archived": False}
         if row is None:
             session.add(ComponentGroup(id=wanted.id, created_at=at, updated_at=at, **values))
             ctx.audit(action="component_group.create", subject_type="component_group", subject_id=wanted.id, at=at, after=values)
@@ -108,18 +109,18 @@ def sync_from_config(*, ctx: WriteContext) -> list[str]:
     return changes
 
 
-def _differs(row: object, values: dict[str, object]) -> bool:
+def _differs(row: object, values: Mapping[str, object]) -> bool:
     return any(getattr(row, key) != value for key, value in values.items())
 
 
 def get_components(*, session: Session, ids: Iterable[str]) -> list[Component]:
     """The named, shown components, or a :class:`NotFound` naming the first unknown one."""
     wanted = list(dict.fromkeys(ids))
-    rows = {c.id: c for c in session.exec(select(Component).where(Component.id.in_(wanted))).all()}  # type: ignore[attr-defined]
+    rows = {c.id: c for c in session.exec(select(Component).where(col(Component.id).in_(wanted))).all()}
     for component_id in wanted:
         row = rows.get(component_id)
         if row is None or row.archived:
-            known = ", ".join(c.id for c in session.exec(select(Component).where(Component.archived == False).order_by(Component.position)).all())  # noqa: E712
+            known = ", ".join(c.id for c in session.exec(select(Component).where(Component.archived == False).order_by(col(Component.position))).all())  # noqa: E712
             raise NotFound(f"unknown component {component_id!r} (known: {known})", field="components")
     return [rows[i] for i in wanted]
 
@@ -206,4 +207,4 @@ def set_status(*, ctx: WriteContext, component_id: str, status: str) -> list[dic
 
 
 def list_components(*, session: Session) -> Sequence[Component]:
-    return session.exec(select(Component).where(Component.archived == False).order_by(Component.position)).all()  # noqa: E712
+    return session.exec(select(Component).where(Component.archived == False).order_by(col(Component.position))).all()  # noqa: E712

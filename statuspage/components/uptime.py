@@ -77,7 +77,7 @@ def uptime_for(
         changes[change.component_id].append(change)
 
     windows: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
-    for maintenance, link in session.exec(
+    for maintenance, maintenance_link in session.exec(
         select(Maintenance, MaintenanceComponent)
         .join(MaintenanceComponent, col(MaintenanceComponent.maintenance_id) == col(Maintenance.id))
         .where(
@@ -88,10 +88,10 @@ def uptime_for(
         )
     ).all():
         assert maintenance.started_at is not None
-        windows[link.component_id].append((maintenance.started_at, maintenance.completed_at or now))
+        windows[maintenance_link.component_id].append((maintenance.started_at, maintenance.completed_at or now))
 
     incidents: dict[str, dict[date, list[DayIncident]]] = defaultdict(lambda: defaultdict(list))
-    for incident, link in session.exec(
+    for incident, incident_link in session.exec(
         select(Incident, IncidentComponent)
         .join(IncidentComponent, col(IncidentComponent.incident_id) == col(Incident.id))
         .where(
@@ -106,7 +106,7 @@ def uptime_for(
         entry = DayIncident(id=incident.id or 0, name=incident.title, impact=incident.impact)
         day = first
         while day <= last:
-            incidents[link.component_id][day].append(entry)
+            incidents[incident_link.component_id][day].append(entry)
             day += timedelta(days=1)
 
     result: dict[str, ComponentUptime] = {}

@@ -162,9 +162,9 @@ def component_names(session: Session, incident_id: int) -> list[str]:
     return list(
         session.exec(
             select(Component.name)
-            .join(IncidentComponent, IncidentComponent.component_id == Component.id)  # type: ignore[arg-type]
-            .where(IncidentComponent.incident_id == incident_id)
-            .order_by(Component.position)
+            .join(IncidentComponent, col(IncidentComponent.component_id) == col(Component.id))
+            .where(col(IncidentComponent.incident_id) == incident_id)
+            .order_by(col(Component.position))
         ).all()
     )
 

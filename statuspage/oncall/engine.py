@@ -168,15 +168,28 @@ def attach(ctx: WriteContext, incident: Incident, playbook: Playbook, *, at: dat
     """
     assert incident.id is not None
     run = get_run(ctx, incident.id)
+    frozen_playbook = playbook.to_json()
+    matrix = Matrix.from_escalation(ctx.config.escalation).to_json()
     if run is None:
         acknowledged = incident.acknowledged_at is not None
         state = machine.EscalationState(acknowledged=acknowledged, acknowledged_by=incident.acknowledged_by)
-        run = EscalationRun(incident_id=incident.id, state=state.to_json(), version=0, started_at=at)
-    run.playbook_name = playbook.name
-    run.severity = incident.severity
-    run.playbook = playbook.to_json()
-    run.matrix = Matrix.from_escalation(ctx.config.escalation).to_json()
-    run.updated_at = at
+        run = EscalationRun(
+            incident_id=incident.id,
+            playbook_name=playbook.name,
+            severity=incident.severity,
+            playbook=frozen_playbook,
+            matrix=matrix,
+            state=state.to_json(),
+            version=0,
+            started_at=at,
+            updated_at=at,
+        )
+    else:
+        run.playbook_name = playbook.name
+        run.severity = incident.severity
+        run.playbook = frozen_playbook
+        run.matrix = matrix
+        run.updated_at = at
     ctx.session.add(run)
     ctx.session.flush()
     ctx.audit(
@@ -203,7 +216,7 @@ def acknowledge(ctx: WriteContext, incident: Incident, *, by: str, at: datetime,
         .values(acknowledged_at=at, acknowledged_by=by)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount)
 
 
 def resolve(ctx: WriteContext, incident: Incident, *, at: datetime, publish: Publish) -> None:

@@ -102,7 +102,7 @@ def cancel(session: Session, *, incident_id: int | None, key: str) -> bool:
         .values(state=CANCELLED, claimed_until=None)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
 def cancel_all(session: Session, *, incident_id: int, kinds: Iterable[str] | None = None) -> int:
@@ -113,7 +113,7 @@ def cancel_all(session: Session, *, incident_id: int, kinds: Iterable[str] | Non
     result = session.exec(
         statement.values(state=CANCELLED, claimed_until=None).execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount)
 
 
 def pending(session: Session, *, incident_id: int) -> list[Timer]:
@@ -178,7 +178,7 @@ def claim_due(
             update(Timer)
             .where(col(Timer.id).in_(due.scalar_subquery()))
             .values(claimed_until=token)
-            .returning(Timer.id, Timer.kind, Timer.key, Timer.incident_id, Timer.due_at)
+            .returning(col(Timer.id), col(Timer.kind), col(Timer.key), col(Timer.incident_id), col(Timer.due_at))
             .execution_options(synchronize_session=False)
         ).all()
         session.commit()

@@ -94,7 +94,7 @@ class Heartbeat:
                         .values(claimed_until=until)
                         .execution_options(synchronize_session=False)
                     )
-                    if result.rowcount:  # type: ignore[attr-defined]
+                    if result.rowcount:
                         renewed.add(message_id)
                 session.commit()
             except BaseException:

@@ -206,15 +206,15 @@ def claim_due(
         return []
     candidate, older = aliased(OutboxMessage), aliased(OutboxMessage)
     blocked = exists().where(
-        older.ordering_key == candidate.ordering_key,
-        older.state == PENDING,
+        col(older.ordering_key) == col(candidate.ordering_key),
+        col(older.state) == PENDING,
         col(older.id) < col(candidate.id),
     )
     due = (
         select(candidate.id)
         .where(
-            candidate.state == PENDING,
-            candidate.next_attempt_at <= now,
+            col(candidate.state) == PENDING,
+            col(candidate.next_attempt_at) <= now,
             or_(col(candidate.claimed_until).is_(None), col(candidate.claimed_until) <= now),
             col(candidate.channel).in_(list(channels)),
             ~blocked,
@@ -233,7 +233,7 @@ def claim_due(
             update(OutboxMessage)
             .where(col(OutboxMessage.id).in_(due.scalar_subquery()))
             .values(claimed_until=now + policy.lease)
-            .returning(OutboxMessage.id)
+            .returning(col(OutboxMessage.id))
             .execution_options(synchronize_session=False)
         ).all()
         messages = list(

@@ -45,9 +45,9 @@ from statuspage.clock import Clock
 from statuspage.context import Actor, Wiring, WriteContext, write
 from statuspage.db.engine import new_session
 from statuspage.db.models import AuditEvent, EscalationRun, Incident, OutboxMessage, Page, Timer
+from statuspage.domain.age import Age
 from statuspage.domain.enums import OPEN_INCIDENT_STATUSES, IncidentStatus
 from statuspage.retention import ACCESS_ACTIONS, KINDS, PRUNED_ACTION
-from statuspage.domain.age import Age
 from statuspage.settings import Config
 
 BATCH = 5000

@@ -46,7 +46,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 from urllib.error import URLError
 
 from slack_sdk import WebClient
@@ -168,7 +168,8 @@ class SlackSender:
             client = WebClient(
                 token=token,
                 base_url=base_url or WebClient.BASE_URL,
-                timeout=self.timeout,  # type: ignore[arg-type] - urllib takes seconds as a float
+                # Annotated int in slack_sdk, but handed to urlopen, which takes seconds as a float.
+                timeout=cast(int, self.timeout),
                 retry_handlers=[],
                 logger=logging.getLogger("statuspage.slack.client"),
             )
@@ -466,10 +467,10 @@ class SlackSender:
                 prefix = "headline now: "
             content = headline_message(session, config, int(incident["id"]), now, op=payload.get("op", "post"))
         elif kind == "dm":
-            skip = page_moot(session, int(incident["id"]))
-            if skip is not None:
+            moot = page_moot(session, int(incident["id"]))
+            if moot is not None:
                 session.rollback()
-                return Outcome.delivered({"skipped": skip, "console": True})
+                return Outcome.delivered({"skipped": moot, "console": True})
             content = render_page_dm(message, ctx)
             label = "@" + (
                 Helpers(config).user_names.get(message.target) or payload["data"].get("owner") or message.target

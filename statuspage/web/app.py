@@ -26,6 +26,7 @@ from statuspage.clock import Clock
 from statuspage.db.engine import make_engine
 from statuspage.errors import InvalidInput, NotFound
 from statuspage.incidents import service as incidents
+from statuspage.read.v2 import V2Builder
 from statuspage.runtime import wiring_for
 from statuspage.settings import Settings, load_settings
 from statuspage.web import feeds, pages, slack_actions
@@ -34,7 +35,6 @@ from statuspage.web.admin.operations import routes as admin_routes
 from statuspage.web.cache import Produced
 from statuspage.web.fastpath import NotModifiedFastPath
 from statuspage.web.site import Site, problem, problem_bytes, produce_json, with_security_headers
-from statuspage.web.v2 import V2Builder
 
 log = logging.getLogger(__name__)
 

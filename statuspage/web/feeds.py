@@ -34,11 +34,11 @@ from starlette.routing import BaseRoute, Route
 from statuspage.db.models import Component, Incident, IncidentComponent
 from statuspage.domain.enums import ComponentStatus
 from statuspage.errors import NotFound
+from statuspage.read.v2 import JSON, V2Builder
 from statuspage.settings import SLUG
 from statuspage.web.cache import Produced
 from statuspage.web.site import problem_bytes
 from statuspage.web.templating import IMPACT_LABELS, STATUS_LABELS, human_time, utc_iso
-from statuspage.web.v2 import JSON, V2Builder
 
 if TYPE_CHECKING:
     from statuspage.web.site import Site

@@ -17,9 +17,9 @@ from statuspage.errors import InvalidInput
 from statuspage.incidents import service as incidents
 from statuspage.incidents.sla import PUBLIC_TARGETS, TARGET_LABELS, calendar_for, measure_declared_between
 from statuspage.postmortems import service as postmortems
+from statuspage.read.v2 import JSON, V2Builder
 from statuspage.settings import WEEKDAYS, BusinessHours, Price, SlaCredits
 from statuspage.web.feeds import find_component
-from statuspage.web.v2 import JSON, V2Builder
 
 
 def layout(components: list[JSON]) -> list[JSON]:

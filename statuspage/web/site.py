@@ -20,12 +20,12 @@ from starlette.responses import HTMLResponse, Response
 from statuspage.clock import Clock, SystemClock
 from statuspage.context import Wiring
 from statuspage.db.engine import new_session
+from statuspage.read.v2 import V2Builder
 from statuspage.settings import Settings
 from statuspage.web.cache import PageCache, Produced, Rendered, VersionWatcher
 from statuspage.web.fastpath import Revalidations, cache_key, etag_matches, gzip_etag, wants_gzip
 from statuspage.web.refusals import RefusalLog
 from statuspage.web.templating import make_environment
-from statuspage.web.v2 import V2Builder
 
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; "

@@ -133,7 +133,8 @@ def handle_payload(site: Site, payload: dict[str, Any]) -> str:
     actions = [a for a in payload.get("actions") or [] if isinstance(a, dict) and a.get("action_id") == ACK_ACTION]
     if not actions:
         return "Nothing to do for this button."
-    user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
+    given = payload.get("user")
+    user: dict[str, Any] = given if isinstance(given, dict) else {}
     user_id = str(user.get("id") or "")[:MAX_NAME]
     # "slack:" + the handle must still be a name the service accepts (one line, at most MAX_NAME).
     handle = " ".join(str(user.get("username") or user.get("name") or user_id or "unknown").split())

@@ -25,7 +25,7 @@ from statuspage.errors import InvalidInput, NotFound, UserError
 from statuspage.ids import parse_id
 from statuspage.incidents.service import clean_text
 from statuspage.oncall.engine import ONCALL_ACTIONS
-from statuspage.web.v2 import V2Builder
+from statuspage.read.v2 import V2Builder
 
 CHANNEL = "webhook"
 SECRET_PREFIX = "whsec_"
@@ -208,8 +208,7 @@ def enqueue_changes(ctx: WriteContext) -> None:
     if not subscribers:
         return
     session.flush()
-    # V2Builder reads only the page configuration from its settings; the paths are not used.
-    builder = V2Builder(session, ctx.config)
+    builder = V2Builder(session, ctx.config, now=ctx.now())
     page = builder.page_json()
     now = ctx.now()
     for (subject_type, subject_id), events in changed.items():

@@ -33,7 +33,7 @@ Decisions, so that clients can rely on them:
   (``severity: must be 1-4``) and ``errors`` lists every ``{field, message}``. An unknown
   component named in a body is 422 (the request is wrong, not the address). Bad input never
   gives a 500.
-- **Responses** are envelopes of Statuspage v2 objects (the shapes of :mod:`statuspage.web.v2`), with
+- **Responses** are envelopes of Statuspage v2 objects (the shapes of :mod:`statuspage.read.v2`), with
   the ``page`` object beside them, so one renderer serves the public API, the admin API and the
   CLI. Each incident also carries an ``admin`` object with what the public format leaves out
   (commander, acknowledgement, exact times, who wrote each update, the status each component is

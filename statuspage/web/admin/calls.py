@@ -13,8 +13,8 @@ from sqlmodel import Session
 from statuspage.clock import Clock, SystemClock
 from statuspage.context import WriteContext
 from statuspage.db.models import ApiToken
+from statuspage.read.v2 import V2Builder
 from statuspage.web.site import Site
-from statuspage.web.v2 import V2Builder
 
 PREFIX = "/api/admin/v1"
 JSON = dict[str, Any]
@@ -35,7 +35,7 @@ class Call:
 
     @property
     def builder(self) -> V2Builder:
-        return V2Builder(self.session, self.site.settings.config)
+        return V2Builder(self.session, self.site.settings.config, now=self.ctx.now())
 
 
 @dataclass

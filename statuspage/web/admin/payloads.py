@@ -1,4 +1,4 @@
-"""What the admin API answers with: Statuspage v2 objects (see :mod:`statuspage.web.v2`), each
+"""What the admin API answers with: Statuspage v2 objects (see :mod:`statuspage.read.v2`), each
 incident and maintenance with an ``admin`` object of what the public format leaves out."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from statuspage.db.models import AuditEvent, Component, Incident, IncidentCompon
 from statuspage.errors import NotFound, UserError
 from statuspage.incidents import service as incidents
 from statuspage.maintenance import service as maintenance_service
+from statuspage.read.v2 import V2Builder
 from statuspage.web.admin.calls import JSON, Call, Reply
-from statuspage.web.v2 import V2Builder
 
 
 def utc(value: datetime | None) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,11 +32,11 @@ JSON = dict[str, Any]
 class V2Builder:
     """Reads the database once per call and renders Statuspage v2 objects."""
 
-    def __init__(self, session: Session, config: Config, now: datetime | None = None) -> None:
+    def __init__(self, session: Session, config: Config, *, now: datetime) -> None:
         self.session = session
         self.config = config
         # The moment the page is built at; pages that depend on "today" read it from here.
-        self.now = now or datetime.now(UTC)
+        self.now = now
         self.page = config.page
         self.zone = ZoneInfo(self.page.time_zone)
 
