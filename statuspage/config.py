@@ -1,0 +1,393 @@
+"""The configuration's schema: the pydantic models ``statuspage.yaml`` is validated against, each
+field with its own rule. Reading the file and checking it as a whole is :mod:`statuspage.settings`."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import date, time
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from statuspage.domain.age import Age, AgeError
+from statuspage.domain.durations import Duration, DurationError
+from statuspage.domain.enums import ComponentStatus, Impact
+from statuspage.yamlsource import SourceError
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+SEVERITY_KEY = re.compile(r"^sev[1-9]$")
+
+
+class ConfigError(SourceError):
+    """The configuration cannot be used; each line names file, line, column and field."""
+
+
+def _duration(value: Any) -> Duration:
+    if isinstance(value, Duration):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise PydanticCustomError("duration", "expected a duration like 15m, 4h or 2bd")
+    if isinstance(value, int):
+        raise PydanticCustomError("duration", "{value} has no unit; write it like 15m, 4h or 2bd", {"value": value})
+    try:
+        return Duration.parse(value)
+    except DurationError as exc:
+        if exc.problem.startswith("is not a duration"):
+            message = "{value} is not a duration like 4h"
+        elif exc.problem.startswith("mixes"):
+            message = "{value} mixes business and calendar units; write it in one kind, like 2bd or 16bh or 48h"
+        else:
+            message = "{value} " + exc.problem
+        raise PydanticCustomError("duration", message, {"value": json.dumps(value)}) from None
+
+
+DurationField = Annotated[Duration, BeforeValidator(_duration), PlainSerializer(str, return_type=str)]
+
+
+def _slug(value: Any) -> str:
+    if not isinstance(value, str) or not SLUG.match(value):
+        raise PydanticCustomError(
+            "slug",
+            "{value} is not an id: use lower-case letters, digits, '-' and '_'",
+            {"value": json.dumps(value, default=str)},
+        )
+    return value
+
+
+Slug = Annotated[str, BeforeValidator(_slug)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class PageConfig(Strict):
+    id: Slug = "status"
+    name: str = Field(min_length=1, max_length=200)
+    url: str = "http://127.0.0.1:8000"
+    time_zone: str = "UTC"
+    description: str = ""
+    support_url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise PydanticCustomError("url", "{value} is not an http(s) URL", {"value": json.dumps(value)})
+        return value.rstrip("/")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return _time_zone(value)
+
+
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PydanticCustomError(
+            "time_zone", "{value} is not an IANA time zone like Europe/Madrid", {"value": json.dumps(value)}
+        ) from None
+    return value
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class HolidayCalendar(Strict):
+    country: str | None = None
+    subdivision: str | None = None
+    extra: tuple[date, ...] = ()
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        import holidays
+
+        # One country's module, not every country's (list_supported_countries loads them all).
+        try:
+            holidays.country_holidays(value.upper(), years=[])
+        except (NotImplementedError, KeyError, AttributeError):
+            raise PydanticCustomError(
+                "country", "{value} is not a country code the holidays package knows", {"value": json.dumps(value)}
+            ) from None
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _subdivision(self) -> HolidayCalendar:
+        return _check_subdivision(self)
+
+
+def _check_subdivision(calendar: HolidayCalendar) -> HolidayCalendar:
+    if calendar.subdivision is None:
+        return calendar
+    if calendar.country is None:
+        raise PydanticCustomError("subdivision", "a subdivision needs a country, e.g. country: US, subdivision: NY")
+    import holidays
+
+    known = getattr(holidays.country_holidays(calendar.country, years=[]), "subdivisions", ())
+    if calendar.subdivision.upper() not in {s.upper() for s in known}:
+        raise PydanticCustomError(
+            "subdivision",
+            "{value} is not a subdivision of {country} the holidays package knows",
+            {"value": json.dumps(calendar.subdivision), "country": calendar.country},
+        )
+    return calendar
+
+
+class BusinessHours(Strict):
+    time_zone: str | None = None
+    days: tuple[Weekday, ...] = Field(default=("mon", "tue", "wed", "thu", "fri"), min_length=1)
+    start: time = time(8, 0)
+    end: time = time(18, 0)
+    holidays: HolidayCalendar = HolidayCalendar()
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return value if value is None else _time_zone(value)
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _clock_time(cls, value: Any) -> Any:
+        # YAML 1.1 reads an unquoted 08:00 as a base-60 integer (480); take it back to a time.
+        if isinstance(value, int) and not isinstance(value, bool):
+            hours, minutes = divmod(value, 60)
+            return time(hours, minutes) if hours < 24 else value
+        return value
+
+    @model_validator(mode="after")
+    def _order(self) -> BusinessHours:
+        if self.end <= self.start:
+            raise PydanticCustomError("hours", "business hours end before they start")
+        return self
+
+
+Clock = Literal["24x7", "business_hours"]
+
+
+class Severity(Strict):
+    name: str
+    description: str = ""
+    impact: Impact
+    component_status: ComponentStatus = ComponentStatus.MAJOR_OUTAGE
+    first_response: DurationField
+    acknowledgement: DurationField | None = None
+    resolution: DurationField | None = None
+    resolution_plan: DurationField | None = None
+    clock: Clock = "24x7"
+    update_every: DurationField | None = None
+
+    @field_validator("impact")
+    @classmethod
+    def _impact(cls, value: Impact) -> Impact:
+        if value is Impact.MAINTENANCE:
+            raise PydanticCustomError("impact", "maintenance is for scheduled maintenance, not a severity")
+        return value
+
+
+class ChannelTarget(Strict):
+    name: str
+    first_response: DurationField
+    resolution: DurationField | None = None
+    clock: Clock = "24x7"
+    note: str = ""
+
+
+class ComponentGroup(Strict):
+    id: Slug
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = None
+
+
+class Component(Strict):
+    id: Slug
+    name: str = Field(min_length=1, max_length=200)
+    group: Slug | None = None
+    description: str | None = None
+    only_show_if_degraded: bool = False
+    showcase: bool = True
+
+
+class Price(Strict):
+    included: bool = False
+    currency: str = "USD"
+    min: Decimal | None = Field(default=None, ge=0)
+    max: Decimal | None = Field(default=None, ge=0)
+    per: str = "seat per month"
+
+    @model_validator(mode="after")
+    def _either(self) -> Price:
+        if not self.included and self.min is None:
+            raise PydanticCustomError("price", "give a price (min, and max for a range) or included: true")
+        if self.min is not None and self.max is not None and self.max < self.min:
+            raise PydanticCustomError("price", "max is lower than min")
+        return self
+
+
+class SlaCredits(Strict):
+    """Credit owed per missed commitment, as a percentage of the monthly fee, capped per month."""
+
+    per_breach_percent: Decimal = Field(default=Decimal(0), ge=0, le=100)
+    monthly_cap_percent: Decimal = Field(default=Decimal(100), ge=0, le=100)
+    note: str = ""
+
+
+Channel = Literal["email", "chat", "phone", "social", "ticket", "complaint"]
+
+
+class SupportTier(Strict):
+    id: Slug
+    name: str
+    price: Price
+    channels: tuple[Channel, ...] = Field(min_length=1)
+    coverage: Clock = "business_hours"
+    response_targets: dict[str, DurationField] = {}
+    sla_credits: SlaCredits = SlaCredits()
+    extras: tuple[str, ...] = ()
+
+
+class Contact(Strict):
+    slack_user: str | None = None
+    slack_channel: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Contact:
+        given = [k for k in ("slack_user", "slack_channel", "phone", "email") if getattr(self, k)]
+        if len(given) != 1:
+            raise PydanticCustomError(
+                "contact", "a contact names exactly one of slack_user, slack_channel, phone, email"
+            )
+        return self
+
+    @property
+    def method(self) -> str:
+        return next(k for k in ("slack_user", "slack_channel", "phone", "email") if getattr(self, k))
+
+    @property
+    def address(self) -> str:
+        return str(getattr(self, self.method))
+
+
+class Owner(Strict):
+    name: str = Field(min_length=1)
+    role: str = ""
+    contacts: tuple[Contact, ...] = Field(min_length=1)
+
+
+class AckWithin(Strict):
+    default: DurationField
+    by_severity: dict[str, DurationField] = {}
+
+    def for_severity(self, severity: str) -> Duration:
+        return self.by_severity.get(severity, self.default)
+
+
+def _ack_within(value: Any) -> Any:
+    # Either a single duration, or {default: 4h, sev1: 5m, ...}.
+    if isinstance(value, Mapping):
+        rest = {k: v for k, v in value.items() if k != "default"}
+        return {"default": value.get("default"), "by_severity": rest}
+    return {"default": value}
+
+
+class EscalationTier(Strict):
+    level: int = Field(ge=1, le=9)
+    name: str
+    description: str = ""
+    acknowledge_within: Annotated[AckWithin, BeforeValidator(_ack_within)]
+    owners: tuple[Owner, ...] = Field(min_length=1)
+    notify: tuple[Contact, ...] = ()
+
+
+class Escalation(Strict):
+    tiers: tuple[EscalationTier, ...] = Field(min_length=1)
+
+    def tier(self, level: int) -> EscalationTier | None:
+        return next((t for t in self.tiers if t.level == level), None)
+
+
+class SlackConfig(Strict):
+    enabled: bool = False
+    token_env: str = "SLACK_BOT_TOKEN"
+    signing_secret_env: str = "SLACK_SIGNING_SECRET"
+    incidents_channel: str = "#incidents"
+    base_url: str | None = None
+    # A daily digest of open critical incidents, posted at this local time (page time zone).
+    digest_channel: str | None = None
+    digest_at: time = time(9, 0)
+    digest_severities: tuple[int, ...] = (1, 2)
+
+
+class DatabaseConfig(Strict):
+    url: str | None = None
+
+
+def _age(value: Any) -> Age:
+    try:
+        return Age.parse(value)
+    except AgeError as exc:
+        raise PydanticCustomError("age", "{problem}", {"problem": exc.problem}) from None
+
+
+AgeField = Annotated[Age, BeforeValidator(_age), PlainSerializer(str, return_type=str)]
+
+
+class RetentionConfig(Strict):
+    """The youngest age at which ``statuspage db prune`` may delete each kind (see
+    :mod:`statuspage.retention.prune`); a shorter ``--older-than`` is refused."""
+
+    outbox: AgeField = Age.parse("30d")
+    oncall: AgeField = Age.parse("1y")
+    access: AgeField = Age.parse("1y")
+    audit: AgeField = Age.parse("7y")
+
+
+class Config(Strict):
+    page: PageConfig
+    business_hours: BusinessHours = BusinessHours()
+    severities: dict[str, Severity]
+    channels: dict[Channel, ChannelTarget] = {}
+    component_groups: tuple[ComponentGroup, ...] = ()
+    components: tuple[Component, ...] = Field(min_length=1)
+    support_tiers: tuple[SupportTier, ...] = ()
+    escalation: Escalation
+    slack: SlackConfig = SlackConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    retention: RetentionConfig = RetentionConfig()
+    # Where the playbooks are: relative to the configuration file, else the shipped ones.
+    playbooks: str = "playbooks"
+
+    def severity(self, level: int) -> Severity | None:
+        return self.severities.get(f"sev{level}")
+
+    def incident_url(self, incident_id: int | str) -> str:
+        """The incident's public permalink."""
+        return f"{self.page.url}/incidents/{incident_id}"
+
+    @property
+    def severity_levels(self) -> list[int]:
+        return sorted(int(k[3:]) for k in self.severities)
+
+    @property
+    def business_time_zone(self) -> str:
+        return self.business_hours.time_zone or self.page.time_zone
