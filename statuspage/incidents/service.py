@@ -18,22 +18,28 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import select
 
 from statuspage.components.service import get_components, parse_status, refresh_statuses
 from statuspage.context import WriteContext, write
-from statuspage.db.models import Component, Incident, IncidentComponent, IncidentUpdate, Timer
-from statuspage.domain.enums import OPEN_INCIDENT_STATUSES, ComponentStatus, Impact, IncidentStatus
+from statuspage.db.models import Incident, IncidentComponent, IncidentUpdate, Timer
+from statuspage.domain.enums import ComponentStatus, Impact, IncidentStatus
 from statuspage.domain.escalation_actions import PostUpdate as PlaybookPostUpdate
 from statuspage.domain.escalation_actions import SetComponent as PlaybookSetComponent
-from statuspage.errors import Conflict, InvalidInput, NotFound, UserError
-from statuspage.ids import parse_id
+from statuspage.errors import Conflict, InvalidInput
 from statuspage.incidents.messages import default_body
+from statuspage.incidents.parsing import clean_text, parse_incident_status, parse_severity  # noqa: F401 - read from here too
+from statuspage.incidents.queries import (  # noqa: F401 - read from here too
+    affected_components,
+    component_names,
+    count_open,
+    get,
+    list_incidents,
+    timeline,
+)
 from statuspage.incidents.sla import open_pause
 from statuspage.oncall import engine as oncall
-from statuspage.settings import Config
-from statuspage.validators import MAX_TEXT, free_text, person_name
+from statuspage.validators import MAX_TEXT, person_name
 from statuspage.validators import title as one_line_title
 
 log = logging.getLogger(__name__)
@@ -42,46 +48,6 @@ MAX_BODY = MAX_TEXT
 MAX_REASON = 500
 # A declaration may say the problem was detected earlier, but not in the future or years ago.
 MAX_DETECTION_LEAD = timedelta(days=7)
-
-
-def parse_severity(value: int | str, config: Config) -> int:
-    text = str(value).strip().lower().removeprefix("sev").removeprefix("p")
-    levels = config.severity_levels
-    allowed = ", ".join(str(level) for level in levels)
-    # ASCII and short: str.isdigit() also takes '²' and '١', which int() then refuses or misreads.
-    if not (text.isascii() and text.isdigit() and len(text) < 6) or int(text) not in levels:
-        raise InvalidInput(f"{str(value)!r} is not a severity; use one of {allowed}", field="severity")
-    return int(text)
-
-
-def parse_incident_status(value: str, *, field: str = "status") -> IncidentStatus:
-    try:
-        status = IncidentStatus(value)
-    except ValueError:
-        status = None
-    if status is None or status is IncidentStatus.POSTMORTEM:
-        allowed = "investigating, identified, monitoring, resolved"
-        raise InvalidInput(f"{value!r} is not an incident status ({allowed})", field=field) from None
-    return status
-
-
-def clean_text(value: str | None, *, field: str, limit: int, required: bool) -> str | None:
-    """Free text (see :mod:`statuspage.validators`), for the services that import it from here."""
-    return free_text(value, field=field, limit=limit, required=required)
-
-
-def get(*, session: Session, incident_id: int | str, for_update: bool = False) -> Incident:
-    try:
-        key = parse_id(str(incident_id).strip().lstrip("#"))
-    except UserError as exc:
-        raise NotFound(exc.message, field="id") from None
-    statement = select(Incident).where(Incident.id == key)
-    if for_update:
-        statement = statement.with_for_update()
-    incident = session.exec(statement).first()
-    if incident is None:
-        raise NotFound(f"no incident {key}", field="id")
-    return incident
 
 
 def _event_time(incident: Incident, ctx: WriteContext, at: datetime | None) -> datetime:
@@ -156,17 +122,6 @@ def _add_update(
         incident.first_response_at = at
     incident.updated_at = at
     return update
-
-
-def component_names(session: Session, incident_id: int) -> list[str]:
-    return list(
-        session.exec(
-            select(Component.name)
-            .join(IncidentComponent, col(IncidentComponent.component_id) == col(Component.id))
-            .where(col(IncidentComponent.incident_id) == incident_id)
-            .order_by(col(Component.position))
-        ).all()
-    )
 
 
 @write
@@ -620,33 +575,3 @@ def record_root_cause(
         after={"root_cause": incident.root_cause, "remediation": incident.remediation},
     )
     return incident
-
-
-def list_incidents(*, session: Session, open_only: bool = False, limit: int = 50) -> Sequence[Incident]:
-    statement = select(Incident).order_by(col(Incident.declared_at).desc(), col(Incident.id).desc()).limit(limit)
-    if open_only:
-        statement = statement.where(col(Incident.status).in_([s.value for s in OPEN_INCIDENT_STATUSES]))
-    return session.exec(statement).all()
-
-
-def timeline(*, session: Session, incident_id: int) -> Sequence[IncidentUpdate]:
-    return session.exec(
-        select(IncidentUpdate)
-        .where(IncidentUpdate.incident_id == incident_id)
-        .order_by(col(IncidentUpdate.created_at), col(IncidentUpdate.id))
-    ).all()
-
-
-def affected_components(*, session: Session, incident_id: int) -> Sequence[tuple[IncidentComponent, Component]]:
-    return session.exec(
-        select(IncidentComponent, Component)
-        .join(Component, Component.id == IncidentComponent.component_id)  # type: ignore[arg-type]
-        .where(IncidentComponent.incident_id == incident_id)
-        .order_by(col(Component.position))
-    ).all()
-
-
-def count_open(*, session: Session) -> int:
-    return session.exec(
-        select(func.count()).select_from(Incident).where(col(Incident.status).in_([s.value for s in OPEN_INCIDENT_STATUSES]))
-    ).one()
