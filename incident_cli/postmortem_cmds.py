@@ -1,11 +1,11 @@
-"""``incident action`` and ``incident postmortem``: remediation action items and the postmortem
-document. The admin API has no postmortem endpoints, so these work on the database directly and
-refuse --server with a one-line error."""
+"""``incident rca``, ``incident action`` and ``incident postmortem``: root cause and analysis,
+remediation action items and the postmortem document. The admin API has no postmortem endpoints,
+so these work on the database directly and refuse --server with a one-line error; only ``rca``'s
+root cause and remediation also go through the admin API."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import click
@@ -13,19 +13,49 @@ from rich.table import Table
 from rich.text import Text
 
 from incident_cli.render import console
-from statuspage import validators
-from statuspage.clickutil import Checked
+from incident_cli.state import NAME, TEXT, TITLE, State, pass_state
+from statuspage.errors import UserError
 from statuspage.postmortems import document
 from statuspage.postmortems import service as postmortems
 
-if TYPE_CHECKING:
-    from incident_cli.main import State
 
-
-def _state() -> State:
-    from incident_cli.main import State
-
-    return click.get_current_context().find_object(State)  # type: ignore[return-value]
+@click.command("rca", help="Publish an incident's root cause and remediation (shown on its page and on /sla), and record the "
+               "postmortem analysis: contributing factors, the why-chain, detection and response gaps.")
+@click.argument("incident_id")
+@click.option("--root-cause", type=TEXT, help="What went wrong and why, for customers.")
+@click.option("--remediation", type=TEXT, help="What is being changed so it does not happen again.")
+@click.option("--factor", "factors", multiple=True, type=TEXT, help="A contributing factor; repeat for several. Adds to those recorded.")
+@click.option("--why", "whys", multiple=True, type=TEXT, help="One answer of the why-chain, most immediate first; repeat in order. Replaces the chain.")
+@click.option("--detection-gap", type=TEXT, help="What detection missed or how late it was (empty text clears it).")
+@click.option("--response-gap", type=TEXT, help="What the response missed or how late it was (empty text clears it).")
+@pass_state
+def rca(
+    state: State,
+    incident_id: str,
+    root_cause: str | None,
+    remediation: str | None,
+    factors: tuple[str, ...],
+    whys: tuple[str, ...],
+    detection_gap: str | None,
+    response_gap: str | None,
+) -> None:
+    if factors or whys or detection_gap is not None or response_gap is not None:
+        if state.server is not None:
+            raise UserError("--factor, --why, --detection-gap and --response-gap work on the database directly: "
+                            "the admin API has no postmortem endpoints; run without --server or $STATUSPAGE_URL")
+        runtime = state.runtime
+        with runtime.session() as session:
+            row = postmortems.record_analysis(
+                ctx=runtime.context(session, state.actor), incident_id=incident_id, root_cause=root_cause, remediation=remediation,
+                factors=factors, whys=whys, detection_gap=detection_gap, response_gap=response_gap,
+            )
+        key = row.id or 0
+        click.echo(f"Incident {key}: postmortem analysis recorded")
+        if root_cause is None and remediation is None:
+            return
+    else:
+        key = state.backend.record_root_cause(incident_id=incident_id, root_cause=root_cause, remediation=remediation).id
+    click.echo(f"Incident {key}: root cause and remediation published on {state.backend.incident_url(key)}")
 
 
 @click.group(help="Remediation action items from postmortems. These work on the database directly, never through --server.")
@@ -35,11 +65,11 @@ def action() -> None:
 
 @action.command("add", help="Add an action item to an incident's postmortem, e.g. --title 'Alert on expiry' --owner bob --due 2026-12-15.")
 @click.argument("incident_id")
-@click.option("--title", "-t", required=True, type=Checked(validators.title), help="What is to be done.")
-@click.option("--owner", required=True, type=Checked(validators.person_name), help="Who does it.")
+@click.option("--title", "-t", required=True, type=TITLE, help="What is to be done.")
+@click.option("--owner", required=True, type=NAME, help="Who does it.")
 @click.option("--due", required=True, metavar="YYYY-MM-DD", help="By when.")
-def action_add(incident_id: str, title: str, owner: str, due: str) -> None:
-    state = _state()
+@pass_state
+def action_add(state: State, incident_id: str, title: str, owner: str, due: str) -> None:
     runtime = state.local_runtime("incident action add")
     with runtime.session() as session:
         item = postmortems.add_action(
@@ -54,8 +84,8 @@ def action_add(incident_id: str, title: str, owner: str, due: str) -> None:
 @action.command("list", help="Action items, earliest due first.")
 @click.option("--open", "open_only", is_flag=True, help="Only those not done.")
 @click.option("--overdue", is_flag=True, help="Only open ones whose due date has passed (in the page's time zone).")
-def action_list(open_only: bool, overdue: bool) -> None:
-    state = _state()
+@pass_state
+def action_list(state: State, open_only: bool, overdue: bool) -> None:
     runtime = state.local_runtime("incident action list")
     zone = ZoneInfo(runtime.settings.config.page.time_zone)
     with runtime.session() as session:
@@ -76,8 +106,8 @@ def action_list(open_only: bool, overdue: bool) -> None:
 
 @action.command("done", help="Mark an action item done.")
 @click.argument("action_id")
-def action_done(action_id: str) -> None:
-    state = _state()
+@pass_state
+def action_done(state: State, action_id: str) -> None:
     runtime = state.local_runtime("incident action done")
     with runtime.session() as session:
         item = postmortems.complete_action(ctx=runtime.context(session, state.actor), action_id=action_id)
@@ -90,8 +120,8 @@ def action_done(action_id: str) -> None:
 @click.argument("incident_id")
 @click.option("--out-dir", default="postmortems", show_default=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--publish", is_flag=True, help="Mark the postmortem published.")
-def postmortem(incident_id: str, out_dir: Path, publish: bool) -> None:
-    state = _state()
+@pass_state
+def postmortem(state: State, incident_id: str, out_dir: Path, publish: bool) -> None:
     runtime = state.local_runtime("incident postmortem")
     config = runtime.settings.config
     with runtime.session() as session:

@@ -1,8 +1,9 @@
 """The ``incident`` command line's remote mode: the admin API of a running status page over HTTP.
 
-:class:`RemoteBackend` answers what :class:`incident_cli.main.Backend` asks, rebuilding database
-models from the API's JSON (Statuspage v2 objects plus their ``admin`` part) so that the commands
-print exactly what they print in local mode.
+:class:`RemoteBackend` answers what :class:`incident_cli.backend.Backend` asks, building its records
+from the API's JSON (Statuspage v2 objects plus their ``admin`` part) so that the commands print
+exactly what they print in local mode. An answer that lacks what a record needs comes from a server
+of another version: one line, exit status 1, like any answer in an unexpected shape.
 
 Failures are one line, like every other error of the command line:
 
@@ -21,27 +22,32 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import NoReturn
 from urllib.parse import quote
 
 import click
 import httpx
 
-from statuspage.db.models import (
-    AuditEvent,
-    Component,
-    Incident,
-    IncidentComponent,
-    IncidentUpdate,
-    Maintenance,
-    MaintenanceUpdate,
+from incident_cli.backend import (
+    JSON,
+    AffectedComponent,
+    AuditRecord,
+    Backend,
+    ComponentChange,
+    ComponentRecord,
+    IncidentDetail,
+    IncidentSummary,
+    MaintenanceRecord,
+    MaintenanceStatus,
+    SlaPause,
+    UpdateRecord,
+    database_only,
 )
-from statuspage.domain.sla import IncidentEvaluation, Outcome, TargetEvaluation
+from statuspage.domain.sla import Outcome, TargetEvaluation
 from statuspage.errors import Conflict, InvalidInput, NotFound, UserError
 
 API_PREFIX = "/api/admin/v1"
 TIMEOUT_SECONDS = 15.0
-JSON = dict[str, Any]
 _ERRORS: dict[int, type[UserError]] = {404: NotFound, 409: Conflict, 422: InvalidInput}
 
 
@@ -68,6 +74,12 @@ def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def _required_time(value: str) -> datetime:
+    """A time a record cannot do without: ``None`` or anything but ISO text raises the
+    ``TypeError`` or ``ValueError`` that :func:`_shape` reports."""
+    return datetime.fromisoformat(value)
+
+
 def _reason(exc: httpx.TransportError) -> str:
     """'connection refused' rather than '[Errno 111] Connection refused'."""
     if isinstance(exc, httpx.TimeoutException):
@@ -79,12 +91,11 @@ def _reason(exc: httpx.TransportError) -> str:
     return text[:1].lower() + text[1:]
 
 
-class RemoteBackend:
+class RemoteBackend(Backend):
     """One HTTP client per command; every call is one request (two when a time zone is needed first)."""
 
     def __init__(self, server: str, token: str, *, user: str, transport: httpx.BaseTransport | None = None) -> None:
         self.server = normalise_server(server)
-        self._sla_targets: dict[int, list[dict[str, Any]]] = {}
         _printable(token, "the token")
         if not token.isascii() or " " in token:
             raise UserError("the token must be printable ASCII without spaces; check $STATUSPAGE_TOKEN")
@@ -92,11 +103,11 @@ class RemoteBackend:
         self._client = httpx.Client(
             base_url=self.server + API_PREFIX,
             headers={
-                "authorization": f"Bearer {token}",
+                b"authorization": f"Bearer {token}".encode("ascii"),
                 # UTF-8 bytes: httpx would refuse a non-ASCII str, and the server reads it as UTF-8.
-                "x-incident-user": user.encode("utf-8"),
-                "accept": "application/json",
-                "user-agent": "incident-cli",
+                b"x-incident-user": user.encode("utf-8"),
+                b"accept": b"application/json",
+                b"user-agent": b"incident-cli",
             },
             timeout=TIMEOUT_SECONDS,
             follow_redirects=False,
@@ -179,7 +190,11 @@ class RemoteBackend:
         commander: str | None,
         detected_at: datetime | None,
         impact: str | None,
-    ) -> Incident:
+        playbook: str | None = None,
+    ) -> IncidentSummary:
+        if playbook is not None:
+            # The admin API runs the playbook chosen for the severity; it takes no other.
+            raise database_only("incident declare --playbook")
         body = _drop_none(
             {
                 "severity": _severity(severity),
@@ -202,7 +217,7 @@ class RemoteBackend:
         status: str | None,
         components: dict[str, str | None],
         at: datetime | None,
-    ) -> IncidentUpdate:
+    ) -> UpdateRecord:
         body = _drop_none(
             {
                 "message": message,
@@ -213,33 +228,33 @@ class RemoteBackend:
         )
         return self._posted(self.request("PATCH", f"/incidents/{_path(incident_id)}", body=body))
 
-    def resolve(self, *, incident_id: str, message: str | None, at: datetime | None) -> IncidentUpdate:
+    def resolve(self, *, incident_id: str, message: str | None, at: datetime | None) -> UpdateRecord:
         body = _drop_none({"message": message, "at": at.isoformat() if at else None})
         return self._posted(self.request("POST", f"/incidents/{_path(incident_id)}/resolve", body=body))
 
-    def reopen(self, *, incident_id: str, message: str | None, status: str) -> IncidentUpdate:
+    def reopen(self, *, incident_id: str, message: str | None, status: str) -> UpdateRecord:
         body = _drop_none({"message": message, "status": status})
         return self._posted(self.request("POST", f"/incidents/{_path(incident_id)}/reopen", body=body))
 
-    def acknowledge(self, *, incident_id: str, by: str) -> tuple[Incident, bool]:
+    def acknowledge(self, *, incident_id: str, by: str) -> tuple[IncidentSummary, bool]:
         data = self.request("POST", f"/incidents/{_path(incident_id)}/acknowledge", body={"by": by})
         with _shape(self):
             return self._incident(data), bool(data["acknowledged"])
 
-    def hand_over(self, *, incident_id: str, to: str) -> Incident:
+    def hand_over(self, *, incident_id: str, to: str) -> IncidentSummary:
         return self._incident(self.request("POST", f"/incidents/{_path(incident_id)}/handover", body={"to": to}))
 
-    def pause_sla(self, *, incident_id: str, reason: str) -> Incident:
+    def pause_sla(self, *, incident_id: str, reason: str) -> IncidentSummary:
         return self._incident(self.request("POST", f"/incidents/{_path(incident_id)}/sla-pause", body={"reason": reason}))
 
-    def resume_sla(self, *, incident_id: str) -> Incident:
+    def resume_sla(self, *, incident_id: str) -> IncidentSummary:
         return self._incident(self.request("POST", f"/incidents/{_path(incident_id)}/sla-resume"))
 
-    def record_root_cause(self, *, incident_id: str, root_cause: str | None, remediation: str | None) -> Incident:
+    def record_root_cause(self, *, incident_id: str, root_cause: str | None, remediation: str | None) -> IncidentSummary:
         body = _drop_none({"root_cause": root_cause, "remediation": remediation})
         return self._incident(self.request("POST", f"/incidents/{_path(incident_id)}/root-cause", body=body))
 
-    def list_incidents(self, *, open_only: bool, limit: int) -> Sequence[Incident]:
+    def list_incidents(self, *, open_only: bool, limit: int) -> Sequence[IncidentSummary]:
         data = self._list(open_only, limit)
         with _shape(self):
             return [self._incident_from(item) for item in data["incidents"]]
@@ -257,82 +272,40 @@ class RemoteBackend:
         with _shape(self):
             return _public(data["incident"])
 
-    def sla_evaluation(self, incident: Incident) -> IncidentEvaluation | None:
-        """The targets the server measured when :meth:`incident_detail` fetched the incident; ``None``
-        for a server that does not send them (``show`` then leaves the SLA table out)."""
-        targets = self._sla_targets.get(incident.id or 0)
-        if not targets:
-            return None
-        from statuspage.incidents.sla import times_of
-
-        with _shape(self):
-            evaluated = tuple(
-                TargetEvaluation(
-                    target=t["target"],
-                    clock=t["clock"],
-                    target_seconds=int(t["target_seconds"]),
-                    deadline=_time(t["deadline"]) or datetime.now(UTC),
-                    event_at=_time(t["event_at"]),
-                    elapsed_seconds=int(t["elapsed_seconds"]),
-                    outcome=Outcome(t["outcome"]),
-                    breached_by_seconds=int(t["breached_by_seconds"]),
-                    remaining_seconds=t["remaining_seconds"],
-                    paused=bool(t.get("paused", False)),
-                    paused_seconds=int(t.get("paused_seconds") or 0),
-                )
-                for t in targets
-            )
-        return IncidentEvaluation(incident=times_of(incident), evaluated_at=self.now(), targets=evaluated)
-
-    def incident_detail(
-        self, incident_id: str
-    ) -> tuple[Incident, Sequence[IncidentUpdate], Sequence[tuple[IncidentComponent, Component]], Sequence[AuditEvent]]:
+    def incident_detail(self, incident_id: str) -> IncidentDetail:
         data = self.request("GET", f"/incidents/{_path(incident_id)}")
         with _shape(self):
             item = data["incident"]
             incident = self._incident_from(item)
             admin = item["admin"]
-            key = incident.id or 0
-            # Oldest first, as the local timeline is, so that ties sort the same way.
-            updates = [self._update_from(key, u, admin) for u in reversed(item["incident_updates"])]
-            affected = [
-                (
-                    IncidentComponent(incident_id=key, component_id=c["id"], status=admin["components"].get(c["id"], c["status"])),
-                    Component(id=c["id"], name=c["name"], status=c["status"]),
-                )
-                for c in item["components"]
-            ]
-            self._sla_targets[key] = list(data.get("sla_targets") or [])
-            events = [
-                AuditEvent(
-                    id=e["id"],
-                    at=_time(e["at"]),
-                    actor=e["actor"],
-                    source=e["source"],
-                    action=e["action"],
-                    subject_type=e["subject_type"],
-                    subject_id=e["subject_id"],
-                    before=e["before"],
-                    after=e["after"],
-                )
-                for e in data["audit_events"]
-            ]
-            return incident, updates, affected, events
+            return IncidentDetail(
+                incident=incident,
+                # Oldest first, as the local timeline is, so that ties sort the same way.
+                updates=tuple(self._update_from(incident.id, u, admin) for u in reversed(item["incident_updates"])),
+                components=tuple(
+                    AffectedComponent(name=c["name"], held_at=admin["components"].get(c["id"], c["status"]), status=c["status"])
+                    for c in item["components"]
+                ),
+                events=tuple(
+                    AuditRecord(at=_required_time(e["at"]), actor=e["actor"], action=e["action"], before=e["before"], after=e["after"])
+                    for e in data["audit_events"]
+                ),
+                # As the server measured them; none from a server that does not send them (``show``
+                # then leaves the SLA table out).
+                sla_targets=tuple(_target_from(t) for t in data.get("sla_targets") or ()),
+            )
 
     # Components and maintenance --------------------------------------------------------------
 
-    def list_components(self) -> Sequence[Component]:
+    def list_components(self) -> Sequence[ComponentRecord]:
         data = self.request("GET", "/components")
         with _shape(self):
-            return [
-                Component(id=c["id"], name=c["name"], status=c["status"], base_status=c.get("admin", {}).get("base_status", c["status"]))
-                for c in data["components"]
-            ]
+            return [ComponentRecord(id=c["id"], name=c["name"], status=c["status"]) for c in data["components"]]
 
-    def set_component_status(self, *, component_id: str, status: str) -> list[dict[str, str]]:
+    def set_component_status(self, *, component_id: str, status: str) -> Sequence[ComponentChange]:
         data = self.request("PUT", f"/components/{_path(component_id)}", body={"status": status})
         with _shape(self):
-            return list(data["changes"])
+            return ComponentChange.all_from_json(data["changes"])
 
     def schedule_maintenance(
         self,
@@ -342,7 +315,7 @@ class RemoteBackend:
         scheduled_for: datetime,
         scheduled_until: datetime,
         message: str | None,
-    ) -> Maintenance:
+    ) -> MaintenanceRecord:
         body = _drop_none(
             {
                 "title": title,
@@ -355,69 +328,79 @@ class RemoteBackend:
         data = self.request("POST", "/maintenances", body=body)
         with _shape(self):
             item = data["scheduled_maintenance"]
-            return Maintenance(
-                id=item["admin"]["id"],
-                title=item["name"],
-                status=item["status"],
-                scheduled_for=_time(item["scheduled_for"]),
-                scheduled_until=_time(item["scheduled_until"]),
+            return MaintenanceRecord(
+                id=int(item["admin"]["id"]),
+                scheduled_for=_required_time(item["scheduled_for"]),
+                scheduled_until=_required_time(item["scheduled_until"]),
             )
 
-    def set_maintenance_status(self, *, maintenance_id: str, status: str, message: str | None) -> MaintenanceUpdate:
+    def set_maintenance_status(self, *, maintenance_id: str, status: str, message: str | None) -> MaintenanceStatus:
         body = _drop_none({"status": status, "message": message})
         data = self.request("PATCH", f"/maintenances/{_path(maintenance_id)}", body=body)
         with _shape(self):
             item = data["scheduled_maintenance"]
-            return MaintenanceUpdate(maintenance_id=item["admin"]["id"], status=item["status"], body="", author="")
+            return MaintenanceStatus(maintenance_id=int(item["admin"]["id"]), status=item["status"])
 
-    # From JSON to models ---------------------------------------------------------------------
+    # From JSON to records --------------------------------------------------------------------
 
-    def _incident(self, data: JSON) -> Incident:
+    def _incident(self, data: JSON) -> IncidentSummary:
         with _shape(self):
             return self._incident_from(data["incident"])
 
-    def _incident_from(self, item: JSON) -> Incident:
+    def _incident_from(self, item: JSON) -> IncidentSummary:
         admin = item["admin"]
-        incident = Incident(
-            id=admin["id"],
+        incident = IncidentSummary(
+            id=int(admin["id"]),
             title=item["name"],
             severity=admin["severity"],
             impact=item["impact"],
             status=item["status"],
             commander=admin["commander"],
             declared_by=admin["declared_by"],
-            detected_at=_time(admin["detected_at"]),
-            declared_at=_time(admin["declared_at"]),
+            detected_at=_required_time(admin["detected_at"]),
+            declared_at=_required_time(admin["declared_at"]),
             acknowledged_at=_time(admin["acknowledged_at"]),
             acknowledged_by=admin["acknowledged_by"],
             first_response_at=_time(admin["first_response_at"]),
             mitigated_at=_time(admin["mitigated_at"]),
             resolved_at=_time(admin["resolved_at"]),
-            updated_at=_time(admin["updated_at"]),
-            root_cause=admin.get("root_cause"),
-            remediation=admin.get("remediation"),
-            sla_pauses=admin.get("sla_pauses") or None,
+            sla_pauses=tuple(SlaPause.from_json(p) for p in admin.get("sla_pauses") or ()),
         )
         if isinstance(item.get("shortlink"), str):
-            self._links[int(admin["id"])] = item["shortlink"]
+            self._links[incident.id] = item["shortlink"]
         return incident
 
-    def _update_from(self, incident_id: int, update: JSON, admin: JSON) -> IncidentUpdate:
+    def _update_from(self, incident_id: int, update: JSON, admin: JSON) -> UpdateRecord:
         exact = admin["updates"].get(update["id"], {})
-        return IncidentUpdate(
-            id=int(str(update["id"]).rsplit("-", 1)[-1]),
+        return UpdateRecord(
             incident_id=incident_id,
             status=update["status"],
             body=update["body"],
             author=exact.get("author", ""),
-            created_at=_time(exact.get("created_at") or update["created_at"]),
-            affected_components=update["affected_components"],
+            created_at=_required_time(exact.get("created_at") or update["created_at"]),
+            affected_components=ComponentChange.all_from_json(update["affected_components"]),
         )
 
-    def _posted(self, data: JSON) -> IncidentUpdate:
+    def _posted(self, data: JSON) -> UpdateRecord:
         with _shape(self):
             incident = self._incident_from(data["incident"])
-            return self._update_from(incident.id or 0, data["incident_update"], data["incident"]["admin"])
+            return self._update_from(incident.id, data["incident_update"], data["incident"]["admin"])
+
+
+def _target_from(t: JSON) -> TargetEvaluation:
+    return TargetEvaluation(
+        target=t["target"],
+        clock=t["clock"],
+        target_seconds=int(t["target_seconds"]),
+        deadline=_time(t["deadline"]) or datetime.now(UTC),
+        event_at=_time(t["event_at"]),
+        elapsed_seconds=int(t["elapsed_seconds"]),
+        outcome=Outcome(t["outcome"]),
+        breached_by_seconds=int(t["breached_by_seconds"]),
+        remaining_seconds=t["remaining_seconds"],
+        paused=bool(t.get("paused", False)),
+        paused_seconds=int(t.get("paused_seconds") or 0),
+    )
 
 
 @contextmanager

@@ -1,10 +1,12 @@
-"""Terminal output. Untrusted text is always passed as rich ``Text``, never as markup."""
+"""Terminal output. Untrusted text is always passed as rich ``Text``, never as markup.
+
+What is printed comes as the records of :mod:`incident_cli.backend`, whichever backend made them."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Console, Group
@@ -12,10 +14,12 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from statuspage.db.models import AuditEvent, Component, Incident, IncidentComponent, IncidentUpdate
 from statuspage.domain.durations import describe_seconds
-from statuspage.domain.sla import IncidentEvaluation, Outcome, TargetEvaluation
-from statuspage.incidents.sla import TARGET_LABELS, open_pause
+from statuspage.domain.sla import Outcome, TargetEvaluation
+from statuspage.incidents.sla import TARGET_LABELS
+
+if TYPE_CHECKING:
+    from incident_cli.backend import IncidentDetail, IncidentSummary
 
 STATUS_STYLE = {
     "investigating": "bold red",
@@ -101,7 +105,7 @@ class Renderer:
     def status(self, value: str) -> Text:
         return Text(value.replace("_", " "), style=STATUS_STYLE.get(value, ""))
 
-    def incident_list(self, incidents: Sequence[Incident]) -> Table:
+    def incident_list(self, incidents: Sequence[IncidentSummary]) -> Table:
         table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
         for column in ("ID", "SEV", "STATUS", "DECLARED", "COMMANDER", "TITLE"):
             table.add_column(column, no_wrap=column != "TITLE")
@@ -116,17 +120,8 @@ class Renderer:
             )
         return table
 
-    def incident(
-        self,
-        incident: Incident,
-        *,
-        url: str,
-        updates: Sequence[IncidentUpdate],
-        components: Sequence[tuple[IncidentComponent, Component]],
-        events: Sequence[AuditEvent],
-        now: datetime,
-        sla: IncidentEvaluation | None = None,
-    ) -> Group:
+    def incident(self, detail: IncidentDetail, *, url: str, now: datetime) -> Group:
+        incident = detail.incident
         facts = Table.grid(padding=(0, 2))
         facts.add_column(style="bold")
         facts.add_column()
@@ -143,10 +138,10 @@ class Renderer:
         facts.add_row("Resolved", self.time(incident.resolved_at))
         duration = describe_seconds(int((end - incident.detected_at).total_seconds()))
         facts.add_row("Duration", duration + ("" if incident.resolved_at else " so far"))
-        pauses = incident.sla_pauses or []
-        if (pause := open_pause(incident)) is not None:
-            since = self.time(datetime.fromisoformat(str(pause["start"])))
-            facts.add_row("SLA clocks", Text(f"paused since {since}: ").append(Text(str(pause.get("reason") or ""))))
+        pauses = incident.sla_pauses
+        if (pause := incident.open_pause) is not None:
+            since = self.time(pause.start)
+            facts.add_row("SLA clocks", Text(f"paused since {since}: ").append(Text(str(pause.reason or ""))))
         elif pauses:
             facts.add_row("SLA clocks", f"paused {len(pauses)} time{'s' if len(pauses) > 1 else ''}, now running")
         facts.add_row("Page", url)
@@ -155,8 +150,8 @@ class Renderer:
         affected.add_column("COMPONENT")
         affected.add_column("HELD AT")
         affected.add_column("NOW")
-        for link, component in components:
-            affected.add_row(Text(component.name), self.status(link.status), self.status(component.status))
+        for component in detail.components:
+            affected.add_row(Text(component.name), self.status(component.held_at), self.status(component.status))
 
         timeline = Table(title="Timeline", title_justify="left", box=None, header_style="bold")
         timeline.add_column("TIME", no_wrap=True)
@@ -164,34 +159,34 @@ class Renderer:
         timeline.add_column("WHO")
         timeline.add_column("DETAIL")
         rows: list[tuple[datetime, int, list[Text | str]]] = []
-        for update in updates:
-            detail = Text(update.body)
-            for change in update.affected_components or []:
-                detail.append(f"\n{change['name']}: {change['old_status']} → {change['new_status']}", style="dim")
-            rows.append((update.created_at, 1, [self.time(update.created_at), self.status(update.status), Text(update.author), detail]))
-        for event in events:
+        for update in detail.updates:
+            body = Text(update.body)
+            for change in update.affected_components:
+                body.append(f"\n{change.name}: {change.old_status} → {change.new_status}", style="dim")
+            rows.append((update.created_at, 1, [self.time(update.created_at), self.status(update.status), Text(update.author), body]))
+        for event in detail.events:
             if event.action in ("incident.update", "incident.resolve", "incident.reopen"):
                 continue
             words = AUDIT_WORDS.get(event.action, event.action)
-            detail = Text(audit_detail(event.action, event.before, event.after))
-            rows.append((event.at, 0, [self.time(event.at), Text(words, style="dim"), Text(event.actor), detail]))
+            what = Text(audit_detail(event.action, event.before, event.after))
+            rows.append((event.at, 0, [self.time(event.at), Text(words, style="dim"), Text(event.actor), what]))
         for _, _, cells in sorted(rows, key=lambda r: (r[0], r[1])):
             timeline.add_row(*cells)
 
         title = Text(f"Incident {incident.id}: ", style="bold").append(Text(incident.title, style="bold"))
         parts: list[Any] = [Panel(facts, title=title, title_align="left")]
-        if sla is not None and sla.targets:
-            parts += [self.sla_targets(sla), Text("")]
+        if detail.sla_targets:
+            parts += [self.sla_targets(detail.sla_targets), Text("")]
         return Group(*parts, affected, Text(""), timeline)
 
-    def sla_targets(self, evaluation: IncidentEvaluation) -> Table:
+    def sla_targets(self, targets: Sequence[TargetEvaluation]) -> Table:
         """Each target with its deadline and where it stands: time left, met, or breached by how much."""
         table = Table(title="SLA targets", title_justify="left", box=None, header_style="bold")
         table.add_column("TARGET", no_wrap=True)
         table.add_column("WITHIN", no_wrap=True)
         table.add_column("DEADLINE", no_wrap=True)
         table.add_column("STATE")
-        for target in evaluation.targets:
+        for target in targets:
             table.add_row(
                 TARGET_LABELS.get(target.target, target.target),
                 _seconds(target.target_seconds, target),

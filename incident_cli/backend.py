@@ -1,0 +1,241 @@
+"""What the ``incident`` commands ask of the status page, and the plain records they get back.
+
+Two backends answer: :class:`incident_cli.local.LocalBackend` (the database, through the service
+layer) and :class:`incident_cli.remote.RemoteBackend` (the admin API of a running status page).
+Both return the frozen dataclasses below, built from database rows or from the API's JSON, so
+that one :class:`~incident_cli.render.Renderer` prints both, and a command reads nothing a
+backend did not fill in.
+
+Both backends import this module; the commands and the renderer only name its types, so that
+``incident --help`` does not load it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from statuspage.errors import UserError
+
+if TYPE_CHECKING:
+    from statuspage.domain.sla import TargetEvaluation
+
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SlaPause:
+    """A span in which the incident's SLA clocks stood still; ``end`` is ``None`` while it lasts."""
+
+    start: datetime
+    end: datetime | None
+    reason: str | None
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> SlaPause:
+        """One recorded pause, ``{"start": iso, "end": iso | None, "reason": str, ...}``, as the
+        database keeps it and the admin API sends it."""
+        end = value.get("end")
+        return cls(datetime.fromisoformat(str(value["start"])), datetime.fromisoformat(str(end)) if end else None, value.get("reason"))
+
+
+@dataclass(frozen=True)
+class IncidentSummary:
+    """An incident's facts: what ``list``, ``show`` and the one-line confirmations print."""
+
+    id: int
+    title: str
+    severity: int
+    impact: str
+    status: str
+    commander: str | None
+    declared_by: str
+    detected_at: datetime
+    declared_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    first_response_at: datetime | None
+    mitigated_at: datetime | None
+    resolved_at: datetime | None
+    sla_pauses: tuple[SlaPause, ...]
+
+    @property
+    def open_pause(self) -> SlaPause | None:
+        """The pause holding the SLA clocks now, if any (only the last may be open)."""
+        last = self.sla_pauses[-1] if self.sla_pauses else None
+        return last if last is not None and last.end is None else None
+
+
+@dataclass(frozen=True)
+class ComponentChange:
+    """A component's shown status changing: ``code`` is the component's id, ``name`` what people read."""
+
+    code: str
+    name: str
+    old_status: str
+    new_status: str
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> ComponentChange:
+        """``{"code", "name", "old_status", "new_status"}``, as the service layer records a change."""
+        return cls(str(value["code"]), str(value["name"]), str(value["old_status"]), str(value["new_status"]))
+
+    @classmethod
+    def all_from_json(cls, values: Iterable[Mapping[str, Any]] | None) -> tuple[ComponentChange, ...]:
+        return tuple(cls.from_json(value) for value in values or ())
+
+
+@dataclass(frozen=True)
+class UpdateRecord:
+    """One entry of an incident's public timeline."""
+
+    incident_id: int
+    status: str
+    body: str
+    author: str
+    created_at: datetime
+    affected_components: tuple[ComponentChange, ...]
+
+
+@dataclass(frozen=True)
+class AffectedComponent:
+    """A component an incident affects: the status the incident holds it at, and what it shows now."""
+
+    name: str
+    held_at: str
+    status: str
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """Who did what to an incident, when (the audit log)."""
+
+    at: datetime
+    actor: str
+    action: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class IncidentDetail:
+    """What ``show`` prints: the incident, its timeline (oldest first), its components, its audit
+    events, and where it stands against its severity's SLA targets (empty when unknown)."""
+
+    incident: IncidentSummary
+    updates: tuple[UpdateRecord, ...]
+    components: tuple[AffectedComponent, ...]
+    events: tuple[AuditRecord, ...]
+    sla_targets: tuple[TargetEvaluation, ...]
+
+
+@dataclass(frozen=True)
+class ComponentRecord:
+    id: str
+    name: str
+    status: str
+
+
+@dataclass(frozen=True)
+class MaintenanceRecord:
+    id: int
+    scheduled_for: datetime
+    scheduled_until: datetime
+
+
+@dataclass(frozen=True)
+class MaintenanceStatus:
+    """A maintenance's status after a change."""
+
+    maintenance_id: int
+    status: str
+
+
+def database_only(command: str) -> UserError:
+    """The refusal of something that works on the database directly, asked through --server."""
+    return UserError(f"{command} works on the database directly, not through --server; run it without --server or $STATUSPAGE_URL")
+
+
+class Backend(Protocol):
+    """What the commands need from the status page, wherever it runs.
+
+    Times given as text are parsed by the command with :meth:`now` and :attr:`time_zone` (the
+    page's), so both backends read '15m ago' and naive ISO times alike. Both implementations
+    subclass this protocol, so that mypy holds them to these signatures.
+    """
+
+    @property
+    def time_zone(self) -> str: ...
+
+    def now(self) -> datetime: ...
+
+    def incident_url(self, incident_id: int) -> str: ...
+
+    def declare(
+        self,
+        *,
+        severity: str,
+        title: str,
+        components: dict[str, str | None],
+        message: str | None,
+        commander: str | None,
+        detected_at: datetime | None,
+        impact: str | None,
+        playbook: str | None = None,
+    ) -> IncidentSummary: ...
+
+    def post_update(
+        self,
+        *,
+        incident_id: str,
+        message: str | None,
+        status: str | None,
+        components: dict[str, str | None],
+        at: datetime | None,
+    ) -> UpdateRecord: ...
+
+    def resolve(self, *, incident_id: str, message: str | None, at: datetime | None) -> UpdateRecord: ...
+
+    def reopen(self, *, incident_id: str, message: str | None, status: str) -> UpdateRecord: ...
+
+    def acknowledge(self, *, incident_id: str, by: str) -> tuple[IncidentSummary, bool]:
+        """The incident, and whether this call acknowledged it (``False``: somebody already had)."""
+        ...
+
+    def hand_over(self, *, incident_id: str, to: str) -> IncidentSummary: ...
+
+    def pause_sla(self, *, incident_id: str, reason: str) -> IncidentSummary: ...
+
+    def resume_sla(self, *, incident_id: str) -> IncidentSummary: ...
+
+    def record_root_cause(self, *, incident_id: str, root_cause: str | None, remediation: str | None) -> IncidentSummary: ...
+
+    def list_incidents(self, *, open_only: bool, limit: int) -> Sequence[IncidentSummary]: ...
+
+    def incidents_json(self, *, open_only: bool, limit: int) -> list[JSON]:
+        """The incidents as Statuspage v2 objects, as ``list --json`` prints them."""
+        ...
+
+    def incident_json(self, incident_id: str | int) -> JSON: ...
+
+    def incident_detail(self, incident_id: str) -> IncidentDetail: ...
+
+    def list_components(self) -> Sequence[ComponentRecord]: ...
+
+    def set_component_status(self, *, component_id: str, status: str) -> Sequence[ComponentChange]: ...
+
+    def schedule_maintenance(
+        self,
+        *,
+        title: str,
+        components: list[str],
+        scheduled_for: datetime,
+        scheduled_until: datetime,
+        message: str | None,
+    ) -> MaintenanceRecord: ...
+
+    def set_maintenance_status(self, *, maintenance_id: str, status: str, message: str | None) -> MaintenanceStatus: ...
+
+    def close(self) -> None: ...

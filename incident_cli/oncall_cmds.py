@@ -1,0 +1,160 @@
+"""``incident ack``, ``escalate``, ``severity``, ``handover``, ``pause``, ``resume`` and ``watch``:
+who has the incident, who gets paged next, and the worker that pages them."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from datetime import timedelta
+from typing import Any
+
+import click
+from sqlmodel import col, select
+
+from incident_cli.paging import incident_key, last_page_id, say_paging
+from incident_cli.state import NAME, State, pass_state
+from statuspage import validators
+from statuspage.clickutil import Checked
+from statuspage.db.models import AuditEvent
+from statuspage.domain.durations import describe_seconds
+from statuspage.incidents import service as incidents
+from statuspage.oncall import engine as oncall
+from statuspage.oncall import timers as oncall_timers
+from statuspage.playbooks import PlaybookError
+from statuspage.settings import ConfigError
+
+REASON = Checked(functools.partial(validators.free_text, limit=incidents.MAX_REASON, required=True))
+
+
+@click.command("ack", help="Acknowledge an incident: you have it. Paging stops, and your acknowledgement is recorded on the outstanding pages.")
+@click.argument("incident_id")
+@click.option("--as", "as_name", metavar="NAME", type=NAME, help="Who takes it (default: you, as given to incident --as or $INCIDENT_USER).")
+@pass_state
+def ack(state: State, incident_id: str, as_name: str | None) -> None:
+    incident, changed = state.backend.acknowledge(incident_id=incident_id, by=as_name or state.actor.name)
+    when = state.renderer.time(incident.acknowledged_at)
+    if changed:
+        click.echo(f"Incident {incident.id} acknowledged by {incident.acknowledged_by} at {when}")
+    else:
+        click.echo(f"Incident {incident.id} was already acknowledged by {incident.acknowledged_by} at {when}")
+
+
+@click.command("escalate", help="Page the next tier now instead of waiting for the acknowledgement deadline (or --to-tier N).")
+@click.argument("incident_id")
+@click.option("--to-tier", type=click.IntRange(1, 9), metavar="N", help="Page this tier (default: the one above the last tier paged).")
+@pass_state
+def escalate(state: State, incident_id: str, to_tier: int | None) -> None:
+    runtime = state.local_runtime("incident escalate")
+    mark = last_page_id(runtime)
+    with runtime.session() as session:
+        tier = incidents.escalate(ctx=runtime.context(session, state.actor), incident_id=incident_id, to_tier=to_tier)
+    key = incident_key(incident_id)
+    click.echo(f"Incident {key} escalated to tier {tier}")
+    say_paging(state, key, mark)
+
+
+@click.command("severity", help="Change an incident's severity, e.g. 'incident severity 12 1'. Raising it starts the new severity's playbook.")
+@click.argument("incident_id")
+@click.argument("severity")
+@pass_state
+def severity(state: State, incident_id: str, severity: str) -> None:
+    runtime = state.local_runtime("incident severity")
+    mark = last_page_id(runtime)
+    with runtime.session() as session:
+        incident = incidents.change_severity(ctx=runtime.context(session, state.actor), incident_id=incident_id, severity=severity)
+        change = session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.subject_type == "incident", AuditEvent.subject_id == str(incident.id), AuditEvent.action == "incident.severity")
+            .order_by(col(AuditEvent.id).desc())
+        ).first()
+    after = (change.after if change else None) or {}
+    attached = f"; playbook {after['playbook']} runs from now" if after.get("playbook") else ""
+    click.echo(f"Incident {incident.id} is now sev{incident.severity} (was sev{after.get('from')}, impact {incident.impact}){attached}")
+    say_paging(state, incident.id or 0, mark)
+
+
+@click.command("watch", help="Fire escalation deadlines and reminders when they fall due, and deliver outgoing messages (Slack, "
+               "webhooks), until SIGTERM or Ctrl-C. Prints a line for every page, escalation and reminder.")
+@click.option("--once", is_flag=True, help="Do what is due now, then exit.")
+@click.option("--poll-interval", default=1.0, show_default=True, type=click.FloatRange(0.05, 60), help="Seconds between polls when idle.")
+@click.option("--lease", default=oncall_timers.DEFAULT_LEASE.total_seconds(), show_default=True, type=click.FloatRange(1, 3600),
+              help="Seconds a worker holds the timers and messages it claims (renewed while it works on them); "
+              "a worker that dies delays them at most this long.")
+@pass_state
+def watch(state: State, once: bool, poll_interval: float, lease: float) -> None:
+    import signal
+    import threading
+
+    from statuspage import worker
+
+    runtime = state.local_runtime("incident watch")
+    try:
+        # Refuse to start with a broken playbook, or a Sev-1 without one: better now than at 3 a.m.
+        oncall.load_strict(runtime.settings.config, runtime.wiring.playbooks_dir)
+    except PlaybookError as exc:
+        raise ConfigError(exc.lines) from None
+    zone = state.renderer.zone
+    stop = threading.Event()
+    previous: dict[signal.Signals, Any] = {}
+
+    def request_stop(_signum: int, _frame: object) -> None:
+        # Finish the timer or message in hand, give back the rest of the batch, then exit 0.
+        stop.set()
+
+    def say(line: str) -> None:
+        click.echo(f"{runtime.clock.now().astimezone(zone):%H:%M:%S}  {line}")
+        sys.stdout.flush()
+
+    senders = runtime.senders()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous[signum] = signal.signal(signum, request_stop)
+    try:
+        if not once:
+            click.echo(f"Watching for due escalations and reminders in {runtime.settings.config.page.name}'s incidents; stop with Ctrl-C or SIGTERM.", err=True)
+        totals = worker.run_watch(
+            runtime,
+            stop=stop,
+            once=once,
+            senders=senders,
+            poll_interval=poll_interval,
+            lease=timedelta(seconds=lease),
+            say=say,
+            jobs=runtime.worker_jobs(),
+        )
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for sender in senders.values():
+            sender.close()
+    click.echo(str(totals))
+
+
+@click.command("handover", help="Hand over command of an incident.")
+@click.argument("incident_id")
+@click.option("--to", "to", required=True, type=NAME, help="The new incident commander.")
+@pass_state
+def handover(state: State, incident_id: str, to: str) -> None:
+    incident = state.backend.hand_over(incident_id=incident_id, to=to)
+    click.echo(f"Incident {incident.id} is now commanded by {incident.commander}")
+
+
+@click.command("pause", help="Pause the incident's SLA clocks while waiting on the customer (their logs, their confirmation). "
+               "Time paused does not count against any target; 'incident resume' starts the clocks again.")
+@click.argument("incident_id")
+@click.option("--reason", "-r", required=True, type=REASON, help="What you are waiting for, e.g. 'customer to send HAR file'.")
+@pass_state
+def pause(state: State, incident_id: str, reason: str) -> None:
+    incident = state.backend.pause_sla(incident_id=incident_id, reason=reason)
+    click.echo(f"Incident {incident.id}: SLA clocks paused ({reason}); resume with: incident resume {incident.id}")
+
+
+@click.command("resume", help="Start a paused incident's SLA clocks again; resolving the incident also ends the pause.")
+@click.argument("incident_id")
+@pass_state
+def resume(state: State, incident_id: str) -> None:
+    incident = state.backend.resume_sla(incident_id=incident_id)
+    last = incident.sla_pauses[-1] if incident.sla_pauses else None
+    took = ""
+    if last is not None and last.end is not None:
+        took = f" after {describe_seconds(int((last.end - last.start).total_seconds()))}"
+    click.echo(f"Incident {incident.id}: SLA clocks running again{took}")
