@@ -30,10 +30,10 @@ run: install
 	$(BIN)/incident watch & \
 	$(BIN)/statuspage serve --host $(HOST) --port $(PORT)
 
-# Lint first, then the suite: SQLite always; PostgreSQL too when TEST_DATABASE_URL is set. One
-# pytest process per core.
+# Lint first, then the suite: SQLite always; PostgreSQL too when TEST_DATABASE_URL is set. Two
+# pytest processes per core: many tests spend their time waiting on servers and subprocesses.
 test: install lint
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n $(shell echo $$(( $$(nproc 2>/dev/null || echo 2) * 2 )))
 
 # ruff, and mypy with the settings in pyproject.toml (strict for statuspage/domain/).
 lint: install
