@@ -30,6 +30,7 @@ from incident_cli.backend import (
 from statuspage.components import service as components_service
 from statuspage.context import Actor
 from statuspage.db.models import AuditEvent, Component, Incident, IncidentComponent, IncidentUpdate
+from statuspage.incidents import handling
 from statuspage.incidents import service as incidents
 from statuspage.incidents import sla as incident_sla
 from statuspage.maintenance import service as maintenance_service
@@ -124,21 +125,21 @@ class LocalBackend(Backend):
 
     def hand_over(self, *, incident_id: str, to: str) -> IncidentSummary:
         with self.runtime.session() as session:
-            return summary(incidents.hand_over(ctx=self.runtime.context(session, self.actor), incident_id=incident_id, to=to))
+            return summary(handling.hand_over(ctx=self.runtime.context(session, self.actor), incident_id=incident_id, to=to))
 
     def pause_sla(self, *, incident_id: str, reason: str) -> IncidentSummary:
         with self.runtime.session() as session:
             ctx = self.runtime.context(session, self.actor)
-            return summary(incidents.pause_sla(ctx=ctx, incident_id=incident_id, reason=reason))
+            return summary(handling.pause_sla(ctx=ctx, incident_id=incident_id, reason=reason))
 
     def resume_sla(self, *, incident_id: str) -> IncidentSummary:
         with self.runtime.session() as session:
-            return summary(incidents.resume_sla(ctx=self.runtime.context(session, self.actor), incident_id=incident_id))
+            return summary(handling.resume_sla(ctx=self.runtime.context(session, self.actor), incident_id=incident_id))
 
     def record_root_cause(self, *, incident_id: str, root_cause: str | None, remediation: str | None) -> IncidentSummary:
         with self.runtime.session() as session:
             ctx = self.runtime.context(session, self.actor)
-            return summary(incidents.record_root_cause(ctx=ctx, incident_id=incident_id, root_cause=root_cause, remediation=remediation))
+            return summary(handling.record_root_cause(ctx=ctx, incident_id=incident_id, root_cause=root_cause, remediation=remediation))
 
     def list_incidents(self, *, open_only: bool, limit: int) -> Sequence[IncidentSummary]:
         with self.runtime.session() as session:

@@ -23,7 +23,7 @@ from statuspage.oncall import timers as oncall_timers
 from statuspage.playbooks import PlaybookError
 from statuspage.settings import ConfigError
 
-REASON = Checked(functools.partial(validators.free_text, limit=incidents.MAX_REASON, required=True))
+REASON = Checked(functools.partial(validators.free_text, limit=validators.MAX_REASON, required=True))
 
 
 @click.command("ack", help="Acknowledge an incident: you have it. Paging stops, and your acknowledgement is recorded on the outstanding pages.")

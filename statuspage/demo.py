@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from statuspage.clock import FixedClock
 from statuspage.context import Actor, WriteContext
 from statuspage.db.models import Component, ComponentGroup, Incident, Maintenance
+from statuspage.incidents import handling
 from statuspage.incidents import service as incidents
 from statuspage.maintenance import service as maintenance
 from statuspage.runtime import Runtime
@@ -175,7 +176,7 @@ def seed(*, session: Session, runtime: Runtime, actor: Actor) -> str:
             incidents.post_update(ctx=ctx, incident_id=incident.id or 0, status=step.status, message=step.message)
         if story.root_cause or story.remediation:
             clock.advance(days=2)
-            incidents.record_root_cause(
+            handling.record_root_cause(
                 ctx=ctx, incident_id=incident.id or 0, root_cause=story.root_cause, remediation=story.remediation
             )
     ctx = WriteContext(

@@ -30,6 +30,8 @@ from statuspage.errors import InvalidInput
 MAX_NAME = 80
 MAX_TITLE = 200
 MAX_TEXT = 10_000
+# A reason given for a pause or a change: a sentence or two, not a report.
+MAX_REASON = 500
 
 _NOT_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _NOT_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")

@@ -35,6 +35,7 @@ from statuspage.context import WriteContext
 from statuspage.db.engine import make_engine
 from statuspage.db.models import AuditEvent, SiteState
 from statuspage.errors import InvalidInput
+from statuspage.incidents import handling
 from statuspage.incidents import service as incidents
 from statuspage.maintenance import service as maintenance
 from statuspage.retention import ACCESS_ACTION
@@ -321,7 +322,7 @@ def test_free_text_keeps_line_breaks_and_tabs(local: Run, remote: Run) -> None:
     [
         (lambda ctx: incidents.declare(ctx=ctx, severity=3, title="Slow\tsearch", components=["web"]), "title: must be one line"),
         (lambda ctx: incidents.declare(ctx=ctx, severity=3, title="x", components=["web"], commander="  "), "commander: must not be empty"),
-        (lambda ctx: incidents.hand_over(ctx=ctx, incident_id=1, to="Chen\nWei"), "to: must be one line without control characters (it has a line break)"),
+        (lambda ctx: handling.hand_over(ctx=ctx, incident_id=1, to="Chen\nWei"), "to: must be one line without control characters (it has a line break)"),
         (lambda ctx: incidents.acknowledge(ctx=ctx, incident_id=1, by="x" * 81), "by: must be at most 80 characters"),
         (lambda ctx: incidents.post_update(ctx=ctx, incident_id=1, message="\x00"), "message: must not contain control characters"),
     ],

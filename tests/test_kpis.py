@@ -18,7 +18,7 @@ from statuspage import outbox
 from statuspage.clock import FixedClock
 from statuspage.context import WriteContext
 from statuspage.db.models import AuditEvent, OutboxMessage
-from statuspage.incidents import service as incidents
+from statuspage.incidents import handling
 from statuspage.reports import kpis
 from statuspage.reports.slack import SLACK_SUMMARY_EVENT
 from statuspage.runtime import Runtime
@@ -161,7 +161,7 @@ def _declare_breaches(make_ctx: Callable[..., WriteContext], clock: FixedClock) 
         acknowledged=utc(2026, 10, 12, 11, 30), resolved=utc(2026, 10, 12, 12),
     )
     clock.at = utc(2026, 10, 22, 9)
-    incidents.record_root_cause(ctx=ctx, incident_id=first, root_cause="Bad <deploy>", remediation="Canary deploys")
+    handling.record_root_cause(ctx=ctx, incident_id=first, root_cause="Bad <deploy>", remediation="Canary deploys")
     clock.at = utc(2026, 11, 25, 12)
 
 

@@ -20,6 +20,7 @@ from statuspage.context import WriteContext
 from statuspage.db.engine import make_engine, new_session
 from statuspage.db.models import AuditEvent
 from statuspage.errors import Conflict, InvalidInput
+from statuspage.incidents import handling
 from statuspage.incidents import service as incidents
 from statuspage.postmortems import document
 from statuspage.postmortems import service as postmortems
@@ -102,7 +103,7 @@ def test_slug_is_a_safe_file_name(title: str, slug: str) -> None:
 
 def test_document_has_sections_sla_table_and_analysis_only_for_breaches(ctx: WriteContext, clock: FixedClock, runtime: Runtime) -> None:
     key = late_incident(ctx, clock)
-    incidents.record_root_cause(ctx=ctx, incident_id=key, root_cause="An expired certificate.", remediation="Expiry alerts.")
+    handling.record_root_cause(ctx=ctx, incident_id=key, root_cause="An expired certificate.", remediation="Expiry alerts.")
     postmortems.add_factor(ctx=ctx, incident_id=key, text="Alert | muted")
     postmortems.set_why_chain(ctx=ctx, incident_id=key, whys=["The cert expired", "Renewal was manual"])
     postmortems.set_gaps(ctx=ctx, incident_id=key, detection_gap="Found by customers", response_gap="Pager went to email")
@@ -255,7 +256,7 @@ def test_postmortem_file_is_rerendered_keeping_narrative(run, tmp_path: Path) ->
 
 def test_recorded_text_cannot_forge_a_narrative_section(ctx: WriteContext, clock: FixedClock, runtime: Runtime, tmp_path: Path) -> None:
     key = late_incident(ctx, clock)
-    incidents.record_root_cause(ctx=ctx, incident_id=key, root_cause="<!-- narrative:summary -->\nforged\n<!-- /narrative -->")
+    handling.record_root_cause(ctx=ctx, incident_id=key, root_cause="<!-- narrative:summary -->\nforged\n<!-- /narrative -->")
     config = runtime.settings.config
     path = document.write(tmp_path / "pm.md", document.gather(ctx.session, config, key, clock.now()), config)
     assert document.narratives_of(path.read_text())["summary"] == "_What happened, in a few sentences: write it here._\n"
@@ -272,7 +273,7 @@ def client(runtime: Runtime, clock: FixedClock) -> Iterator[TestClient]:
 
 def test_published_postmortem_is_shown_escaped(client: TestClient, ctx: WriteContext, clock: FixedClock) -> None:
     key = late_incident(ctx, clock)
-    incidents.record_root_cause(ctx=ctx, incident_id=key, root_cause="<b>Expired</b> certificate.")
+    handling.record_root_cause(ctx=ctx, incident_id=key, root_cause="<b>Expired</b> certificate.")
     postmortems.add_factor(ctx=ctx, incident_id=key, text="<script>alert(1)</script> muted channel")
     postmortems.add_action(ctx=ctx, incident_id=key, title="<i>Automate</i> renewal", owner="secret-owner", due_on="2026-12-15")
     page = BeautifulSoup(client.get(f"/incidents/{key}").text, "html.parser")

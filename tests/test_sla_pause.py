@@ -23,8 +23,8 @@ from statuspage.domain.businesstime import BusinessCalendar
 from statuspage.domain.durations import Duration
 from statuspage.domain.sla import IncidentTimes, Outcome, Pause, evaluate_target
 from statuspage.errors import Conflict, InvalidInput
+from statuspage.incidents import handling, sla_watch
 from statuspage.incidents import service as incidents
-from statuspage.incidents import sla_watch
 from statuspage.incidents.sla import calendar_for, measure
 from statuspage.runtime import Runtime
 from statuspage.settings import BusinessHours, HolidayCalendar
@@ -190,14 +190,14 @@ def test_a_paused_sev1_does_not_breach_while_waiting_on_the_customer(runtime: Ru
     assert incident.id is not None
     incidents.acknowledge(ctx=ctx, incident_id=incident.id, by="Ana Ruiz")
     clock.at = start + timedelta(hours=1)
-    incidents.pause_sla(ctx=ctx, incident_id=incident.id, reason="waiting for the customer's HAR file")
+    handling.pause_sla(ctx=ctx, incident_id=incident.id, reason="waiting for the customer's HAR file")
 
     clock.at = start + timedelta(hours=10)  # 4 h target, but 9 of these hours were paused
     assert sla_watch.record_breaches(runtime).recorded == 0
     paused = _resolution(runtime, incident.id, clock.now())
     assert paused.paused and paused.remaining_seconds == 3 * 3600
 
-    incidents.resume_sla(ctx=ctx, incident_id=incident.id)
+    handling.resume_sla(ctx=ctx, incident_id=incident.id)
     clock.at = start + timedelta(hours=12, seconds=30)  # 1 h before the pause + 2.5 h after: still in time
     assert sla_watch.record_breaches(runtime).recorded == 0
     running = _resolution(runtime, incident.id, clock.now())
@@ -219,12 +219,12 @@ def test_pause_rules(runtime: Runtime, ctx: WriteContext, clock: FixedClock) -> 
     incident = incidents.declare(ctx=ctx, severity=2, title="Slow search", components=["web"])
     assert incident.id is not None
     with pytest.raises(Conflict, match="not paused"):
-        incidents.resume_sla(ctx=ctx, incident_id=incident.id)
+        handling.resume_sla(ctx=ctx, incident_id=incident.id)
     with pytest.raises(InvalidInput, match="reason"):
-        incidents.pause_sla(ctx=ctx, incident_id=incident.id, reason="  ")
-    incidents.pause_sla(ctx=ctx, incident_id=incident.id, reason="customer to confirm the fix")
+        handling.pause_sla(ctx=ctx, incident_id=incident.id, reason="  ")
+    handling.pause_sla(ctx=ctx, incident_id=incident.id, reason="customer to confirm the fix")
     with pytest.raises(Conflict, match="already paused"):
-        incidents.pause_sla(ctx=ctx, incident_id=incident.id, reason="again")
+        handling.pause_sla(ctx=ctx, incident_id=incident.id, reason="again")
     # Resolving ends the pause at the resolution time.
     clock.at = clock.now() + timedelta(minutes=30)
     incidents.resolve(ctx=ctx, incident_id=incident.id)
@@ -233,7 +233,7 @@ def test_pause_rules(runtime: Runtime, ctx: WriteContext, clock: FixedClock) -> 
         assert row.sla_pauses is not None
         assert [p["end"] for p in row.sla_pauses] == [clock.now().isoformat()]
     with pytest.raises(Conflict, match="resolved"):
-        incidents.pause_sla(ctx=ctx, incident_id=incident.id, reason="too late")
+        handling.pause_sla(ctx=ctx, incident_id=incident.id, reason="too late")
 
 
 def test_pausing_sends_no_webhook(runtime: Runtime, ctx: WriteContext) -> None:
@@ -244,8 +244,8 @@ def test_pausing_sends_no_webhook(runtime: Runtime, ctx: WriteContext) -> None:
     assert incident.id is not None
     with runtime.session() as session:
         before = len([m for m in session.exec(select(OutboxMessage)).all() if m.channel == "webhook"])
-    incidents.pause_sla(ctx=ctx, incident_id=incident.id, reason="waiting on customer")
-    incidents.resume_sla(ctx=ctx, incident_id=incident.id)
+    handling.pause_sla(ctx=ctx, incident_id=incident.id, reason="waiting on customer")
+    handling.resume_sla(ctx=ctx, incident_id=incident.id)
     with runtime.session() as session:
         after = len([m for m in session.exec(select(OutboxMessage)).all() if m.channel == "webhook"])
     assert after == before
@@ -290,9 +290,9 @@ def test_slack_thread_replies_escape_the_reason(runtime: Runtime, ctx: WriteCont
 
     incident = incidents.declare(ctx=ctx, severity=2, title="Slow search", components=["web"])
     assert incident.id is not None
-    incidents.pause_sla(ctx=ctx, incident_id=incident.id, reason="<!channel> waiting on <http://evil|logs> & more")
+    handling.pause_sla(ctx=ctx, incident_id=incident.id, reason="<!channel> waiting on <http://evil|logs> & more")
     clock.at = clock.now() + timedelta(minutes=90)
-    incidents.resume_sla(ctx=ctx, incident_id=incident.id)
+    handling.resume_sla(ctx=ctx, incident_id=incident.id)
     with runtime.session() as session:
         row = session.get(Incident, incident.id)
         assert row is not None
@@ -315,9 +315,9 @@ def test_the_postmortem_shows_paused_time(runtime: Runtime, ctx: WriteContext, c
     assert incident.id is not None
     incidents.acknowledge(ctx=ctx, incident_id=incident.id, by="Ana Ruiz")
     clock.at = start + timedelta(hours=1)
-    incidents.pause_sla(ctx=ctx, incident_id=incident.id, reason="customer to roll back their proxy")
+    handling.pause_sla(ctx=ctx, incident_id=incident.id, reason="customer to roll back their proxy")
     clock.at = start + timedelta(hours=3)
-    incidents.resume_sla(ctx=ctx, incident_id=incident.id)
+    handling.resume_sla(ctx=ctx, incident_id=incident.id)
     clock.at = start + timedelta(hours=5)
     incidents.resolve(ctx=ctx, incident_id=incident.id)
     config = runtime.settings.config

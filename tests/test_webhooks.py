@@ -35,6 +35,7 @@ from statuspage.context import Actor, WriteContext, write
 from statuspage.db.models import AuditEvent, OutboxMessage, WebhookSubscriber
 from statuspage.domain.enums import Source
 from statuspage.errors import Conflict, InvalidInput
+from statuspage.incidents import handling
 from statuspage.incidents import service as incidents
 from statuspage.maintenance import service as maintenance
 from statuspage.runtime import Runtime
@@ -302,7 +303,7 @@ def test_responder_only_changes_send_nothing(runtime: Runtime, ctx: WriteContext
     subscribe(ctx, "https://a.example.com/")
     incident_id = declare(ctx)
     incidents.acknowledge(ctx=ctx, incident_id=incident_id)
-    incidents.hand_over(ctx=ctx, incident_id=incident_id, to="Chen Wei")
+    handling.hand_over(ctx=ctx, incident_id=incident_id, to="Chen Wei")
     assert [m.event for m in messages(runtime)] == ["incident.created"]
 
 

@@ -37,7 +37,7 @@ from statuspage.incidents.queries import (  # noqa: F401 - read from here too
     list_incidents,
     timeline,
 )
-from statuspage.incidents.sla import open_pause
+from statuspage.incidents.sla import close_pause, open_pause
 from statuspage.oncall import engine as oncall
 from statuspage.validators import MAX_TEXT, person_name
 from statuspage.validators import title as one_line_title
@@ -45,12 +45,11 @@ from statuspage.validators import title as one_line_title
 log = logging.getLogger(__name__)
 
 MAX_BODY = MAX_TEXT
-MAX_REASON = 500
 # A declaration may say the problem was detected earlier, but not in the future or years ago.
 MAX_DETECTION_LEAD = timedelta(days=7)
 
 
-def _event_time(incident: Incident, ctx: WriteContext, at: datetime | None) -> datetime:
+def event_time(incident: Incident, ctx: WriteContext, at: datetime | None) -> datetime:
     """When this change happened: never before the incident's last recorded moment."""
     now = ctx.now()
     if at is None:
@@ -230,7 +229,7 @@ def post_update(
         return resolve(ctx=ctx, incident_id=incident.id or 0, message=message, at=at)
     new_status = requested or IncidentStatus(incident.status)
     body = clean_text(message, field="message", limit=MAX_BODY, required=status is None)
-    when = _event_time(incident, ctx, at)
+    when = event_time(incident, ctx, at)
     before = _snapshot(incident)
     severity = ctx.config.severities.get(f"sev{incident.severity}")
     default_status = severity.component_status if severity else ComponentStatus.MAJOR_OUTAGE
@@ -268,12 +267,12 @@ def resolve(
     if not IncidentStatus(incident.status).is_open:
         raise Conflict(f"incident {incident.id} is already resolved")
     body = clean_text(message, field="message", limit=MAX_BODY, required=False)
-    when = _event_time(incident, ctx, at)
+    when = event_time(incident, ctx, at)
     # Before the incident is marked resolved: the playbook's on_resolve update may still be posted.
     oncall.resolve(ctx, incident, at=when, publish=_publish)
     before = _snapshot(incident)
     if open_pause(incident) is not None:
-        _close_pause(incident, when)  # resolving answers the wait; the clocks stop for good
+        close_pause(incident, when)  # resolving answers the wait; the clocks stop for good
     incident.status = IncidentStatus.RESOLVED.value
     incident.resolved_at = when
     if incident.mitigated_at is None:
@@ -320,7 +319,7 @@ def reopen(
     if new_status is IncidentStatus.RESOLVED:
         raise InvalidInput("reopen to investigating, identified or monitoring", field="status")
     body = clean_text(message, field="message", limit=MAX_BODY, required=False)
-    when = _event_time(incident, ctx, at)
+    when = event_time(incident, ctx, at)
     before = {**_snapshot(incident), "resolved_at": incident.resolved_at}
     incident.status = new_status.value
     incident.resolved_at = None
@@ -359,11 +358,11 @@ def acknowledge(*, ctx: WriteContext, incident_id: int | str, by: str | None = N
     is_open = IncidentStatus(incident.status).is_open
     if incident.acknowledged_at is not None:
         if is_open:
-            oncall.acknowledge(ctx, incident, by=who, at=_event_time(incident, ctx, None), publish=_publish)
+            oncall.acknowledge(ctx, incident, by=who, at=event_time(incident, ctx, None), publish=_publish)
         return incident, False
     if not is_open:
         raise Conflict(f"incident {incident.id} is resolved; there is nothing to acknowledge")
-    when = _event_time(incident, ctx, None)
+    when = event_time(incident, ctx, None)
     incident.acknowledged_at = when
     incident.acknowledged_by = who
     incident.updated_at = when
@@ -404,7 +403,7 @@ def change_severity(*, ctx: WriteContext, incident_id: int | str, severity: int 
     run = oncall.get_run(ctx, incident.id)
     raised = run.severity > level if run is not None else level < previous
     chosen = oncall.choose_playbook(ctx.config, ctx.wiring.playbooks_dir, level) if raised or run is None else None
-    when = _event_time(incident, ctx, None)
+    when = event_time(incident, ctx, None)
     old_definition = ctx.config.severity(previous)
     new_definition = ctx.config.severity(level)
     if old_definition is not None and new_definition is not None and incident.impact == old_definition.impact.value:
@@ -435,7 +434,7 @@ def escalate(*, ctx: WriteContext, incident_id: int | str, to_tier: int | None =
     incident = get(session=ctx.session, incident_id=incident_id, for_update=True)
     if not IncidentStatus(incident.status).is_open:
         raise Conflict(f"incident {incident.id} is resolved; there is nobody to escalate to")
-    return oncall.escalate(ctx, incident, to_tier=to_tier, at=_event_time(incident, ctx, None), publish=_publish)
+    return oncall.escalate(ctx, incident, to_tier=to_tier, at=event_time(incident, ctx, None), publish=_publish)
 
 
 def on_timer(ctx: WriteContext, timer: Timer) -> None:
@@ -463,115 +462,3 @@ def _publish(
         post_update(
             ctx=ctx, incident_id=incident.id, status=incident.status, components={action.component: action.status}, at=when
         )
-
-
-@write
-def hand_over(*, ctx: WriteContext, incident_id: int | str, to: str) -> Incident:
-    """Transfer command. The audit log keeps who had it and who handed it over."""
-    incident = get(session=ctx.session, incident_id=incident_id, for_update=True)
-    new_commander = person_name(to, field="to")
-    if not IncidentStatus(incident.status).is_open:
-        raise Conflict(f"incident {incident.id} is resolved; command cannot be handed over")
-    if new_commander == incident.commander:
-        raise Conflict(f"{new_commander} is already the commander of incident {incident.id}")
-    when = _event_time(incident, ctx, None)
-    before = {"commander": incident.commander}
-    incident.commander = new_commander
-    incident.updated_at = when
-    ctx.audit(
-        action="incident.hand_over",
-        subject_type="incident",
-        subject_id=incident.id or 0,
-        at=when,
-        before=before,
-        after={"commander": new_commander},
-    )
-    return incident
-
-
-@write
-def pause_sla(*, ctx: WriteContext, incident_id: int | str, reason: str) -> Incident:
-    """Stop the incident's SLA clocks while the next step is the customer's (waiting on their
-    logs, their change window, their confirmation). Targets already met or breached stay so;
-    the others lose no time until :func:`resume_sla` (or resolving) starts them again.
-
-    Internal: audited as ``incident.sla_pause`` and posted to the Slack thread, not published.
-    """
-    incident = get(session=ctx.session, incident_id=incident_id, for_update=True)
-    why = clean_text(reason, field="reason", limit=MAX_REASON, required=True)
-    if not IncidentStatus(incident.status).is_open:
-        raise Conflict(f"incident {incident.id} is resolved; its SLA clocks have stopped already")
-    current = open_pause(incident)
-    if current is not None:
-        raise Conflict(f"incident {incident.id}'s SLA clocks are already paused since {current['start']} ({current.get('reason')})")
-    when = _event_time(incident, ctx, None)
-    pause = {"start": when.isoformat(), "end": None, "reason": why, "by": ctx.actor.name}
-    # A new list, so that the JSON column is seen as changed.
-    incident.sla_pauses = [*(incident.sla_pauses or []), pause]
-    incident.updated_at = when
-    ctx.audit(
-        action="incident.sla_pause",
-        subject_type="incident",
-        subject_id=incident.id or 0,
-        at=when,
-        after={"reason": why, "paused_at": when},
-    )
-    return incident
-
-
-@write
-def resume_sla(*, ctx: WriteContext, incident_id: int | str) -> Incident:
-    """Start the SLA clocks of a paused incident again; audited as ``incident.sla_resume``."""
-    incident = get(session=ctx.session, incident_id=incident_id, for_update=True)
-    if open_pause(incident) is None:
-        raise Conflict(f"incident {incident.id}'s SLA clocks are not paused")
-    when = _event_time(incident, ctx, None)
-    paused_since = _close_pause(incident, when)
-    incident.updated_at = when
-    ctx.audit(
-        action="incident.sla_resume",
-        subject_type="incident",
-        subject_id=incident.id or 0,
-        at=when,
-        after={"paused_at": paused_since, "resumed_at": when, "paused_seconds": int((when - paused_since).total_seconds())},
-    )
-    return incident
-
-
-def _close_pause(incident: Incident, when: datetime) -> datetime:
-    """End the open pause at ``when``; returns when it began."""
-    pauses = [dict(p) for p in incident.sla_pauses or []]
-    start = datetime.fromisoformat(str(pauses[-1]["start"]))
-    pauses[-1]["end"] = max(when, start).isoformat()
-    incident.sla_pauses = pauses
-    return start
-
-
-# Reading -----------------------------------------------------------------------------------
-
-
-@write
-def record_root_cause(
-    *, ctx: WriteContext, incident_id: int | str, root_cause: str | None = None, remediation: str | None = None
-) -> Incident:
-    """The public root-cause summary and remediation plan, shown with the incident and beside any
-    SLA it breached. Either may be given alone; an empty text clears it."""
-    incident = get(session=ctx.session, incident_id=incident_id, for_update=True)
-    if root_cause is None and remediation is None:
-        raise InvalidInput("give a root cause, a remediation or both", field="root_cause")
-    before = {"root_cause": incident.root_cause, "remediation": incident.remediation}
-    if root_cause is not None:
-        incident.root_cause = clean_text(root_cause, field="root_cause", limit=MAX_BODY, required=False)
-    if remediation is not None:
-        incident.remediation = clean_text(remediation, field="remediation", limit=MAX_BODY, required=False)
-    now = ctx.now()
-    incident.updated_at = max(incident.updated_at, now)
-    ctx.audit(
-        action="incident.root_cause",
-        subject_type="incident",
-        subject_id=incident.id or 0,
-        at=now,
-        before=before,
-        after={"root_cause": incident.root_cause, "remediation": incident.remediation},
-    )
-    return incident

@@ -63,7 +63,7 @@ def open_pause(incident: Incident) -> dict[str, str | None] | None:
 
 
 def pauses_of(incident: Incident) -> tuple[Pause, ...]:
-    """The spans recorded by pausing the SLA clocks (see ``incidents.service.pause_sla``)."""
+    """The spans recorded by pausing the SLA clocks (see ``incidents.handling.pause_sla``)."""
     return tuple(
         Pause(datetime.fromisoformat(str(p["start"])), datetime.fromisoformat(str(p["end"])) if p.get("end") else None)
         for p in incident.sla_pauses or []
@@ -95,3 +95,12 @@ def measure_declared_between(
         if evaluation is not None:
             measured.append(Measured(incident, evaluation))
     return measured
+
+
+def close_pause(incident: Incident, when: datetime) -> datetime:
+    """End the open pause at ``when``; returns when it began."""
+    pauses = [dict(p) for p in incident.sla_pauses or []]
+    start = datetime.fromisoformat(str(pauses[-1]["start"]))
+    pauses[-1]["end"] = max(when, start).isoformat()
+    incident.sla_pauses = pauses
+    return start

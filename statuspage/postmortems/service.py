@@ -21,6 +21,7 @@ from statuspage.context import WriteContext, write
 from statuspage.db.models import ActionItem, ContributingFactor, Incident, Postmortem
 from statuspage.errors import Conflict, InvalidInput, NotFound, UserError
 from statuspage.ids import parse_id
+from statuspage.incidents import handling
 from statuspage.incidents import service as incidents
 from statuspage.incidents.service import MAX_BODY, clean_text
 
@@ -181,7 +182,7 @@ def record_analysis(
 ) -> Incident:
     """Everything ``incident rca`` can record, in one transaction: all of it or nothing."""
     if root_cause is not None or remediation is not None:
-        incidents.record_root_cause(ctx=ctx, incident_id=incident_id, root_cause=root_cause, remediation=remediation)
+        handling.record_root_cause(ctx=ctx, incident_id=incident_id, root_cause=root_cause, remediation=remediation)
     for text in factors:
         add_factor(ctx=ctx, incident_id=incident_id, text=text)
     if whys:

@@ -9,6 +9,7 @@ from sqlmodel import col, select
 from statuspage.components import service as components_service
 from statuspage.db.models import AuditEvent, Component, Maintenance
 from statuspage.errors import NotFound
+from statuspage.incidents import handling
 from statuspage.incidents import service as incidents
 from statuspage.maintenance import service as maintenance_service
 from statuspage.web.admin.calls import PREFIX, Call, Reply
@@ -143,24 +144,24 @@ def acknowledge_incident(call: Call) -> Reply:
 
 def hand_over_incident(call: Call) -> Reply:
     body: HandOverIncident = call.body
-    incident = incidents.hand_over(ctx=call.ctx, incident_id=parse_id(call.params["incident_id"], "incident"), to=body.to)
+    incident = handling.hand_over(ctx=call.ctx, incident_id=parse_id(call.params["incident_id"], "incident"), to=body.to)
     return incident_reply(call, incident)
 
 
 def pause_sla(call: Call) -> Reply:
     body: PauseSla = call.body
-    incident = incidents.pause_sla(ctx=call.ctx, incident_id=parse_id(call.params["incident_id"], "incident"), reason=body.reason)
+    incident = handling.pause_sla(ctx=call.ctx, incident_id=parse_id(call.params["incident_id"], "incident"), reason=body.reason)
     return incident_reply(call, incident)
 
 
 def resume_sla(call: Call) -> Reply:
-    incident = incidents.resume_sla(ctx=call.ctx, incident_id=parse_id(call.params["incident_id"], "incident"))
+    incident = handling.resume_sla(ctx=call.ctx, incident_id=parse_id(call.params["incident_id"], "incident"))
     return incident_reply(call, incident)
 
 
 def record_root_cause(call: Call) -> Reply:
     body: RecordRootCause = call.body
-    incident = incidents.record_root_cause(
+    incident = handling.record_root_cause(
         ctx=call.ctx,
         incident_id=parse_id(call.params["incident_id"], "incident"),
         root_cause=body.root_cause,

@@ -23,7 +23,6 @@ from pydantic_core import PydanticCustomError
 
 from statuspage import validators
 from statuspage.domain.enums import ComponentStatus
-from statuspage.incidents import service as incidents
 
 
 def _no_control(value: str) -> str:
@@ -70,8 +69,8 @@ Title = Annotated[str, _max_length(validators.MAX_TITLE), _checked(validators.ti
 Message = Annotated[str, _max_length(validators.MAX_TEXT), _checked(lambda v: validators.free_text(v, field="message"))]
 Reason = Annotated[
     str,
-    _max_length(incidents.MAX_REASON),
-    _checked(lambda v: validators.free_text(v, field="reason", limit=incidents.MAX_REASON, required=True)),
+    _max_length(validators.MAX_REASON),
+    _checked(lambda v: validators.free_text(v, field="reason", limit=validators.MAX_REASON, required=True)),
 ]
 Name = Annotated[str, _max_length(validators.MAX_NAME), _checked(lambda v: validators.person_name(v, field="name"))]
 
