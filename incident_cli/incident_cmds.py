@@ -11,6 +11,7 @@ import click
 from incident_cli.paging import last_page_id, say_paging, warn_playbook_problems
 from incident_cli.render import console
 from incident_cli.state import NAME, TEXT, TITLE, State, parse_components, pass_state
+from statuspage.domain.enums import INCIDENT_IMPACTS
 from statuspage.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 @click.option("--message", "-m", type=TEXT, help="The first public update (default: a standard 'investigating' text).")
 @click.option("--commander", type=NAME, help="Incident commander (default: you).")
 @click.option("--detected-at", help="When the problem began: '12m ago' or 2026-11-25T03:02 (default: now).")
-@click.option("--impact", type=click.Choice(["none", "minor", "major", "critical"]), help="Override the impact the severity implies.")
+@click.option("--impact", type=click.Choice([i.value for i in INCIDENT_IMPACTS]), help="Override the impact the severity implies.")
 @click.option("--playbook", metavar="NAME", help="Run this playbook instead of the one chosen for the severity (see: incident playbook validate).")
 @click.option("--json", "as_json", is_flag=True, help="Print the incident as Statuspage v2 JSON.")
 @pass_state

@@ -79,6 +79,9 @@ class Impact(StrEnum):
         return _IMPACT_RANK[self]
 
 
+# What an incident may be declared with: maintenance is the impact of a scheduled window only.
+INCIDENT_IMPACTS: tuple[Impact, ...] = (Impact.NONE, Impact.MINOR, Impact.MAJOR, Impact.CRITICAL)
+
 _IMPACT_RANK = {
     Impact.NONE: 0,
     Impact.MAINTENANCE: 0,

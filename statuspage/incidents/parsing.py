@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from statuspage.domain.enums import IncidentStatus
+from statuspage.domain.enums import INCIDENT_IMPACTS, Impact, IncidentStatus
 from statuspage.errors import InvalidInput
 from statuspage.settings import Config
 from statuspage.validators import free_text
@@ -16,6 +16,15 @@ def parse_severity(value: int | str, config: Config) -> int:
     if not (text.isascii() and text.isdigit() and len(text) < 6) or int(text) not in levels:
         raise InvalidInput(f"{str(value)!r} is not a severity; use one of {allowed}", field="severity")
     return int(text)
+
+
+def parse_impact(value: str, *, field: str = "impact") -> Impact:
+    """An impact an incident may be declared with (a scheduled window's ``maintenance`` is not one)."""
+    allowed = ", ".join(INCIDENT_IMPACTS)
+    impact = next((i for i in INCIDENT_IMPACTS if i.value == value), None)
+    if impact is None:
+        raise InvalidInput(f"{value!r} is not an impact ({allowed})", field=field)
+    return impact
 
 
 def parse_incident_status(value: str, *, field: str = "status") -> IncidentStatus:

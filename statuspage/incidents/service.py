@@ -23,12 +23,12 @@ from sqlmodel import select
 from statuspage.components.service import get_components, parse_status, refresh_statuses
 from statuspage.context import WriteContext, write
 from statuspage.db.models import Incident, IncidentComponent, IncidentUpdate, Timer
-from statuspage.domain.enums import ComponentStatus, Impact, IncidentStatus
+from statuspage.domain.enums import ComponentStatus, IncidentStatus
 from statuspage.domain.escalation_actions import PostUpdate as PlaybookPostUpdate
 from statuspage.domain.escalation_actions import SetComponent as PlaybookSetComponent
 from statuspage.errors import Conflict, InvalidInput
 from statuspage.incidents.messages import default_body
-from statuspage.incidents.parsing import clean_text, parse_incident_status, parse_severity  # noqa: F401 - read from here too
+from statuspage.incidents.parsing import clean_text, parse_impact, parse_incident_status, parse_severity  # noqa: F401 - read from here too
 from statuspage.incidents.queries import (  # noqa: F401 - read from here too
     affected_components,
     component_names,
@@ -148,15 +148,7 @@ def declare(
     clean_title = one_line_title(title)
     body = clean_text(message, field="message", limit=MAX_BODY, required=False)
     clean_commander = None if commander is None else person_name(commander, field="commander")
-    if impact is None:
-        chosen_impact = definition.impact
-    else:
-        try:
-            chosen_impact = Impact(impact)
-        except ValueError:
-            chosen_impact = Impact.MAINTENANCE
-        if chosen_impact is Impact.MAINTENANCE:
-            raise InvalidInput(f"{impact!r} is not an impact (none, minor, major, critical)", field="impact")
+    chosen_impact = definition.impact if impact is None else parse_impact(impact)
     if not components:
         raise InvalidInput("name at least one affected component", field="components")
     statuses = _parse_component_changes(ctx, components, definition.component_status)

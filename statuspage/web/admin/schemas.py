@@ -22,7 +22,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from statuspage import validators
-from statuspage.domain.enums import ComponentStatus
+from statuspage.domain.enums import INCIDENT_IMPACTS, ComponentStatus
 
 
 def _no_control(value: str) -> str:
@@ -58,6 +58,12 @@ def _checked(check: Callable[[str], object]) -> AfterValidator:
     return AfterValidator(run)
 
 
+def _one_of(value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise PydanticCustomError("enum", "must be one of {allowed}", {"allowed": ", ".join(allowed)})
+    return value
+
+
 def _max_length(limit: int) -> Any:
     # Documented for clients; enforced by the rule itself, so that its words are the ones used.
     return Field(json_schema_extra={"maxLength": limit})
@@ -71,6 +77,11 @@ Reason = Annotated[
     str,
     _max_length(validators.MAX_REASON),
     _checked(lambda v: validators.free_text(v, field="reason", limit=validators.MAX_REASON, required=True)),
+]
+IncidentImpact = Annotated[
+    str,
+    WithJsonSchema({"enum": list(INCIDENT_IMPACTS)}),
+    AfterValidator(lambda v: _one_of(v, INCIDENT_IMPACTS)),
 ]
 Name = Annotated[str, _max_length(validators.MAX_NAME), _checked(lambda v: validators.person_name(v, field="name"))]
 
@@ -123,14 +134,15 @@ class DeclareIncident(Body):
     message: Message | None = Field(default=None, description="The first public update (default: a standard text).")
     commander: Name | None = Field(default=None, description="Default: the X-Incident-User, else the token.")
     detected_at: Moment | None = Field(default=None, description="When the problem began (default: now).")
-    impact: Literal["none", "minor", "major", "critical"] | None = Field(
-        default=None, description="Override the impact the severity implies."
-    )
+    impact: IncidentImpact | None = Field(default=None, description="Override the impact the severity implies.")
 
     @field_validator("severity", mode="before")
     @classmethod
     def _severity(cls, value: Any, info: ValidationInfo) -> Any:
-        levels: list[int] = (info.context or {}).get("severity_levels") or [1, 2, 3, 4]
+        # The handler always passes the page's levels; without them nothing is a severity.
+        levels: list[int] = list((info.context or {}).get("severity_levels") or ())
+        if not levels:
+            raise PydanticCustomError("severity", "no severity levels are configured")
         if isinstance(value, bool) or not isinstance(value, int) or value not in levels:
             contiguous = levels == list(range(levels[0], levels[-1] + 1))
             allowed = f"{levels[0]}-{levels[-1]}" if contiguous else "one of " + ", ".join(map(str, levels))
