@@ -201,7 +201,7 @@ def load(url: str, data: dict[str, list[dict[str, Any]]]) -> float:
     from statuspage.clock import SystemClock
     from statuspage.db import migrate
     from statuspage.db.engine import make_engine
-    from statuspage.db.models import ActionItem, Incident, IncidentComponent, Page
+    from statuspage.db.models import ActionItem, Incident, IncidentComponent, PageSent
     from statuspage.runtime import Runtime, ensure_ready
     from statuspage.settings import load_settings
 
@@ -211,7 +211,7 @@ def load(url: str, data: dict[str, list[dict[str, Any]]]) -> float:
         migrate.upgrade(engine)
         ensure_ready(Runtime(settings=load_settings(CONFIG, env={"DATABASE_URL": url}), engine=engine, clock=SystemClock()))
         with engine.begin() as conn:
-            for model, key in ((Incident, "incident"), (IncidentComponent, "incident_component"), (Page, "page"), (ActionItem, "action_item")):
+            for model, key in ((Incident, "incident"), (IncidentComponent, "incident_component"), (PageSent, "page"), (ActionItem, "action_item")):
                 rows = data[key]
                 for start in range(0, len(rows), 5000):
                     conn.execute(model.__table__.insert(), rows[start : start + 5000])  # type: ignore[attr-defined]

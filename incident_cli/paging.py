@@ -8,7 +8,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from incident_cli.state import State
-from statuspage.db.models import Page, Timer
+from statuspage.db.models import PageSent, Timer
 from statuspage.ids import parse_id
 from statuspage.oncall import engine as oncall
 from statuspage.oncall import timers as oncall_timers
@@ -22,7 +22,7 @@ def incident_key(incident_id: str | int) -> int:
 def last_page_id(runtime: Runtime) -> int:
     """The newest page so far, so that what a command paged can be told from what was paged before."""
     with runtime.session() as session:
-        return session.exec(select(func.coalesce(func.max(Page.id), 0))).one() or 0
+        return session.exec(select(func.coalesce(func.max(PageSent.id), 0))).one() or 0
 
 
 def warn_playbook_problems(runtime: Runtime) -> None:
@@ -38,7 +38,7 @@ def say_paging(state: State, incident_id: int, after_page_id: int, *, err: bool 
     runtime = state.runtime
     with runtime.session() as session:
         pages = session.exec(
-            select(Page).where(Page.incident_id == incident_id, col(Page.id) > after_page_id).order_by(col(Page.id))
+            select(PageSent).where(PageSent.incident_id == incident_id, col(PageSent.id) > after_page_id).order_by(col(PageSent.id))
         ).all()
         deadline = session.exec(
             select(func.min(Timer.due_at)).where(

@@ -43,7 +43,7 @@ from statuspage import outbox, worker
 from statuspage.clock import FixedClock, SystemClock
 from statuspage.context import WriteContext
 from statuspage.db.engine import make_engine
-from statuspage.db.models import AuditEvent, OutboxMessage, Page, Timer
+from statuspage.db.models import AuditEvent, OutboxMessage, PageSent, Timer
 from statuspage.incidents import service as incidents
 from statuspage.oncall import timers
 from statuspage.runtime import Runtime
@@ -119,7 +119,7 @@ def assert_exactly_once(
     """
     with runtime.session() as session:
         rows = list(session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all())
-        pages = list(session.exec(select(Page)).all())
+        pages = list(session.exec(select(PageSent)).all())
         escalations = session.exec(
             select(AuditEvent).where(AuditEvent.action == "incident.escalate")
         ).all()
@@ -525,7 +525,7 @@ def test_a_worker_killed_50_times_pages_and_posts_everything_once(
             select(Timer.kind, func.count()).where(Timer.state == timers.FIRED).group_by(col(Timer.kind))
         ).all()
         tier_2 = session.exec(
-            select(Page.incident_id, func.count()).where(Page.tier == 2).group_by(col(Page.incident_id))
+            select(PageSent.incident_id, func.count()).where(PageSent.tier == 2).group_by(col(PageSent.incident_id))
         ).all()
     assert dict(due_timers) == {"ack_timeout": len(ids), "reminder": len(ids)}
     assert dict(tier_2) == {i: 4 for i in ids}  # Chen Wei and Dana Kowalski, two contacts each

@@ -14,6 +14,7 @@ from statuspage.components import service as components
 from statuspage.context import WriteContext
 from statuspage.db.models import AuditEvent, Component, ComponentStatusChange, Incident, IncidentUpdate, SiteState
 from statuspage.errors import Conflict, InvalidInput, NotFound
+from statuspage.incidents import handling
 from statuspage.incidents import service as incidents
 from statuspage.maintenance import service as maintenance
 from statuspage.oncall.engine import ONCALL_ACTIONS
@@ -284,11 +285,11 @@ def test_first_acknowledgement_counts_later_ones_change_nothing(make_ctx: Callab
 
 def test_hand_over_leaves_audit_trail(ctx: WriteContext) -> None:
     incident = declare(ctx)
-    incidents.hand_over(ctx=ctx, incident_id=incident.id or 0, to="Chen Wei")
+    handling.hand_over(ctx=ctx, incident_id=incident.id or 0, to="Chen Wei")
     event = ctx.session.exec(select(AuditEvent).where(AuditEvent.action == "incident.hand_over")).one()
     assert (event.actor, event.before, event.after) == ("alice", {"commander": "alice"}, {"commander": "Chen Wei"})
     with pytest.raises(Conflict, match="already the commander"):
-        incidents.hand_over(ctx=ctx, incident_id=incident.id or 0, to="Chen Wei")
+        handling.hand_over(ctx=ctx, incident_id=incident.id or 0, to="Chen Wei")
 
 
 def test_maintenance_shows_components_under_maintenance_while_in_progress(ctx: WriteContext, clock: FixedClock) -> None:

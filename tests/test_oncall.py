@@ -29,7 +29,7 @@ from incident_cli.main import main as incident_main
 from statuspage import worker
 from statuspage.clock import FixedClock
 from statuspage.context import WriteContext
-from statuspage.db.models import AuditEvent, EscalationRun, Incident, IncidentUpdate, Page, Timer
+from statuspage.db.models import AuditEvent, EscalationRun, Incident, IncidentUpdate, PageSent, Timer
 from statuspage.errors import Conflict, InvalidInput
 from statuspage.incidents import service as incidents
 from statuspage.oncall import engine, timers
@@ -103,9 +103,9 @@ def fresh(session: Session) -> Session:
     return session
 
 
-def pages(session: Session, incident_id: int) -> list[Page]:
+def pages(session: Session, incident_id: int) -> list[PageSent]:
     fresh(session)
-    return list(session.exec(select(Page).where(Page.incident_id == incident_id).order_by(col(Page.id))).all())
+    return list(session.exec(select(PageSent).where(PageSent.incident_id == incident_id).order_by(col(PageSent.id))).all())
 
 
 def paged(session: Session, incident_id: int) -> list[tuple[int | None, str]]:
@@ -546,7 +546,7 @@ def test_cli_declare_ack_escalate_severity_and_watch(run: Callable[..., Result],
     acked = run("ack", "1", "--as", "Chen Wei")
     assert acked.exit_code == 0 and acked.stdout.startswith("Incident 1 acknowledged by Chen Wei at ")
     with runtime.session() as session:
-        assert {p.acknowledged_by for p in session.exec(select(Page)).all()} == {"Chen Wei"}
+        assert {p.acknowledged_by for p in session.exec(select(PageSent)).all()} == {"Chen Wei"}
 
     unknown = run("declare", "-s", "1", "-t", "X", "-c", "api", "--playbook", "nope")
     assert unknown.exit_code == 2 and "no playbook 'nope' (known: sev1, sev2)" in unknown.stderr
@@ -585,5 +585,5 @@ def test_demo_history_pages_nobody_and_announces_nothing(runtime: Runtime) -> No
         demo.seed(session=session, runtime=runtime, actor=Actor("demo", Source.SYSTEM))
     with runtime.session() as session:
         assert session.exec(select(func.count()).select_from(Incident)).one() == 7
-        for table in (Page, Timer, EscalationRun, OutboxMessage):
+        for table in (PageSent, Timer, EscalationRun, OutboxMessage):
             assert session.exec(select(func.count()).select_from(table)).one() == 0, table.__name__

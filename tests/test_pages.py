@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 
 from statuspage.clock import FixedClock
 from statuspage.context import WriteContext
+from statuspage.incidents import handling
 from statuspage.incidents import service as incidents
 from statuspage.maintenance import service as maintenance
 from statuspage.runtime import Runtime
@@ -278,7 +279,7 @@ def test_sla_page_publishes_commitments_attainment_and_breaches(client: TestClie
     facts = page.select_one(".breach .breach-facts").get_text(" ", strip=True)
     assert "Root-cause analysis in progress." in facts
 
-    incidents.record_root_cause(
+    handling.record_root_cause(
         ctx=ctx, incident_id=late.id or 0, root_cause="<b>Alert</b> routed to a muted channel.", remediation="Route Sev-1 alerts to the pager."
     )
     page = soup(client.get("/sla"))

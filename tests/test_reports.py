@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from incident_cli.main import main as incident_main
 from statuspage.clock import FixedClock
 from statuspage.context import WriteContext
+from statuspage.incidents import handling
 from statuspage.incidents import service as incidents
 from statuspage.incidents.sla import calendar_for
 from statuspage.reports import monthly, render
@@ -102,7 +103,7 @@ def history(runtime: Runtime, make_ctx: Callable[..., WriteContext], clock: Fixe
         ),
     }
     clock.at = utc(2026, 10, 22, 9)
-    incidents.record_root_cause(
+    handling.record_root_cause(
         ctx=ctx, incident_id=ids["A"], root_cause="A <b>bad</b> deploy", remediation="=HYPERLINK(\"x\") canary deploys"
     )
     clock.at = REPORT_NOW

@@ -20,7 +20,7 @@ from statuspage.db.models import (
     Incident,
     IncidentUpdate,
     OutboxMessage,
-    Page,
+    PageSent,
     Postmortem,
     SiteState,
     Timer,
@@ -95,7 +95,7 @@ def _incident(session: Session, *, resolved_at: datetime | None, status: str = "
     assert incident.id is not None
     session.add(IncidentUpdate(incident_id=incident.id, status=status, body="Fixed.", author="alice", created_at=at))
     session.add(Postmortem(incident_id=incident.id, why_chain=["why"], created_at=at, updated_at=at))
-    session.add(Page(incident_id=incident.id, step=0, owner="Ana", contact_kind="phone", contact="1", paged_at=at))
+    session.add(PageSent(incident_id=incident.id, step=0, owner="Ana", contact_kind="phone", contact="1", paged_at=at))
     session.add(
         EscalationRun(
             incident_id=incident.id, playbook_name="sev1", severity=1, playbook={}, matrix={}, state={}, started_at=at, updated_at=at
@@ -180,7 +180,7 @@ def test_prune_deletes_just_what_is_older_than_the_cutoff(runtime: Runtime, cloc
         assert session.get(EscalationRun, history["old"]) is None
         assert session.get(EscalationRun, history["young"]) is not None
         assert session.get(EscalationRun, history["reopened"]) is not None
-        assert len(session.exec(select(Page).where(Page.incident_id == history["old"])).all()) == 0
+        assert len(session.exec(select(PageSent).where(PageSent.incident_id == history["old"])).all()) == 0
         assert len(session.exec(select(Timer).where(Timer.incident_id == history["reopened"])).all()) == 2
         states = sorted(m.state for m in session.exec(select(OutboxMessage)).all())
         assert states == ["dead", "delivered", "pending", "pending"]

@@ -29,8 +29,9 @@ from starlette.testclient import TestClient
 from statuspage import outbox
 from statuspage.clock import FixedClock
 from statuspage.context import WriteContext, write
-from statuspage.db.models import AuditEvent, Incident, OutboxMessage, Page, SlackChannelState, SlackThread, Timer
+from statuspage.db.models import AuditEvent, Incident, OutboxMessage, PageSent, SlackChannelState, SlackThread, Timer
 from statuspage.errors import Conflict
+from statuspage.incidents import handling
 from statuspage.incidents import service as incidents
 from statuspage.runtime import Runtime
 from statuspage.settings import Settings, load_settings
@@ -124,11 +125,11 @@ def delivery_ids_of(runtime: Runtime, event: str) -> list[str]:
 
 @write
 def audit_as_engine(*, ctx: WriteContext, incident_id: int, events: list[tuple[str, dict[str, Any]]]) -> None:
-    """What the on-call engine writes for its actions: audit events (and Page rows for pages)."""
+    """What the on-call engine writes for its actions: audit events (and PageSent rows for pages)."""
     for action, after in events:
         if action == "incident.page":
             ctx.session.add(
-                Page(
+                PageSent(
                     incident_id=incident_id,
                     step=after["step"],
                     loop=after["loop"],
@@ -345,7 +346,7 @@ def test_a_burst_of_changes_is_one_headline_edit(
     for status in ("identified", "monitoring", "identified", "monitoring"):
         clock.advance(seconds=1)
         incidents.post_update(ctx=ctx, incident_id=incident_id, status=status, message=f"Now {status}.")
-    incidents.hand_over(ctx=ctx, incident_id=incident_id, to="Chen Wei")
+    handling.hand_over(ctx=ctx, incident_id=incident_id, to="Chen Wei")
     drain(runtime, clock, deliver)
 
     (edit,) = slack.calls("chat.update")
@@ -412,7 +413,7 @@ def test_untrusted_text_cannot_ping_or_link_and_mentions_come_only_from_the_matr
     incidents.post_update(
         ctx=ctx, incident_id=incident_id, status="identified", message="<!everyone> see <https://x|y>"
     )
-    incidents.hand_over(ctx=ctx, incident_id=incident_id, to="Ana Ruiz")
+    handling.hand_over(ctx=ctx, incident_id=incident_id, to="Ana Ruiz")
     audit_as_engine(
         ctx=ctx,
         incident_id=incident_id,

@@ -22,7 +22,7 @@ from sqlmodel import col, select
 
 from statuspage.clock import FixedClock
 from statuspage.context import WriteContext
-from statuspage.db.models import AuditEvent, Page, Timer
+from statuspage.db.models import AuditEvent, PageSent, Timer
 from statuspage.runtime import Runtime
 from tests.overdue import declare_overdue
 
@@ -80,7 +80,7 @@ def test_watch_fires_due_deadlines_prints_them_and_stops_cleanly_on_sigterm(
     assert f"incident {incident_id}: page tier 2: Chen Wei (slack_user U01CHENWEI)" in stdout
     assert stdout.strip().splitlines()[-1].startswith("1 timers fired; outbox:")
     with runtime.session() as session:
-        tier_2 = session.exec(select(func.count()).select_from(Page).where(Page.tier == 2)).one()
+        tier_2 = session.exec(select(func.count()).select_from(PageSent).where(PageSent.tier == 2)).one()
     assert tier_2 == 4  # Chen Wei and Dana Kowalski, two contacts each
 
 
@@ -109,7 +109,7 @@ def test_a_worker_killed_mid_work_loses_nothing_and_doubles_nothing(
             .group_by(col(AuditEvent.subject_id))
         ).all()
         tier_2_pages = session.exec(
-            select(Page.incident_id, func.count()).where(Page.tier == 2).group_by(col(Page.incident_id))
+            select(PageSent.incident_id, func.count()).where(PageSent.tier == 2).group_by(col(PageSent.incident_id))
         ).all()
         next_deadlines = session.exec(
             select(func.count()).select_from(Timer).where(Timer.key == "ack:3:0", Timer.state == "pending")

@@ -282,7 +282,7 @@ class Timer(SQLModel, table=True):
     payload: dict[str, Any] | None = Field(default=None, sa_type=JSON)
 
 
-class Page(SQLModel, table=True):
+class PageSent(SQLModel, table=True):
     """One person paged for an incident: by which step, through which contact, and when (and
     whether) they acknowledged. The source for time-to-acknowledge per tier."""
 
@@ -374,7 +374,7 @@ __all__ = [
     "ContributingFactor",
     "Postmortem",
     "EscalationRun",
-    "Page",
+    "PageSent",
     "SlackChannelState",
     "SlackThread",
     "Timer",

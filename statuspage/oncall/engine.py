@@ -18,7 +18,7 @@ severity attaches the new severity's playbook from that moment (the machine's ``
 re-attaches, dropping the old program's timers and keeping an acknowledgement that was given).
 
 What the engine says, as audit events (the contract the Slack side reads; see the on-call spec):
-``incident.playbook``, ``incident.page`` (with a ``Page`` row), ``incident.notify_channel``,
+``incident.playbook``, ``incident.page`` (with a ``PageSent`` row), ``incident.notify_channel``,
 ``incident.escalate``, ``incident.remind``, ``incident.escalation_exhausted``, ``incident.slack``.
 Public updates and component changes a playbook asks for go through the incident service like any
 other, so they keep its invariants and are audited by it.
@@ -44,8 +44,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from statuspage.context import WriteContext, write
-from statuspage.db.models import EscalationRun, Incident, Timer
-from statuspage.db.models import Page as PageRow
+from statuspage.db.models import EscalationRun, Incident, PageSent, Timer
 from statuspage.domain import escalation as machine
 from statuspage.domain.matrix import Matrix
 from statuspage.domain.playbook import Playbook
@@ -211,8 +210,8 @@ def acknowledge(ctx: WriteContext, incident: Incident, *, by: str, at: datetime,
     assert incident.id is not None
     _dispatch(ctx, incident, machine.Acknowledged(by=by, at=at), publish)
     result = ctx.session.exec(
-        update(PageRow)
-        .where(col(PageRow.incident_id) == incident.id, col(PageRow.acknowledged_at).is_(None))
+        update(PageSent)
+        .where(col(PageSent.incident_id) == incident.id, col(PageSent.acknowledged_at).is_(None))
         .values(acknowledged_at=at, acknowledged_by=by)
         .execution_options(synchronize_session=False)
     )
@@ -384,7 +383,7 @@ def _perform(
 
     if isinstance(action, machine.Page):
         session.add(
-            PageRow(
+            PageSent(
                 incident_id=incident.id,
                 step=action.step,
                 loop=action.loop,

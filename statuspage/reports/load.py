@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from statuspage.db.models import Incident, Page
+from statuspage.db.models import Incident, PageSent
 from statuspage.domain.months import month_bounds, shift_month
 from statuspage.domain.report import HISTORY_MONTHS, LOOKAHEAD, LOOKBACK
 from statuspage.settings import Config
@@ -23,7 +23,7 @@ class MonthRows:
     sent in the month."""
 
     incidents: Sequence[Incident]
-    pages: Sequence[Page]
+    pages: Sequence[PageSent]
 
 
 def load_rows(session: Session, config: Config, year: int, month: int, *, history: int = HISTORY_MONTHS) -> MonthRows:
@@ -36,9 +36,9 @@ def load_rows(session: Session, config: Config, year: int, month: int, *, histor
         .order_by(col(Incident.declared_at), col(Incident.id))
     ).all()
     pages = session.exec(
-        select(Page)
-        .where(col(Page.paged_at) >= month_start, col(Page.paged_at) < month_end)
-        .order_by(col(Page.paged_at), col(Page.id))
+        select(PageSent)
+        .where(col(PageSent.paged_at) >= month_start, col(PageSent.paged_at) < month_end)
+        .order_by(col(PageSent.paged_at), col(PageSent.id))
     ).all()
     for row in (*incidents, *pages):
         session.expunge(row)

@@ -44,7 +44,7 @@ from sqlmodel import Session, col, select
 from statuspage.clock import Clock
 from statuspage.context import Actor, Wiring, WriteContext, write
 from statuspage.db.engine import new_session
-from statuspage.db.models import AuditEvent, EscalationRun, Incident, OutboxMessage, Page, Timer
+from statuspage.db.models import AuditEvent, EscalationRun, Incident, OutboxMessage, PageSent, Timer
 from statuspage.domain.age import Age
 from statuspage.domain.enums import OPEN_INCIDENT_STATUSES, IncidentStatus
 from statuspage.retention import ACCESS_ACTIONS, KINDS, PRUNED_ACTION
@@ -113,7 +113,7 @@ TARGETS: dict[str, tuple[Target, ...]] = {
                 ),
             ),
         ),
-        Target("pages", Page.id, lambda cutoff: col(Page.incident_id).in_(_resolved_before(cutoff))),
+        Target("pages", PageSent.id, lambda cutoff: col(PageSent.incident_id).in_(_resolved_before(cutoff))),
         Target(
             "escalation runs",
             EscalationRun.incident_id,

@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from statuspage.db.models import Component as ComponentRow
-from statuspage.db.models import Incident, IncidentComponent, OutboxMessage, Page
+from statuspage.db.models import Incident, IncidentComponent, OutboxMessage, PageSent
 from statuspage.outbox import PENDING, Outcome
 from statuspage.settings import Config
 from statuspage.slack import hook
@@ -98,8 +98,8 @@ def headline_data(session: Session, config: Config, incident_id: int) -> dict[st
 
 
 def paging_now(session: Session, incident_id: int) -> list[str]:
-    """Who the latest paging step reached and has not acknowledged, from the Page rows."""
-    pages = session.exec(select(Page).where(Page.incident_id == incident_id).order_by(col(Page.id))).all()
+    """Who the latest paging step reached and has not acknowledged, from the PageSent rows."""
+    pages = session.exec(select(PageSent).where(PageSent.incident_id == incident_id).order_by(col(PageSent.id))).all()
     if not pages:
         return []
     last = pages[-1]
