@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 from pydantic import (
     ValidationError,
 )
 
+from statuspage import pydantic_errors
 from statuspage.config import (  # noqa: F401 - the schema's names, read from here by the rest of the product
     SEVERITY_KEY,
     SLUG,
@@ -47,7 +47,7 @@ from statuspage.config import (  # noqa: F401 - the schema's names, read from he
     Strict,
     SupportTier,
 )
-from statuspage.yamlsource import Loc, SourceError, YamlDocument, load_yaml, yaml_kind
+from statuspage.yamlsource import Loc, SourceError, YamlDocument, load_yaml
 
 DEFAULT_CONFIG_NAME = "statuspage.yaml"
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -93,41 +93,6 @@ def cross_check(config: Config) -> list[tuple[Loc, str]]:
                     (("escalation", "tiers", index, "acknowledge_within", key), f"no severity {json.dumps(key)} is defined")
                 )
     return problems
-
-
-def _pydantic_lines(document: YamlDocument, error: ValidationError) -> list[str]:
-    lines = []
-    for item in error.errors():
-        loc = tuple(part for part in item["loc"] if not _is_wrapper_loc(part))
-        message = item["msg"]
-        if item["type"] == "missing":
-            message = "is required"
-        elif item["type"] == "extra_forbidden":
-            message = "is not a known field"
-        elif item["type"] == "literal_error":
-            message = f"{json.dumps(item.get('input'), default=str)} is not one of: {message.removeprefix('Input should be ')}"
-        elif item["type"] == "too_short":
-            message = "needs at least one entry"
-        elif item["type"] == "enum":
-            message = f"{json.dumps(item.get('input'), default=str)} is not one of: {message.removeprefix('Input should be ')}"
-        elif item["type"] in {"model_type", "dict_type", "model_attributes_type"}:
-            message = f"should be a mapping of fields, not {yaml_kind(item.get('input'))}"
-        elif item["type"] in {"tuple_type", "list_type"}:
-            message = f"should be a list, not {yaml_kind(item.get('input'))}"
-        elif item["type"] in {"int_type", "int_parsing", "int_from_float"}:
-            message = f"should be a whole number, not {yaml_kind(item.get('input'))}"
-        elif item["type"] in {"string_type", "str_type"}:
-            message = f"should be text, not {yaml_kind(item.get('input'))}"
-        elif item["type"] in {"bool_type", "bool_parsing"}:
-            message = f"should be true or false, not {yaml_kind(item.get('input'))}"
-        lines.append(document.error(loc, message))
-    return lines
-
-
-
-def _is_wrapper_loc(part: Any) -> bool:
-    # pydantic adds the name of a validator or union branch to some locations; they are not keys.
-    return isinstance(part, str) and (part.startswith("function-") or part in {"by_severity"})
 
 
 @dataclass(frozen=True)
@@ -179,7 +144,9 @@ def parse_config(document: YamlDocument) -> Config:
     try:
         config = Config.model_validate(document.data)
     except ValidationError as exc:
-        raise ConfigError(_pydantic_lines(document, exc)) from None
+        raise ConfigError(
+            [document.error(loc, message) for loc, message in pydantic_errors.problems(exc, pydantic_errors.YAML, wrappers={"by_severity"})]
+        ) from None
     problems = cross_check(config)
     if problems:
         raise ConfigError([document.error(loc, message) for loc, message in problems])

@@ -17,13 +17,14 @@ in :mod:`statuspage.domain.escalation` only ever reads these frozen copies.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
+from statuspage import pydantic_errors
 from statuspage.domain.durations import Duration
 from statuspage.domain.escalation import IncidentView
 from statuspage.domain.playbook import KINDS, ON_RESOLVE_KINDS, Playbook
@@ -40,7 +41,7 @@ from statuspage.playbooks.schema import (
     WaitForAckSpec,
 )
 from statuspage.settings import Config
-from statuspage.yamlsource import Loc, SourceError, YamlDocument, load_yaml, parse_yaml, yaml_kind
+from statuspage.yamlsource import Loc, SourceError, YamlDocument, load_yaml, parse_yaml
 
 __all__ = [
     "PlaybookError",
@@ -309,36 +310,14 @@ def _join(values: Sequence[int]) -> str:
 
 
 def _error_lines(document: YamlDocument, error: ValidationError) -> list[str]:
-    lines: list[tuple[tuple[int, int], str]] = []
-    for item in error.errors():
-        loc = tuple(part for part in item["loc"] if not (isinstance(part, str) and part.startswith("function-")))
-        kind, message = item["type"], item["msg"]
-        value = item.get("input")
-        if kind == "missing":
-            message = "is required"
-        elif kind == "extra_forbidden":
-            if len(loc) == 3 and loc[0] in ("steps", "on_resolve"):
-                message = f"is not a step kind (known: {', '.join(KINDS)})"
-            else:
-                message = "is not a known field"
-        elif kind in {"literal_error", "enum"}:
-            message = f"{json.dumps(value, default=str)} is not one of: {message.removeprefix('Input should be ')}"
-        elif kind == "too_short":
-            message = "needs at least one entry"
-        elif kind in {"model_type", "dict_type", "model_attributes_type"}:
-            message = f"should be a mapping of fields, not {yaml_kind(value)}"
-        elif kind in {"tuple_type", "list_type"}:
-            message = f"should be a list, not {yaml_kind(value)}"
-        elif kind in {"int_type", "int_parsing"}:
-            message = f"should be a whole number, not {yaml_kind(value)}"
-        elif kind in {"string_type"}:
-            message = f"should be text, not {yaml_kind(value)}"
-        elif kind == "greater_than_equal":
-            message = f"{json.dumps(value, default=str)} is less than the minimum, {item.get('ctx', {}).get('ge')}"
-        elif kind == "less_than_equal":
-            message = f"{json.dumps(value, default=str)} is more than the maximum, {item.get('ctx', {}).get('le')}"
-        lines.append((document.position(loc), document.error(loc, message)))
+    def step_kind(loc: Loc, item: ErrorDetails) -> str | None:
+        if item["type"] == "extra_forbidden" and len(loc) == 3 and loc[0] in ("steps", "on_resolve"):
+            return f"is not a step kind (known: {', '.join(KINDS)})"
+        return None
+
+    found = pydantic_errors.problems(error, pydantic_errors.YAML, override=step_kind)
     # In file order, as an editor would list them, not in the order of the model's fields.
-    return [line for _, line in sorted(lines, key=lambda pair: pair[0])]
+    lines = sorted(((document.position(loc), document.error(loc, message)) for loc, message in found), key=lambda pair: pair[0])
+    return [line for _, line in lines]
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.responses import Response
 
+from statuspage import pydantic_errors
 from statuspage.errors import NotFound, UserError
 from statuspage.outbox import database_unavailable
 from statuspage.web.site import problem
@@ -69,46 +70,10 @@ def _field_name(loc: Sequence[int | str]) -> str:
     return ".".join(parts).replace(".[", "[") or "body"
 
 
-def _error_message(error: Any) -> str:
-    kind: str = error["type"]
-    ctx: dict[str, Any] = error.get("ctx") or {}
-    if kind == "missing":
-        return "is required"
-    if kind == "extra_forbidden":
-        return "is not a field of this request"
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        return "must be an integer"
-    if kind == "string_type":
-        return "must be a string"
-    if kind in ("bool_type", "bool_parsing"):
-        return "must be true or false"
-    if kind == "string_too_long":
-        return f"must be at most {ctx.get('max_length')} characters"
-    if kind == "string_too_short":
-        return "must not be empty"
-    if kind == "too_short":
-        return f"must have at least {ctx.get('min_length')} item(s)"
-    if kind in ("literal_error", "enum"):
-        return f"must be one of {ctx.get('expected')}"
-    if kind == "timezone_aware":
-        return "must carry a time zone offset, like 2026-11-25T08:00:00Z"
-    if kind.startswith("datetime"):
-        return "must be an ISO 8601 time with an offset, like 2026-11-25T08:00:00Z"
-    if kind == "greater_than_equal":
-        return f"must be at least {ctx.get('ge')}"
-    if kind == "less_than_equal":
-        return f"must be at most {ctx.get('le')}"
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return "must be a JSON object"
-    if kind == "list_type":
-        return "must be a list"
-    message = str(error.get("msg") or kind)
-    return message[:1].lower() + message[1:]
-
 
 def validation_problem(exc: ValidationError) -> ApiProblem:
     errors: list[dict[str, str | None]] = [
-        {"field": _field_name(error["loc"]), "message": _error_message(error)} for error in exc.errors()
+        {"field": _field_name(error["loc"]), "message": pydantic_errors.describe(error, pydantic_errors.JSON)} for error in exc.errors()
     ]
     return invalid(errors)
 

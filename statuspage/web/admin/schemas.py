@@ -60,7 +60,7 @@ def _checked(check: Callable[[str], object]) -> AfterValidator:
 
 def _one_of(value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
-        raise PydanticCustomError("enum", "must be one of {allowed}", {"allowed": ", ".join(allowed)})
+        raise PydanticCustomError("not_one_of", "must be one of {allowed}", {"allowed": ", ".join(allowed)})
     return value
 
 
