@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from incident_cli.paging import incident_key, last_page_id, say_paging
 from incident_cli.state import NAME, State, pass_state
 from statuspage import validators
+from statuspage.audit.actions import AuditAction
 from statuspage.clickutil import Checked
 from statuspage.db.models import AuditEvent
 from statuspage.domain.durations import describe_seconds
@@ -64,7 +65,7 @@ def severity(state: State, incident_id: str, severity: str) -> None:
         incident = incidents.change_severity(ctx=runtime.context(session, state.actor), incident_id=incident_id, severity=severity)
         change = session.exec(
             select(AuditEvent)
-            .where(AuditEvent.subject_type == "incident", AuditEvent.subject_id == str(incident.id), AuditEvent.action == "incident.severity")
+            .where(AuditEvent.subject_type == "incident", AuditEvent.subject_id == str(incident.id), AuditEvent.action == AuditAction.INCIDENT_SEVERITY)
             .order_by(col(AuditEvent.id).desc())
         ).first()
     after = (change.after if change else None) or {}

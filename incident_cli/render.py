@@ -14,6 +14,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from statuspage.audit.actions import AuditAction
 from statuspage.domain.durations import describe_seconds
 from statuspage.domain.sla import Outcome, TargetEvaluation
 from statuspage.incidents.sla import TARGET_LABELS
@@ -33,57 +34,57 @@ STATUS_STYLE = {
     "under_maintenance": "blue",
 }
 
-AUDIT_WORDS = {
-    "incident.declare": "declared the incident",
-    "incident.acknowledge": "acknowledged",
-    "incident.hand_over": "handed over command",
-    "incident.reopen": "reopened",
-    "incident.resolve": "resolved",
-    "incident.root_cause": "published the root cause",
-    "incident.playbook": "playbook attached",
-    "incident.page": "paged",
-    "incident.notify_channel": "notified channel",
-    "incident.escalate": "escalated",
-    "incident.remind": "reminded to post an update",
-    "incident.escalation_exhausted": "escalation exhausted",
-    "incident.page_failed": "page failed",
-    "incident.slack": "posted to Slack",
-    "incident.severity": "changed severity",
-    "incident.sla_breach": "SLA breached",
-    "incident.sla_pause": "paused SLA clocks",
-    "incident.sla_resume": "resumed SLA clocks",
+AUDIT_WORDS: dict[str, str] = {
+    AuditAction.INCIDENT_DECLARE: "declared the incident",
+    AuditAction.INCIDENT_ACKNOWLEDGE: "acknowledged",
+    AuditAction.INCIDENT_HAND_OVER: "handed over command",
+    AuditAction.INCIDENT_REOPEN: "reopened",
+    AuditAction.INCIDENT_RESOLVE: "resolved",
+    AuditAction.INCIDENT_ROOT_CAUSE: "published the root cause",
+    AuditAction.INCIDENT_PLAYBOOK: "playbook attached",
+    AuditAction.INCIDENT_PAGE: "paged",
+    AuditAction.INCIDENT_NOTIFY_CHANNEL: "notified channel",
+    AuditAction.INCIDENT_ESCALATE: "escalated",
+    AuditAction.INCIDENT_REMIND: "reminded to post an update",
+    AuditAction.INCIDENT_ESCALATION_EXHAUSTED: "escalation exhausted",
+    AuditAction.INCIDENT_PAGE_FAILED: "page failed",
+    AuditAction.INCIDENT_SLACK: "posted to Slack",
+    AuditAction.INCIDENT_SEVERITY: "changed severity",
+    AuditAction.INCIDENT_SLA_BREACH: "SLA breached",
+    AuditAction.INCIDENT_SLA_PAUSE: "paused SLA clocks",
+    AuditAction.INCIDENT_SLA_RESUME: "resumed SLA clocks",
 }
 
 
 def audit_detail(action: str, before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
     """The one line that says what an audit event did; untrusted parts stay plain text."""
     a, b = after or {}, before or {}
-    if action == "incident.hand_over":
+    if action == AuditAction.INCIDENT_HAND_OVER:
         return f"{b.get('commander')} → {a.get('commander')}"
-    if action == "incident.page":
+    if action == AuditAction.INCIDENT_PAGE:
         tier = f"tier {a['tier']}: " if a.get("tier") else ""
         return f"{tier}{a.get('owner')} ({a.get('contact_kind')} {a.get('contact')})"
-    if action == "incident.notify_channel":
+    if action == AuditAction.INCIDENT_NOTIFY_CHANNEL:
         return f"tier {a.get('tier')}: {a.get('channel')}"
-    if action == "incident.escalate":
+    if action == AuditAction.INCIDENT_ESCALATE:
         return f"tier {a.get('from_tier')} → tier {a.get('to_tier')} ({a.get('reason')})"
-    if action == "incident.playbook":
+    if action == AuditAction.INCIDENT_PLAYBOOK:
         return f"{a.get('playbook')} (sev{a.get('severity')})"
-    if action == "incident.severity":
+    if action == AuditAction.INCIDENT_SEVERITY:
         return f"sev{a.get('from')} → sev{a.get('to')}" + (f", playbook {a['playbook']}" if a.get("playbook") else "")
-    if action == "incident.remind":
+    if action == AuditAction.INCIDENT_REMIND:
         return f"{a.get('commander') or 'the commander'}: update due every {a.get('update_every')}"
-    if action == "incident.escalation_exhausted":
+    if action == AuditAction.INCIDENT_ESCALATION_EXHAUSTED:
         return "paged tiers " + ", ".join(str(t) for t in a.get("paged_tiers", [])) + "; nobody acknowledged"
-    if action == "incident.slack":
+    if action == AuditAction.INCIDENT_SLACK:
         return f"{a.get('channel') or 'incidents channel'}: {a.get('text')}"
-    if action == "incident.page_failed":
+    if action == AuditAction.INCIDENT_PAGE_FAILED:
         return f"{a.get('owner')} ({a.get('contact_kind')} {a.get('contact')}): {a.get('error')}"
-    if action == "incident.sla_breach":
+    if action == AuditAction.INCIDENT_SLA_BREACH:
         return f"{str(a.get('target') or '').replace('_', ' ')} target {a.get('promised')} missed"
-    if action == "incident.sla_pause":
+    if action == AuditAction.INCIDENT_SLA_PAUSE:
         return f"waiting on the customer: {a.get('reason')}"
-    if action == "incident.sla_resume":
+    if action == AuditAction.INCIDENT_SLA_RESUME:
         return f"after {describe_seconds(int(a.get('paused_seconds') or 0))}"
     return ""
 
@@ -165,7 +166,7 @@ class Renderer:
                 body.append(f"\n{change.name}: {change.old_status} → {change.new_status}", style="dim")
             rows.append((update.created_at, 1, [self.time(update.created_at), self.status(update.status), Text(update.author), body]))
         for event in detail.events:
-            if event.action in ("incident.update", "incident.resolve", "incident.reopen"):
+            if event.action in (AuditAction.INCIDENT_UPDATE, AuditAction.INCIDENT_RESOLVE, AuditAction.INCIDENT_REOPEN):
                 continue
             words = AUDIT_WORDS.get(event.action, event.action)
             what = Text(audit_detail(event.action, event.before, event.after))

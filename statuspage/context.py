@@ -27,6 +27,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 from sqlalchemy import update
 from sqlmodel import Session, col
 
+from statuspage.audit.actions import AuditAction
 from statuspage.clock import Clock
 from statuspage.db.models import AuditEvent, SiteState, Timer
 from statuspage.domain.enums import Source
@@ -63,7 +64,7 @@ class WriteContext:
     def audit(
         self,
         *,
-        action: str,
+        action: AuditAction,
         subject_type: str,
         subject_id: str | int,
         at: datetime,

@@ -39,6 +39,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from statuspage import outbox
+from statuspage.audit.actions import AuditAction
 from statuspage.context import Process
 from statuspage.db.models import AuditEvent, OutboxMessage
 from statuspage.db.unavailable import database_unavailable
@@ -72,24 +73,24 @@ def describe(event: AuditEvent) -> str | None:
     """One line for a person watching the terminal, for the on-call events a timer causes."""
     after: Mapping[str, Any] = event.after or {}
     who = f"incident {event.subject_id}"
-    if event.action == "incident.page":
+    if event.action == AuditAction.INCIDENT_PAGE:
         tier = f"tier {after.get('tier')}" if after.get("tier") is not None else "directly"
         return f"{who}: page {tier}: {after.get('owner')} ({after.get('contact_kind')} {after.get('contact')})"
-    if event.action == "incident.notify_channel":
+    if event.action == AuditAction.INCIDENT_NOTIFY_CHANNEL:
         return f"{who}: notify {after.get('channel')} (tier {after.get('tier')})"
-    if event.action == "incident.escalate":
+    if event.action == AuditAction.INCIDENT_ESCALATE:
         return f"{who}: escalate tier {after.get('from_tier')} → tier {after.get('to_tier')}: {after.get('reason')}"
-    if event.action == "incident.remind":
+    if event.action == AuditAction.INCIDENT_REMIND:
         every = f" (every {after['update_every']})" if after.get("update_every") else ""
         return f"{who}: reminder to {after.get('commander')}: post a public update{every}"
-    if event.action == "incident.escalation_exhausted":
+    if event.action == AuditAction.INCIDENT_ESCALATION_EXHAUSTED:
         tiers = ", ".join(str(t) for t in after.get("paged_tiers") or []) or "none"
         return f"{who}: nobody acknowledged; every step of the playbook has run (tiers paged: {tiers})"
-    if event.action == "incident.page_failed":
+    if event.action == AuditAction.INCIDENT_PAGE_FAILED:
         return f"{who}: could not page {after.get('owner')} ({after.get('contact_kind')} {after.get('contact')}): {after.get('error')}"
-    if event.action == "incident.slack":
+    if event.action == AuditAction.INCIDENT_SLACK:
         return f"{who}: slack {after.get('channel') or '(incidents channel)'}: {after.get('text')}"
-    if event.action == "incident.update":
+    if event.action == AuditAction.INCIDENT_UPDATE:
         return f"{who}: public update ({after.get('status')}): {after.get('message')}"
     if event.action == sla_watch.ACTION:
         target = str(after.get("target") or "").replace("_", " ")

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from statuspage.audit.actions import AuditAction
 from statuspage.context import WriteContext, write
 from statuspage.db.models import (
     Component,
@@ -57,20 +58,20 @@ def sync_from_config(*, ctx: WriteContext) -> list[str]:
         values: dict[str, Any] = {"name": wanted.name, "description": wanted.description, "position": position, "archived": False}
         if row is None:
             session.add(ComponentGroup(id=wanted.id, created_at=at, updated_at=at, **values))
-            ctx.audit(action="component_group.create", subject_type="component_group", subject_id=wanted.id, at=at, after=values)
+            ctx.audit(action=AuditAction.COMPONENT_GROUP_CREATE, subject_type="component_group", subject_id=wanted.id, at=at, after=values)
             changes.append(f"added group {wanted.id}")
         elif _differs(row, values):
             before = {k: getattr(row, k) for k in values}
             for key, value in values.items():
                 setattr(row, key, value)
             row.updated_at = at
-            ctx.audit(action="component_group.update", subject_type="component_group", subject_id=row.id, at=at, before=before, after=values)
+            ctx.audit(action=AuditAction.COMPONENT_GROUP_UPDATE, subject_type="component_group", subject_id=row.id, at=at, before=before, after=values)
             changes.append(f"updated group {row.id}")
     for row in groups.values():
         if not row.archived:
             row.archived = True
             row.updated_at = at
-            ctx.audit(action="component_group.archive", subject_type="component_group", subject_id=row.id, at=at)
+            ctx.audit(action=AuditAction.COMPONENT_GROUP_ARCHIVE, subject_type="component_group", subject_id=row.id, at=at)
             changes.append(f"archived group {row.id}")
     session.flush()
 
@@ -88,20 +89,20 @@ def sync_from_config(*, ctx: WriteContext) -> list[str]:
         }
         if existing is None:
             session.add(Component(id=wanted_component.id, created_at=at, updated_at=at, **values))
-            ctx.audit(action="component.create", subject_type="component", subject_id=wanted_component.id, at=at, after=values)
+            ctx.audit(action=AuditAction.COMPONENT_CREATE, subject_type="component", subject_id=wanted_component.id, at=at, after=values)
             changes.append(f"added component {wanted_component.id}")
         elif _differs(existing, values):
             before = {k: getattr(existing, k) for k in values}
             for key, value in values.items():
                 setattr(existing, key, value)
             existing.updated_at = at
-            ctx.audit(action="component.update", subject_type="component", subject_id=existing.id, at=at, before=before, after=values)
+            ctx.audit(action=AuditAction.COMPONENT_UPDATE, subject_type="component", subject_id=existing.id, at=at, before=before, after=values)
             changes.append(f"updated component {existing.id}")
     for existing in components.values():
         if not existing.archived:
             existing.archived = True
             existing.updated_at = at
-            ctx.audit(action="component.archive", subject_type="component", subject_id=existing.id, at=at)
+            ctx.audit(action=AuditAction.COMPONENT_ARCHIVE, subject_type="component", subject_id=existing.id, at=at)
             changes.append(f"archived component {existing.id}")
     state = session.get(SiteState, 1)
     if state is not None:
@@ -196,7 +197,7 @@ def set_status(*, ctx: WriteContext, component_id: str, status: str) -> list[dic
     component.base_status = new.value
     changes = refresh_statuses(session=ctx.session, component_ids=[component.id], at=at)
     ctx.audit(
-        action="component.set_status",
+        action=AuditAction.COMPONENT_SET_STATUS,
         subject_type="component",
         subject_id=component.id,
         at=at,

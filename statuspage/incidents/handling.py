@@ -4,6 +4,7 @@ clocks run, and its root cause. Each is audited like every other change (see
 
 from __future__ import annotations
 
+from statuspage.audit.actions import AuditAction
 from statuspage.context import WriteContext, write
 from statuspage.db.models import Incident
 from statuspage.domain.enums import IncidentStatus
@@ -29,7 +30,7 @@ def hand_over(*, ctx: WriteContext, incident_id: int | str, to: str) -> Incident
     incident.commander = new_commander
     incident.updated_at = when
     ctx.audit(
-        action="incident.hand_over",
+        action=AuditAction.INCIDENT_HAND_OVER,
         subject_type="incident",
         subject_id=incident.id or 0,
         at=when,
@@ -60,7 +61,7 @@ def pause_sla(*, ctx: WriteContext, incident_id: int | str, reason: str) -> Inci
     incident.sla_pauses = [*(incident.sla_pauses or []), pause]
     incident.updated_at = when
     ctx.audit(
-        action="incident.sla_pause",
+        action=AuditAction.INCIDENT_SLA_PAUSE,
         subject_type="incident",
         subject_id=incident.id or 0,
         at=when,
@@ -79,7 +80,7 @@ def resume_sla(*, ctx: WriteContext, incident_id: int | str) -> Incident:
     paused_since = close_pause(incident, when)
     incident.updated_at = when
     ctx.audit(
-        action="incident.sla_resume",
+        action=AuditAction.INCIDENT_SLA_RESUME,
         subject_type="incident",
         subject_id=incident.id or 0,
         at=when,
@@ -105,7 +106,7 @@ def record_root_cause(
     now = ctx.now()
     incident.updated_at = max(incident.updated_at, now)
     ctx.audit(
-        action="incident.root_cause",
+        action=AuditAction.INCIDENT_ROOT_CAUSE,
         subject_type="incident",
         subject_id=incident.id or 0,
         at=now,

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import select
 
+from statuspage.audit.actions import AuditAction
 from statuspage.components.service import get_components, parse_status, refresh_statuses
 from statuspage.context import WriteContext, write
 from statuspage.db.models import Incident, IncidentComponent, IncidentUpdate, Timer
@@ -188,7 +189,7 @@ def declare(
         affected=affected,
     )
     ctx.audit(
-        action="incident.declare",
+        action=AuditAction.INCIDENT_DECLARE,
         subject_type="incident",
         subject_id=incident.id,
         at=now,
@@ -240,7 +241,7 @@ def post_update(
         affected=affected,
     )
     ctx.audit(
-        action="incident.update",
+        action=AuditAction.INCIDENT_UPDATE,
         subject_type="incident",
         subject_id=incident.id or 0,
         at=when,
@@ -280,7 +281,7 @@ def resolve(
         affected=affected,
     )
     ctx.audit(
-        action="incident.resolve",
+        action=AuditAction.INCIDENT_RESOLVE,
         subject_type="incident",
         subject_id=incident.id or 0,
         at=when,
@@ -326,7 +327,7 @@ def reopen(
         affected=affected,
     )
     ctx.audit(
-        action="incident.reopen",
+        action=AuditAction.INCIDENT_REOPEN,
         subject_type="incident",
         subject_id=incident.id or 0,
         at=when,
@@ -359,7 +360,7 @@ def acknowledge(*, ctx: WriteContext, incident_id: int | str, by: str | None = N
     incident.acknowledged_by = who
     incident.updated_at = when
     ctx.audit(
-        action="incident.acknowledge",
+        action=AuditAction.INCIDENT_ACKNOWLEDGE,
         subject_type="incident",
         subject_id=incident.id or 0,
         at=when,
@@ -403,7 +404,7 @@ def change_severity(*, ctx: WriteContext, incident_id: int | str, severity: int 
     incident.severity = level
     incident.updated_at = when
     ctx.audit(
-        action="incident.severity",
+        action=AuditAction.INCIDENT_SEVERITY,
         subject_type="incident",
         subject_id=incident.id,
         at=when,

@@ -28,6 +28,7 @@ from sqlalchemy import and_, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from statuspage.audit.actions import AuditAction
 from statuspage.context import Actor, Process, WriteContext, write
 from statuspage.db.models import AuditEvent, Incident, Timer
 from statuspage.domain.businesstime import BusinessCalendar
@@ -38,7 +39,7 @@ from statuspage.settings import Config
 
 log = logging.getLogger(__name__)
 
-ACTION = "incident.sla_breach"
+ACTION = AuditAction.INCIDENT_SLA_BREACH
 KIND = "sla_breach"
 KEY_PREFIX = "sla:"
 # Incidents resolved longer ago than this are no longer looked at: their breaches, if any, were

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from statuspage.audit.actions import AuditAction
 from statuspage.components.service import get_components, refresh_statuses
 from statuspage.context import WriteContext, write
 from statuspage.db.models import Component, Maintenance, MaintenanceComponent, MaintenanceUpdate
@@ -92,7 +93,7 @@ def schedule(
         )
     )
     ctx.audit(
-        action="maintenance.schedule",
+        action=AuditAction.MAINTENANCE_SCHEDULE,
         subject_type="maintenance",
         subject_id=maintenance.id,
         at=now,
@@ -137,7 +138,7 @@ def set_status(
     )
     ctx.session.add(update)
     ctx.audit(
-        action="maintenance.set_status",
+        action=AuditAction.MAINTENANCE_SET_STATUS,
         subject_type="maintenance",
         subject_id=maintenance.id or 0,
         at=when,

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from statuspage.audit.actions import AuditAction
 from statuspage.context import WriteContext, write
 from statuspage.db.models import EscalationRun, Incident, PageSent, Timer
 from statuspage.domain import escalation as machine
@@ -65,14 +66,14 @@ BUILTIN_NAME = "builtin"
 # (the public timeline, webhook receivers) can leave out.
 ONCALL_ACTIONS = frozenset(
     {
-        "incident.playbook",
-        "incident.page",
-        "incident.notify_channel",
-        "incident.escalate",
-        "incident.remind",
-        "incident.escalation_exhausted",
-        "incident.slack",
-        "incident.page_failed",
+        AuditAction.INCIDENT_PLAYBOOK,
+        AuditAction.INCIDENT_PAGE,
+        AuditAction.INCIDENT_NOTIFY_CHANNEL,
+        AuditAction.INCIDENT_ESCALATE,
+        AuditAction.INCIDENT_REMIND,
+        AuditAction.INCIDENT_ESCALATION_EXHAUSTED,
+        AuditAction.INCIDENT_SLACK,
+        AuditAction.INCIDENT_PAGE_FAILED,
     }
 )
 # The severity that must always page, playbook file or not.
@@ -192,7 +193,7 @@ def attach(ctx: WriteContext, incident: Incident, playbook: Playbook, *, at: dat
     ctx.session.add(run)
     ctx.session.flush()
     ctx.audit(
-        action="incident.playbook",
+        action=AuditAction.INCIDENT_PLAYBOOK,
         subject_type="incident",
         subject_id=incident.id,
         at=at,
@@ -356,7 +357,7 @@ def report_failed_page(
         if c.slack_channel and c.address != contact
     ]
     ctx.audit(
-        action="incident.page_failed",
+        action=AuditAction.INCIDENT_PAGE_FAILED,
         subject_type="incident",
         subject_id=incident_id,
         at=ctx.now(),
@@ -378,7 +379,7 @@ def _perform(
     assert incident.id is not None
     session = ctx.session
 
-    def audit(action_name: str, after: Mapping[str, Any]) -> None:
+    def audit(action_name: AuditAction, after: Mapping[str, Any]) -> None:
         ctx.audit(action=action_name, subject_type="incident", subject_id=incident.id or 0, at=at, after=dict(after))
 
     if isinstance(action, machine.Page):
@@ -395,7 +396,7 @@ def _perform(
             )
         )
         audit(
-            "incident.page",
+            AuditAction.INCIDENT_PAGE,
             {
                 "step": action.step,
                 "loop": action.loop,
@@ -406,7 +407,7 @@ def _perform(
             },
         )
     elif isinstance(action, machine.NotifyChannel):
-        audit("incident.notify_channel", {"step": action.step, "tier": action.tier, "channel": action.channel})
+        audit(AuditAction.INCIDENT_NOTIFY_CHANNEL, {"step": action.step, "tier": action.tier, "channel": action.channel})
     elif isinstance(action, machine.ScheduleTimer):
         timers.schedule(
             session,
@@ -420,15 +421,15 @@ def _perform(
     elif isinstance(action, machine.CancelTimer):
         timers.cancel(session, incident_id=incident.id, key=action.key)
     elif isinstance(action, machine.Escalated):
-        audit("incident.escalate", {"from_tier": action.from_tier, "to_tier": action.to_tier, "reason": action.reason})
+        audit(AuditAction.INCIDENT_ESCALATE, {"from_tier": action.from_tier, "to_tier": action.to_tier, "reason": action.reason})
     elif isinstance(action, machine.PostUpdate | machine.SetComponent):
         publish(ctx, incident, action, at)
     elif isinstance(action, machine.SlackPost):
-        audit("incident.slack", {"channel": action.channel, "text": action.text})
+        audit(AuditAction.INCIDENT_SLACK, {"channel": action.channel, "text": action.text})
     elif isinstance(action, machine.RemindCommander):
-        audit("incident.remind", {"commander": incident.commander, "update_every": action.update_every})
+        audit(AuditAction.INCIDENT_REMIND, {"commander": incident.commander, "update_every": action.update_every})
     elif isinstance(action, machine.Exhausted):
-        audit("incident.escalation_exhausted", {"paged_tiers": list(action.paged_tiers)})
+        audit(AuditAction.INCIDENT_ESCALATION_EXHAUSTED, {"paged_tiers": list(action.paged_tiers)})
     else:  # pragma: no cover - a new action kind the engine does not know yet
         raise TypeError(f"the engine cannot perform {action!r}")
 

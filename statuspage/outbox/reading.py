@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
+from statuspage.audit.actions import AuditAction
 from statuspage.context import WriteContext, write
 from statuspage.db.models import OutboxMessage
 from statuspage.errors import Conflict, NotFound
@@ -138,7 +139,7 @@ def _retry_dead(*, ctx: WriteContext, ids: Sequence[int] | None) -> list[OutboxM
     now = ctx.now()
     for message in messages:
         ctx.audit(
-            action="outbox.retry",
+            action=AuditAction.OUTBOX_RETRY,
             subject_type="outbox_message",
             subject_id=message.id or 0,
             at=now,

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from statuspage.audit.actions import AuditAction
 from statuspage.db.models import ActionItem, AuditEvent, ContributingFactor, Incident, IncidentUpdate, Postmortem
 from statuspage.domain.durations import describe_seconds
 from statuspage.domain.sla import IncidentEvaluation, Outcome, TargetEvaluation
@@ -36,7 +37,7 @@ NARRATIVES = {
 NARRATIVE_BLOCK = re.compile(r"^<!-- narrative:([a-z0-9_-]+) -->\n(.*?)^<!-- /narrative -->$", re.DOTALL | re.MULTILINE)
 MAX_SLUG = 60
 # Audit actions already told by an incident update of their own, or not part of the story.
-SKIPPED_ACTIONS = frozenset({"incident.update", "incident.slack"})
+SKIPPED_ACTIONS = frozenset({AuditAction.INCIDENT_UPDATE, AuditAction.INCIDENT_SLACK})
 
 
 @dataclass(frozen=True)
@@ -158,39 +159,39 @@ def _event_text(event: AuditEvent) -> str:
     after: dict[str, Any] = event.after or {}
     who = event.actor
     match event.action:
-        case "incident.declare":
+        case AuditAction.INCIDENT_DECLARE:
             return f"Declared by {who}"
-        case "incident.acknowledge":
+        case AuditAction.INCIDENT_ACKNOWLEDGE:
             return f"Acknowledged by {after.get('acknowledged_by') or who}"
-        case "incident.page":
+        case AuditAction.INCIDENT_PAGE:
             tier = f" (tier {after['tier']})" if after.get("tier") is not None else ""
             return f"Paged {after.get('owner', '?')}{tier} by {after.get('contact_kind', '?')}"
-        case "incident.escalate":
+        case AuditAction.INCIDENT_ESCALATE:
             reason = f": {after['reason']}" if after.get("reason") else ""
             return f"Escalated from tier {after.get('from_tier', '?')} to tier {after.get('to_tier', '?')}{reason}"
-        case "incident.notify_channel":
+        case AuditAction.INCIDENT_NOTIFY_CHANNEL:
             return f"Notified channel {after.get('channel', '?')}"
-        case "incident.playbook":
+        case AuditAction.INCIDENT_PLAYBOOK:
             return f"Playbook {after.get('playbook', '?')} attached"
-        case "incident.hand_over":
+        case AuditAction.INCIDENT_HAND_OVER:
             return f"Command handed over to {after.get('commander', '?')} by {who}"
-        case "incident.severity":
+        case AuditAction.INCIDENT_SEVERITY:
             return f"Severity changed to Sev-{after.get('to', after.get('severity', '?'))} by {who}"
-        case "incident.resolve":
+        case AuditAction.INCIDENT_RESOLVE:
             return f"Resolved by {who}"
-        case "incident.reopen":
+        case AuditAction.INCIDENT_REOPEN:
             return f"Reopened by {who}"
-        case "incident.root_cause":
+        case AuditAction.INCIDENT_ROOT_CAUSE:
             return f"Root cause recorded by {who}"
-        case "incident.sla_pause":
+        case AuditAction.INCIDENT_SLA_PAUSE:
             return f"SLA clocks paused by {who}: {after.get('reason', '')}"
-        case "incident.sla_resume":
+        case AuditAction.INCIDENT_SLA_RESUME:
             return f"SLA clocks resumed by {who}"
-        case "incident.escalation_exhausted":
+        case AuditAction.INCIDENT_ESCALATION_EXHAUSTED:
             return "Escalation exhausted: nobody acknowledged"
-        case "incident.page_failed":
+        case AuditAction.INCIDENT_PAGE_FAILED:
             return f"Page to {after.get('owner', '?')} by {after.get('contact_kind', '?')} failed: {after.get('error', '')}"
-        case "incident.remind":
+        case AuditAction.INCIDENT_REMIND:
             return "Commander reminded to post an update"
         case _:
             return f"{event.action} by {who}"

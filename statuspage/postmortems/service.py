@@ -17,6 +17,7 @@ from datetime import date, datetime
 from sqlmodel import Session, col, select
 
 from statuspage import validators
+from statuspage.audit.actions import AuditAction
 from statuspage.context import WriteContext, write
 from statuspage.db.models import ActionItem, ContributingFactor, Incident, Postmortem
 from statuspage.errors import Conflict, InvalidInput, NotFound, UserError
@@ -109,7 +110,7 @@ def add_factor(*, ctx: WriteContext, incident_id: int | str, text: str) -> Contr
     ctx.session.add(factor)
     ctx.session.flush()
     ctx.audit(
-        action="postmortem.factor",
+        action=AuditAction.POSTMORTEM_FACTOR,
         subject_type="postmortem",
         subject_id=incident.id,
         at=now,
@@ -133,7 +134,7 @@ def set_why_chain(*, ctx: WriteContext, incident_id: int | str, whys: Sequence[s
     row.why_chain = chain or None
     now = _touch(ctx, row)
     ctx.audit(
-        action="postmortem.why_chain",
+        action=AuditAction.POSTMORTEM_WHY_CHAIN,
         subject_type="postmortem",
         subject_id=incident.id or 0,
         at=now,
@@ -158,7 +159,7 @@ def set_gaps(
         row.response_gap = clean_text(response_gap, field="response_gap", limit=MAX_BODY, required=False)
     now = _touch(ctx, row)
     ctx.audit(
-        action="postmortem.gaps",
+        action=AuditAction.POSTMORTEM_GAPS,
         subject_type="postmortem",
         subject_id=incident.id or 0,
         at=now,
@@ -215,7 +216,7 @@ def add_action(
     ctx.session.add(item)
     ctx.session.flush()
     ctx.audit(
-        action="action_item.add",
+        action=AuditAction.ACTION_ITEM_ADD,
         subject_type="action_item",
         subject_id=item.id or 0,
         at=now,
@@ -248,7 +249,7 @@ def complete_action(*, ctx: WriteContext, action_id: int | str) -> ActionItem:
     item.done_at = now
     ctx.session.add(item)
     ctx.audit(
-        action="action_item.done",
+        action=AuditAction.ACTION_ITEM_DONE,
         subject_type="action_item",
         subject_id=item.id or 0,
         at=now,
@@ -268,7 +269,7 @@ def publish(*, ctx: WriteContext, incident_id: int | str) -> Postmortem:
     row.published_at = now
     row.published_by = ctx.actor.name
     ctx.audit(
-        action="postmortem.publish",
+        action=AuditAction.POSTMORTEM_PUBLISH,
         subject_type="postmortem",
         subject_id=incident.id or 0,
         at=now,

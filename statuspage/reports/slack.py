@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from statuspage import outbox
+from statuspage.audit.actions import AuditAction
 from statuspage.context import WriteContext, write
 from statuspage.db.models import OutboxMessage
 from statuspage.domain.report import breach_causes
@@ -48,7 +49,7 @@ def queue_slack_summary(*, ctx: WriteContext, report: MonthlyReport) -> OutboxMe
     data = slack_summary(report)
     now = ctx.now()
     ctx.audit(
-        action="report.post",
+        action=AuditAction.REPORT_POST,
         subject_type="report",
         subject_id=report.month,
         at=now,

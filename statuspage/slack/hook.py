@@ -36,6 +36,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from statuspage import outbox
+from statuspage.audit.actions import AuditAction
 from statuspage.context import WriteContext
 from statuspage.db.models import AuditEvent, Incident, IncidentUpdate
 from statuspage.settings import Config, SlackConfig
@@ -49,48 +50,48 @@ POST = "slack.post"
 # A headline edit waits this long, so that the changes of a few seconds make one chat.update.
 COALESCE_WINDOW = timedelta(seconds=3)
 
-REPLY_TEMPLATES = {
-    "incident.update": "update",
-    "incident.resolve": "resolve",
-    "incident.reopen": "reopen",
-    "incident.acknowledge": "acknowledge",
-    "incident.hand_over": "handover",
-    "incident.handover": "handover",
-    "incident.root_cause": "root_cause",
-    "incident.playbook": "playbook",
-    "incident.escalate": "escalate",
-    "incident.remind": "remind",
-    "incident.escalation_exhausted": "exhausted",
-    "incident.severity": "severity",
-    "incident.sla_breach": "sla_breach",
-    "incident.sla_pause": "sla_pause",
-    "incident.sla_resume": "sla_resume",
+REPLY_TEMPLATES: dict[str, str] = {
+    AuditAction.INCIDENT_UPDATE: "update",
+    AuditAction.INCIDENT_RESOLVE: "resolve",
+    AuditAction.INCIDENT_REOPEN: "reopen",
+    AuditAction.INCIDENT_ACKNOWLEDGE: "acknowledge",
+    AuditAction.INCIDENT_HAND_OVER: "handover",
+    AuditAction.INCIDENT_HANDOVER_EARLY: "handover",
+    AuditAction.INCIDENT_ROOT_CAUSE: "root_cause",
+    AuditAction.INCIDENT_PLAYBOOK: "playbook",
+    AuditAction.INCIDENT_ESCALATE: "escalate",
+    AuditAction.INCIDENT_REMIND: "remind",
+    AuditAction.INCIDENT_ESCALATION_EXHAUSTED: "exhausted",
+    AuditAction.INCIDENT_SEVERITY: "severity",
+    AuditAction.INCIDENT_SLA_BREACH: "sla_breach",
+    AuditAction.INCIDENT_SLA_PAUSE: "sla_pause",
+    AuditAction.INCIDENT_SLA_RESUME: "sla_resume",
 }
 # Changes to what the headline shows (status, severity, commander, acknowledgement, who is paged),
 # and the cadence reminder, so that how long the incident has been open is counted again.
 HEADLINE_ACTIONS = frozenset(
     {
-        "incident.update",
-        "incident.resolve",
-        "incident.reopen",
-        "incident.acknowledge",
-        "incident.hand_over",
-        "incident.handover",
-        "incident.severity",
-        "incident.escalate",
-        "incident.page",
-        "incident.escalation_exhausted",
-        "incident.remind",
+        AuditAction.INCIDENT_UPDATE,
+        AuditAction.INCIDENT_RESOLVE,
+        AuditAction.INCIDENT_REOPEN,
+        AuditAction.INCIDENT_ACKNOWLEDGE,
+        AuditAction.INCIDENT_HAND_OVER,
+        AuditAction.INCIDENT_HANDOVER_EARLY,
+        AuditAction.INCIDENT_SEVERITY,
+        AuditAction.INCIDENT_ESCALATE,
+        AuditAction.INCIDENT_PAGE,
+        AuditAction.INCIDENT_ESCALATION_EXHAUSTED,
+        AuditAction.INCIDENT_REMIND,
     }
 )
 HANDLED = frozenset(
     {
         *REPLY_TEMPLATES,
-        "incident.declare",
-        "incident.page",
-        "incident.page_failed",
-        "incident.notify_channel",
-        "incident.slack",
+        AuditAction.INCIDENT_DECLARE,
+        AuditAction.INCIDENT_PAGE,
+        AuditAction.INCIDENT_PAGE_FAILED,
+        AuditAction.INCIDENT_NOTIFY_CHANNEL,
+        AuditAction.INCIDENT_SLACK,
     }
 )
 CONTACT_LABELS = {"slack_user": "Slack", "slack_channel": "Slack channel", "phone": "phone", "email": "email"}
@@ -166,7 +167,7 @@ def plan(
     actions = [event.action for event in events]
     # A playbook's on_resolve steps run before the resolution is recorded (so that they may still
     # post a public update), but a note they leave in the thread follows the resolution there.
-    resolution = actions.index("incident.resolve") if "incident.resolve" in actions else -1
+    resolution = actions.index(AuditAction.INCIDENT_RESOLVE) if AuditAction.INCIDENT_RESOLVE in actions else -1
     after_resolution: list[Planned] = []
 
     def reply(template: str, data: dict[str, Any], *, after_resolve: bool = False) -> None:
@@ -189,7 +190,7 @@ def plan(
             )
         )
 
-    if "incident.declare" in actions:
+    if AuditAction.INCIDENT_DECLARE in actions:
         planned.append(
             Planned(
                 HEADLINE_POST,
@@ -204,9 +205,9 @@ def plan(
         after = event.after or {}
         before = event.before or {}
         action = event.action
-        if action != "incident.page":
+        if action != AuditAction.INCIDENT_PAGE:
             paging = None
-        if action == "incident.page":
+        if action == AuditAction.INCIDENT_PAGE:
             step = (after.get("step"), after.get("loop"))
             if paging is None or paging["step"] != step:
                 paging = {"step": step, "tier": after.get("tier"), "owners": []}
@@ -242,7 +243,7 @@ def plan(
                 )
             elif kind == "slack_channel" and contact:
                 post(contact, {"reason": "owner", "owner": after.get("owner"), "tier": after.get("tier")})
-        elif action == "incident.page_failed":
+        elif action == AuditAction.INCIDENT_PAGE_FAILED:
             kind = str(after.get("contact_kind"))
             failed = {
                 "owner": after.get("owner"),
@@ -260,9 +261,9 @@ def plan(
                         {"kind": "post", "template": "page_failed", "incident": facts, "data": failed},
                     )
                 )
-        elif action == "incident.notify_channel" and after.get("channel"):
+        elif action == AuditAction.INCIDENT_NOTIFY_CHANNEL and after.get("channel"):
             post(str(after["channel"]), {"reason": "tier", "tier": after.get("tier")})
-        elif action == "incident.slack":
+        elif action == AuditAction.INCIDENT_SLACK:
             text = str(after.get("text") or "")
             if after.get("channel"):
                 post(str(after["channel"]), {"reason": "text", "text": text})
@@ -270,7 +271,7 @@ def plan(
                 reply("custom", {"text": text}, after_resolve=position < resolution)
         elif action in REPLY_TEMPLATES:
             reply(REPLY_TEMPLATES[action], _reply_data(event, before, after))
-            if action == "incident.resolve":
+            if action == AuditAction.INCIDENT_RESOLVE:
                 planned.extend(after_resolution)
                 after_resolution.clear()
     planned.extend(after_resolution)
@@ -279,7 +280,7 @@ def plan(
     for message in planned:
         message.payload.get("data", {}).pop("step", None)
 
-    if "incident.declare" not in actions and HEADLINE_ACTIONS.intersection(actions):
+    if AuditAction.INCIDENT_DECLARE not in actions and HEADLINE_ACTIONS.intersection(actions):
         planned.append(
             Planned(
                 HEADLINE_UPDATE,
@@ -295,36 +296,36 @@ def plan(
 def _reply_data(event: AuditEvent, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     action = event.action
     author = event.actor
-    if action in {"incident.update", "incident.reopen"}:
+    if action in {AuditAction.INCIDENT_UPDATE, AuditAction.INCIDENT_REOPEN}:
         return {"status": after.get("status"), "message": after.get("message") or "", "author": author}
-    if action == "incident.resolve":
+    if action == AuditAction.INCIDENT_RESOLVE:
         return {"message": after.get("message") or "", "author": author}
-    if action == "incident.acknowledge":
+    if action == AuditAction.INCIDENT_ACKNOWLEDGE:
         return {"by": after.get("acknowledged_by") or author, "author": author}
-    if action in {"incident.hand_over", "incident.handover"}:
+    if action in {AuditAction.INCIDENT_HAND_OVER, AuditAction.INCIDENT_HANDOVER_EARLY}:
         return {"from": before.get("commander"), "to": after.get("commander"), "author": author}
-    if action == "incident.root_cause":
+    if action == AuditAction.INCIDENT_ROOT_CAUSE:
         return {"root_cause": after.get("root_cause"), "remediation": after.get("remediation")}
-    if action == "incident.playbook":
+    if action == AuditAction.INCIDENT_PLAYBOOK:
         return {"playbook": after.get("playbook"), "severity": after.get("severity")}
-    if action == "incident.escalate":
+    if action == AuditAction.INCIDENT_ESCALATE:
         return {
             "from_tier": after.get("from_tier"),
             "to_tier": after.get("to_tier"),
             "reason": after.get("reason") or "",
         }
-    if action == "incident.remind":
+    if action == AuditAction.INCIDENT_REMIND:
         return {"commander": after.get("commander"), "update_every": after.get("update_every")}
-    if action == "incident.escalation_exhausted":
+    if action == AuditAction.INCIDENT_ESCALATION_EXHAUSTED:
         return {"paged_tiers": list(after.get("paged_tiers") or [])}
-    if action == "incident.severity":
+    if action == AuditAction.INCIDENT_SEVERITY:
         return {"from": after.get("from"), "to": after.get("to"), "playbook": after.get("playbook")}
-    if action == "incident.sla_breach":
+    if action == AuditAction.INCIDENT_SLA_BREACH:
         target = str(after.get("target") or "")
         return {"target": target.replace("_", " "), "promised": after.get("promised"), "deadline": after.get("deadline")}
-    if action == "incident.sla_pause":
+    if action == AuditAction.INCIDENT_SLA_PAUSE:
         return {"reason": after.get("reason") or "", "author": author}
-    if action == "incident.sla_resume":
+    if action == AuditAction.INCIDENT_SLA_RESUME:
         return {"paused_seconds": after.get("paused_seconds"), "author": author}
     return dict(after)
 
@@ -345,7 +346,7 @@ def enqueue_changes(ctx: WriteContext) -> None:
         incident = ctx.session.get(Incident, incident_id)
         if incident is None:
             continue
-        pages = any(event.action == "incident.page" for event in events)
+        pages = any(event.action == AuditAction.INCIDENT_PAGE for event in events)
         declared_with = declaration_message(ctx.session, incident_id) if pages else None
         for message in plan(incident, events, ctx.config, declared_with=declared_with):
             row = outbox.enqueue(

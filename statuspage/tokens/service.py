@@ -23,6 +23,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
+from statuspage.audit.actions import AuditAction
 from statuspage.context import WriteContext, write
 from statuspage.db.models import ApiToken
 from statuspage.errors import Conflict, InvalidInput, NotFound
@@ -98,7 +99,7 @@ def create_token(*, ctx: WriteContext, name: str, scope: str) -> tuple[ApiToken,
         raise Conflict(f"a token named {clean_name!r} already exists; choose another name", field="name") from None
     assert token.id is not None
     ctx.audit(
-        action="token.create",
+        action=AuditAction.TOKEN_CREATE,
         subject_type="api_token",
         subject_id=token.id,
         at=now,
@@ -116,7 +117,7 @@ def revoke_token(*, ctx: WriteContext, name: str) -> ApiToken:
     now = ctx.now()
     token.revoked_at = now
     ctx.audit(
-        action="token.revoke",
+        action=AuditAction.TOKEN_REVOKE,
         subject_type="api_token",
         subject_id=token.id or 0,
         at=now,

@@ -18,6 +18,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from statuspage import outbox
+from statuspage.audit.actions import AuditAction
 from statuspage.context import WriteContext, write
 from statuspage.db.models import AuditEvent, Incident, Maintenance, OutboxMessage, WebhookSubscriber
 from statuspage.domain.enums import MaintenanceStatus
@@ -90,7 +91,7 @@ def subscribe(*, ctx: WriteContext, url: str, description: str | None = None) ->
     ctx.session.flush()
     assert subscriber.id is not None
     ctx.audit(
-        action="webhook.subscribe",
+        action=AuditAction.WEBHOOK_SUBSCRIBE,
         subject_type=SUBJECT_TYPE,
         subject_id=subscriber.id,
         at=now,
@@ -131,7 +132,7 @@ def disable(*, ctx: WriteContext, subscriber_id: int | str, reason: str = "disab
     assert subscriber.id is not None
     _bury_pending(ctx, subscriber.id, f"webhook {subscriber.id} disabled: {reason}")
     ctx.audit(
-        action="webhook.disable",
+        action=AuditAction.WEBHOOK_DISABLE,
         subject_type=SUBJECT_TYPE,
         subject_id=subscriber.id,
         at=now,
@@ -148,7 +149,7 @@ def remove(*, ctx: WriteContext, subscriber_id: int | str) -> WebhookSubscriber:
     assert subscriber.id is not None
     _bury_pending(ctx, subscriber.id, f"webhook {subscriber.id} removed")
     ctx.audit(
-        action="webhook.remove",
+        action=AuditAction.WEBHOOK_REMOVE,
         subject_type=SUBJECT_TYPE,
         subject_id=subscriber.id,
         at=ctx.now(),
@@ -177,12 +178,12 @@ def _bury_pending(ctx: WriteContext, subscriber_id: int, reason: str) -> None:
 # Changes that only responders see. Subscribers get the public record (the Statuspage v2 incident),
 # so these would send a copy identical to the last one.
 RESPONDER_ACTIONS = ONCALL_ACTIONS | {
-    "incident.acknowledge",
-    "incident.hand_over",
-    "incident.handover",
-    "incident.sla_breach",
-    "incident.sla_pause",
-    "incident.sla_resume",
+    AuditAction.INCIDENT_ACKNOWLEDGE,
+    AuditAction.INCIDENT_HAND_OVER,
+    AuditAction.INCIDENT_HANDOVER_EARLY,
+    AuditAction.INCIDENT_SLA_BREACH,
+    AuditAction.INCIDENT_SLA_PAUSE,
+    AuditAction.INCIDENT_SLA_RESUME,
 }
 
 
@@ -250,10 +251,10 @@ def _event_name(subject_type: str, events: Sequence[AuditEvent]) -> str:
     of it), otherwise what the last change was: ``resolved``/``completed`` or ``updated``."""
     actions = [event.action for event in events]
     if subject_type == "incident":
-        if "incident.declare" in actions:
+        if AuditAction.INCIDENT_DECLARE in actions:
             return "incident.created"
-        return "incident.resolved" if actions[-1] == "incident.resolve" else "incident.updated"
-    if "maintenance.schedule" in actions:
+        return "incident.resolved" if actions[-1] == AuditAction.INCIDENT_RESOLVE else "incident.updated"
+    if AuditAction.MAINTENANCE_SCHEDULE in actions:
         return "maintenance.created"
     last = events[-1]
     if last.after and last.after.get("status") == MaintenanceStatus.COMPLETED.value:

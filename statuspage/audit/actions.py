@@ -1,0 +1,67 @@
+"""Every audit action the product writes, in one place: the services and the on-call engine
+write them, and the Slack hook, the worker's console, ``incident show``, the postmortem
+timeline, webhooks and retention read them. A name is part of the record people keep for
+years, so a new action is added here and an existing one is never renamed.
+
+The values are the stored names; :class:`AuditAction` compares equal to them, so rows written
+by any version read the same.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AuditAction(StrEnum):
+    # An incident's public life (statuspage.incidents).
+    INCIDENT_DECLARE = "incident.declare"
+    INCIDENT_UPDATE = "incident.update"
+    INCIDENT_RESOLVE = "incident.resolve"
+    INCIDENT_REOPEN = "incident.reopen"
+    INCIDENT_ACKNOWLEDGE = "incident.acknowledge"
+    INCIDENT_SEVERITY = "incident.severity"
+    INCIDENT_HAND_OVER = "incident.hand_over"
+    # The same change, as early versions recorded it: still read, never written.
+    INCIDENT_HANDOVER_EARLY = "incident.handover"
+    INCIDENT_ROOT_CAUSE = "incident.root_cause"
+    INCIDENT_SLA_PAUSE = "incident.sla_pause"
+    INCIDENT_SLA_RESUME = "incident.sla_resume"
+    INCIDENT_SLA_BREACH = "incident.sla_breach"
+    # What the on-call engine did (statuspage.oncall.engine) and what the outbox could not do.
+    INCIDENT_PLAYBOOK = "incident.playbook"
+    INCIDENT_PAGE = "incident.page"
+    INCIDENT_PAGE_FAILED = "incident.page_failed"
+    INCIDENT_NOTIFY_CHANNEL = "incident.notify_channel"
+    INCIDENT_ESCALATE = "incident.escalate"
+    INCIDENT_REMIND = "incident.remind"
+    INCIDENT_ESCALATION_EXHAUSTED = "incident.escalation_exhausted"
+    INCIDENT_SLACK = "incident.slack"
+    # Postmortems (statuspage.postmortems).
+    POSTMORTEM_FACTOR = "postmortem.factor"
+    POSTMORTEM_WHY_CHAIN = "postmortem.why_chain"
+    POSTMORTEM_GAPS = "postmortem.gaps"
+    POSTMORTEM_PUBLISH = "postmortem.publish"
+    ACTION_ITEM_ADD = "action_item.add"
+    ACTION_ITEM_DONE = "action_item.done"
+    # Components and maintenance.
+    COMPONENT_CREATE = "component.create"
+    COMPONENT_UPDATE = "component.update"
+    COMPONENT_ARCHIVE = "component.archive"
+    COMPONENT_SET_STATUS = "component.set_status"
+    COMPONENT_GROUP_CREATE = "component_group.create"
+    COMPONENT_GROUP_UPDATE = "component_group.update"
+    COMPONENT_GROUP_ARCHIVE = "component_group.archive"
+    MAINTENANCE_SCHEDULE = "maintenance.schedule"
+    MAINTENANCE_SET_STATUS = "maintenance.set_status"
+    # Operating the product.
+    TOKEN_CREATE = "token.create"
+    TOKEN_REVOKE = "token.revoke"
+    WEBHOOK_SUBSCRIBE = "webhook.subscribe"
+    WEBHOOK_DISABLE = "webhook.disable"
+    WEBHOOK_REMOVE = "webhook.remove"
+    OUTBOX_RETRY = "outbox.retry"
+    REPORT_POST = "report.post"
+    RETENTION_PRUNED = "retention.pruned"
+    # Admin API access: one per request, and refused anonymous requests counted per minute.
+    API_REQUEST = "api.request"
+    API_REFUSED = "api.refused"
