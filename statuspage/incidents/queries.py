@@ -15,7 +15,7 @@ from statuspage.ids import parse_id
 
 def get(*, session: Session, incident_id: int | str, for_update: bool = False) -> Incident:
     try:
-        key = parse_id(str(incident_id).strip().lstrip("#"))
+        key = parse_id(str(incident_id))
     except UserError as exc:
         raise NotFound(exc.message, field="id") from None
     statement = select(Incident).where(Incident.id == key)

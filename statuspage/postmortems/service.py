@@ -227,7 +227,7 @@ def add_action(
 
 def get_action(*, session: Session, action_id: int | str, for_update: bool = False) -> ActionItem:
     try:
-        key = parse_id(str(action_id).strip().lstrip("#"), what="action item")
+        key = parse_id(str(action_id), what="action item")
     except UserError as exc:
         raise NotFound(exc.message, field="id") from None
     statement = select(ActionItem).where(ActionItem.id == key)

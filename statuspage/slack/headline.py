@@ -9,7 +9,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from statuspage.db.models import Component as ComponentRow
-from statuspage.db.models import Incident, IncidentComponent, OutboxMessage, PageSent
+from statuspage.db.models import Incident, IncidentComponent, OutboxMessage
+from statuspage.oncall.queries import paging_now
 from statuspage.outbox import PENDING, Outcome
 from statuspage.settings import Config
 from statuspage.slack import hook
@@ -95,23 +96,6 @@ def headline_data(session: Session, config: Config, incident_id: int) -> dict[st
         "components": [{"name": name, "status": status} for name, status in components],
         "message": hook.declaration_message(session, incident_id),
     }
-
-
-def paging_now(session: Session, incident_id: int) -> list[str]:
-    """Who the latest paging step reached and has not acknowledged, from the PageSent rows."""
-    pages = session.exec(select(PageSent).where(PageSent.incident_id == incident_id).order_by(col(PageSent.id))).all()
-    if not pages:
-        return []
-    last = pages[-1]
-    names: list[str] = []
-    for page in pages:
-        if (
-            (page.step, page.loop) == (last.step, last.loop)
-            and page.acknowledged_at is None
-            and page.owner not in names
-        ):
-            names.append(page.owner)
-    return names
 
 
 def headline_message(session: Session, config: Config, incident_id: int, now: datetime, *, op: str) -> dict[str, Any]:

@@ -102,7 +102,7 @@ def subscribe(*, ctx: WriteContext, url: str, description: str | None = None) ->
 
 def get(*, session: Session, subscriber_id: int | str) -> WebhookSubscriber:
     try:
-        key = parse_id(str(subscriber_id).strip().lstrip("#"), what="webhook")
+        key = parse_id(str(subscriber_id), what="webhook")
     except UserError as exc:
         raise NotFound(exc.message, field="id") from None
     subscriber = session.get(WebhookSubscriber, key)
