@@ -35,7 +35,7 @@ run: install
 test: install lint
 	$(BIN)/python -m pytest -n $(shell echo $$(( $$(nproc 2>/dev/null || echo 2) * 2 )))
 
-# ruff, and mypy with the settings in pyproject.toml (strict for statuspage/domain/).
+# ruff, and mypy with the settings in pyproject.toml (strict for statuspage/domain/ and statuspage/read/).
 lint: install
 	$(BIN)/ruff check statuspage incident_cli tests bench
 	$(BIN)/mypy statuspage incident_cli

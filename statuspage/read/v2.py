@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, func, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from statuspage.db.models import (
     Component,
@@ -24,7 +25,8 @@ from statuspage.db.models import (
 )
 from statuspage.domain.enums import OPEN_INCIDENT_STATUSES, ComponentStatus, Impact, MaintenanceStatus
 from statuspage.domain.status import page_status
-from statuspage.settings import Config
+from statuspage.errors import NotFound
+from statuspage.settings import SLUG, Config
 
 JSON = dict[str, Any]
 
@@ -144,19 +146,34 @@ class V2Builder:
             ).all()
         )
 
-    def recent_incidents(self, limit: int = 50) -> list[Incident]:
+    def recent_incidents(self, limit: int = 50, *, component: str | None = None) -> list[Incident]:
+        """The latest ``limit`` incidents, newest first; only those that affected ``component``, if given."""
         return list(
-            self.session.exec(select(Incident).order_by(col(Incident.declared_at).desc(), col(Incident.id).desc()).limit(limit)).all()
+            self.session.exec(
+                self._affecting(select(Incident), component)
+                .order_by(col(Incident.declared_at).desc(), col(Incident.id).desc())
+                .limit(limit)
+            ).all()
         )
+
+    def live_component(self, component_id: str) -> Component:
+        """A component that is shown on the page. Ids that could not be one are refused before the
+        database is asked (PostgreSQL rejects a NUL in a string parameter, which would be a 500)."""
+        found = self.session.get(Component, component_id) if SLUG.match(component_id) else None
+        if found is None or found.archived:
+            raise NotFound(f"no component {component_id!r}", field="component")
+        return found
+
+    @staticmethod
+    def _affecting(statement: SelectOfScalar[Incident], component: str | None) -> SelectOfScalar[Incident]:
+        if component is None:
+            return statement
+        affected = select(IncidentComponent.incident_id).where(col(IncidentComponent.component_id) == component)
+        return statement.where(col(Incident.id).in_(affected))
 
     def incidents_between(self, start: datetime, end: datetime, *, component: str | None = None) -> list[Incident]:
         statement = select(Incident).where(col(Incident.declared_at) >= start, col(Incident.declared_at) < end)
-        if component is not None:
-            statement = statement.where(
-                col(Incident.id).in_(
-                    select(IncidentComponent.incident_id).where(col(IncidentComponent.component_id) == component)
-                )
-            )
+        statement = self._affecting(statement, component)
         return list(self.session.exec(statement.order_by(col(Incident.declared_at).desc(), col(Incident.id).desc())).all())
 
     def oldest_incident_start(self, *, component: str | None = None) -> datetime | None:

@@ -26,12 +26,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlmodel import col, select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from statuspage.db.models import Component, Incident, IncidentComponent
 from statuspage.domain.enums import ComponentStatus
 from statuspage.errors import NotFound
 from statuspage.read.v2 import JSON, V2Builder
@@ -103,24 +101,6 @@ def component_url_query(component_id: str) -> str:
     return f"?component={quote(component_id, safe='')}"
 
 
-def find_component(builder: V2Builder, component_id: str) -> Component:
-    """A live component by id; ids that could not be one are refused before touching the database
-    (PostgreSQL rejects a NUL in a string parameter, which would otherwise be a 500)."""
-    found = builder.session.get(Component, component_id) if SLUG.match(component_id) else None
-    if found is None or found.archived:
-        raise NotFound(f"no component {component_id!r}", field="component")
-    return found
-
-
-def recent_incidents(builder: V2Builder, component_id: str | None, limit: int = FEED_LIMIT) -> list[Incident]:
-    statement = select(Incident)
-    if component_id is not None:
-        affected = select(IncidentComponent.incident_id).where(col(IncidentComponent.component_id) == component_id)
-        statement = statement.where(col(Incident.id).in_(affected))
-    statement = statement.order_by(col(Incident.declared_at).desc(), col(Incident.id).desc()).limit(limit)
-    return list(builder.session.exec(statement).all())
-
-
 def entry_id(page_url: str, page_id: str, incident_id: str, declared: datetime) -> str:
     """An id that lasts as long as the incident: it names the page and the incident and nothing
     that changes (not the status, not the number of updates), so readers update the entry they
@@ -154,8 +134,8 @@ def entry_html(incident: JSON, zone: ZoneInfo) -> str:
 def build_feed(builder: V2Builder, component_id: str | None) -> Feed:
     """The 50 most recently declared incidents (affecting ``component_id`` if given)."""
     page = builder.page
-    component = find_component(builder, component_id) if component_id is not None else None
-    incidents = builder.incidents_json(recent_incidents(builder, component_id))
+    component = builder.live_component(component_id) if component_id is not None else None
+    incidents = builder.incidents_json(builder.recent_incidents(FEED_LIMIT, component=component_id))
     entries = []
     for incident in incidents:
         published = datetime.fromisoformat(incident["created_at"])

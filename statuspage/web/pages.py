@@ -19,7 +19,6 @@ from statuspage.incidents.sla import PUBLIC_TARGETS, TARGET_LABELS, calendar_for
 from statuspage.postmortems import service as postmortems
 from statuspage.read.v2 import JSON, V2Builder
 from statuspage.settings import WEEKDAYS, BusinessHours, Price, SlaCredits
-from statuspage.web.feeds import find_component
 
 
 def layout(components: list[JSON]) -> list[JSON]:
@@ -128,7 +127,7 @@ def history_context(builder: V2Builder, request: Request) -> dict[str, Any]:
     end = datetime(*_shift_month(months[0], 1), 1, tzinfo=zone)
     component_json = None
     if component is not None:
-        found = find_component(builder, component)
+        found = builder.live_component(component)
         component_json = {"id": found.id, "name": found.name}
     listed = builder.incidents_json(builder.incidents_between(start, end, component=component))
     by_month: dict[tuple[int, int], list[JSON]] = {m: [] for m in months}
