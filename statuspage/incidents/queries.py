@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from statuspage.db.models import Component, Incident, IncidentComponent, IncidentUpdate
+from statuspage.db.models import AuditEvent, Component, Incident, IncidentComponent, IncidentUpdate
 from statuspage.domain.enums import OPEN_INCIDENT_STATUSES
 from statuspage.errors import NotFound, UserError
 from statuspage.ids import parse_id
@@ -66,3 +66,12 @@ def count_open(*, session: Session) -> int:
     return session.exec(
         select(func.count()).select_from(Incident).where(col(Incident.status).in_([s.value for s in OPEN_INCIDENT_STATUSES]))
     ).one()
+
+
+def audit_trail(*, session: Session, incident_id: int) -> Sequence[AuditEvent]:
+    """Everything recorded about the incident, oldest first: its changes and what on-call did."""
+    return session.exec(
+        select(AuditEvent)
+        .where(AuditEvent.subject_type == "incident", AuditEvent.subject_id == str(incident_id))
+        .order_by(col(AuditEvent.at), col(AuditEvent.id))
+    ).all()

@@ -32,6 +32,7 @@ from statuspage.incidents.messages import default_body
 from statuspage.incidents.parsing import clean_text, parse_impact, parse_incident_status, parse_severity  # noqa: F401 - read from here too
 from statuspage.incidents.queries import (  # noqa: F401 - read from here too
     affected_components,
+    audit_trail,
     component_names,
     count_open,
     get,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from statuspage.audit.actions import AuditAction
 from statuspage.db.models import ActionItem, AuditEvent, ContributingFactor, Incident, IncidentUpdate, Postmortem
@@ -56,11 +56,7 @@ class Facts:
 def gather(session: Session, config: Config, incident_id: int | str, now: datetime) -> Facts:
     incident = incidents.get(session=session, incident_id=incident_id)
     key = incident.id or 0
-    events = session.exec(
-        select(AuditEvent)
-        .where(AuditEvent.subject_type == "incident", AuditEvent.subject_id == str(key))
-        .order_by(col(AuditEvent.at), col(AuditEvent.id))
-    ).all()
+    events = incidents.audit_trail(session=session, incident_id=key)
     return Facts(
         incident=incident,
         postmortem=postmortems.get_postmortem(session=session, incident_id=key),
