@@ -395,39 +395,28 @@ def _printable(text: str) -> str:
 @click.pass_obj
 def deliver(config_path: str | None, once: bool, poll_interval: float, lease: float) -> None:
     import dataclasses
-    import signal
-    import threading
     from datetime import timedelta
 
     from statuspage import outbox
+    from statuspage.stopping import stop_on_signals
 
     runtime = open_runtime(config_path)
-    stop = threading.Event()
-    previous: dict[signal.Signals, Any] = {}
-
-    def request_stop(signum: int, _frame: object) -> None:
-        # Finish the message in flight, give back the rest of the batch, then exit cleanly.
-        stop.set()
-
     senders = runtime.senders()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        previous[signum] = signal.signal(signum, request_stop)
     try:
-        if not once:
-            click.echo("Delivering outgoing messages; stop with Ctrl-C or SIGTERM.", err=True)
-        totals = outbox.run_worker(
-            runtime,
-            stop=stop,
-            once=once,
-            senders=senders,
-            poll_interval=poll_interval,
-            policy=dataclasses.replace(outbox.DEFAULT_POLICY, lease=timedelta(seconds=lease)),
-            on_pass=None if once else (lambda report: click.echo(str(report), err=True)),
-            say=lambda line: click.echo(line, err=True),
-        )
+        with stop_on_signals() as stop:
+            if not once:
+                click.echo("Delivering outgoing messages; stop with Ctrl-C or SIGTERM.", err=True)
+            totals = outbox.run_worker(
+                runtime,
+                stop=stop,
+                once=once,
+                senders=senders,
+                poll_interval=poll_interval,
+                policy=dataclasses.replace(outbox.DEFAULT_POLICY, lease=timedelta(seconds=lease)),
+                on_pass=None if once else (lambda report: click.echo(str(report), err=True)),
+                say=lambda line: click.echo(line, err=True),
+            )
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
         for sender in senders.values():
             sender.close()
         runtime.engine.dispose()
