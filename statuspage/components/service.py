@@ -27,7 +27,7 @@ from statuspage.domain.status import effective_component_status
 from statuspage.errors import InvalidInput, NotFound
 from statuspage.settings import Config
 
-ACTIVE_MAINTENANCE = (MaintenanceStatus.IN_PROGRESS.value, MaintenanceStatus.VERIFYING.value)
+ACTIVE_MAINTENANCE = tuple(s.value for s in MaintenanceStatus if s.is_active)
 
 
 def config_fingerprint(config: Config) -> str:
