@@ -300,6 +300,15 @@ class PageSent(SQLModel, table=True):
     paged_at: datetime = _time()
     acknowledged_at: datetime | None = _time(nullable=True)
     acknowledged_by: str | None = Field(default=None, max_length=200)
+    # Whether the page reached the person: queued until its channel answers, then sent (with the
+    # provider's id for it: a Slack ts, an SMTP queue id) or failed (with the provider's answer).
+    # Pages recorded before delivery was tracked read "unknown".
+    delivery_state: str = Field(default="queued", max_length=16)
+    delivery_ref: str | None = Field(default=None, max_length=200)
+    delivery_error: str | None = Field(default=None)
+    delivery_at: datetime | None = _time(nullable=True)
+    # When the page's one-click acknowledgement link was used (it works once).
+    ack_link_used_at: datetime | None = _time(nullable=True)
 
 
 class SlackThread(SQLModel, table=True):
