@@ -78,7 +78,7 @@ TIER3 = [
 ]
 SEV1_TIER3_SLACK = SlackPost(
     None,
-    'Sev-1 "API down" has gone 20 minutes without an acknowledgement; the executive on-call has been paged. '
+    'Sev-1 "API down" is still unacknowledged after a round of every tier; the executive on-call has been paged. '
     "Acknowledge with `incident ack 7`.",
 )
 
@@ -128,12 +128,23 @@ def test_sev1_without_ack_escalates_through_every_tier_on_the_matrix_times() -> 
         Escalated(2, 3, "no acknowledgement within 15m"),
         *TIER3,
         SEV1_TIER3_SLACK,
-        ScheduleTimer("ack:6:0", minutes(20) + timedelta(hours=72), "ack_timeout"),
+        ScheduleTimer("ack:6:0", minutes(30), "ack_timeout"),
     ]
     assert machine.state.paged_tiers == (1, 2, 3)
     assert not machine.state.finished
 
-    assert machine(TimerFired("ack:6:0", minutes(20) + timedelta(hours=72))) == [Exhausted((1, 2, 3))]
+    # Nobody yet: the round starts again from the front line, every 30 minutes, ten more times.
+    again = machine(TimerFired("ack:6:0", minutes(30)))
+    assert [(a.owner, a.tier, a.loop) for a in again if isinstance(a, Page)] == [
+        (p.owner, p.tier, 1) for p in TIER1 if isinstance(p, Page)
+    ]
+    assert again[-1] == ScheduleTimer("ack:1:1", minutes(35), "ack_timeout")
+    for loop in range(1, 11):
+        start = minutes(30 * loop)
+        machine(TimerFired(f"ack:1:{loop}", start + timedelta(minutes=5)))
+        machine(TimerFired(f"ack:3:{loop}", start + timedelta(minutes=20)))
+        last = machine(TimerFired(f"ack:6:{loop}", start + timedelta(minutes=30)))
+    assert last == [Exhausted((1, 2, 3))]
     assert machine.state.finished
     assert machine.state.waiting_key is None
     assert machine.state.reminder_key == "remind:1"  # reminders go on until resolution
@@ -505,19 +516,23 @@ def test_simulate_sev1_acknowledged_after_20_minutes() -> None:
 def test_simulate_without_ack_runs_to_exhaustion_and_summarises_reminders() -> None:
     result = invoke("simulate", "sev1", "--title", "API down")
     assert result.exit_code == 0, result.output
-    tail = result.stdout.splitlines()[14:]
-    assert tail == [
+    lines = result.stdout.splitlines()
+    assert lines[14:20] == [
         "+00:20 no ack: escalate to tier 3",
         "+00:20 page tier 3: Elena Petrova (slack_user U01ELENAPE)",
         "+00:20 page tier 3: Elena Petrova (phone +1 555 0103)",
         "+00:20 page tier 3: Elena Petrova (email elena.petrova@sendero.example)",
-        '+00:20 slack to the incidents channel: Sev-1 "API down" has gone 20 minutes without an acknowledgement; the '
-        "executive on-call has been paged. Acknowledge with `incident ack 1`.",
-        "+00:20 wait for an acknowledgement until +72:20",
-        "+00:30 remind the commander to post a public update (every 30m)",
-        "       ... 143 more reminders every 30m, the last at +72:00",
-        "+72:20 no ack within 3d",
-        "+72:20 escalation exhausted: nobody acknowledged (tiers paged: 1, 2, 3)",
+        '+00:20 slack to the incidents channel: Sev-1 "API down" is still unacknowledged after a round of every '
+        "tier; the executive on-call has been paged. Acknowledge with `incident ack 1`.",
+        "+00:20 wait for an acknowledgement until +00:30",
+    ]
+    # Every tier is paged again each round, from the front line, until the eleventh round ends.
+    assert [line for line in lines if line.endswith("page tier 1: Ana Ruiz (phone +1 555 0101)")] == [
+        f"+{30 * n // 60:02d}:{30 * n % 60:02d} page tier 1: Ana Ruiz (phone +1 555 0101)" for n in range(11)
+    ]
+    assert lines[-2:] == [
+        "+05:30 no ack within 10m",
+        "+05:30 escalation exhausted: nobody acknowledged (tiers paged: 1, 2, 3)",
     ]
 
 

@@ -220,8 +220,15 @@ def test_unacknowledged_sev1_walks_every_tier_then_says_it_is_exhausted(
     assert "incident 1: escalate tier 2 → tier 3: no acknowledgement within 15m" in lines
     assert any(line.startswith("incident 1: slack (incidents channel): Sev-1") for line in lines)
     assert paged(ctx.session, incident_id) == TIER_1 + TIER_2 + TIER_3
-    time.at(hours=72, minutes=20)
-    assert "incident 1: nobody acknowledged; every step of the playbook has run (tiers paged: 1, 2, 3)" in fire(runtime)
+    # Still nobody: every tier is paged again, from the front line, each round of 30 minutes.
+    time.at(minutes=30)
+    fire(runtime)
+    assert paged(ctx.session, incident_id) == TIER_1 + TIER_2 + TIER_3 + TIER_1
+    for minute in range(35, 331, 5):
+        time.at(minutes=minute)
+        lines = fire(runtime)
+    assert "incident 1: nobody acknowledged; every step of the playbook has run (tiers paged: 1, 2, 3)" in lines
+    assert paged(ctx.session, incident_id) == (TIER_1 + TIER_2 + TIER_3) * 11
     assert [e.after for e in events(ctx.session, incident_id, "incident.escalation_exhausted")] == [
         {"paged_tiers": [1, 2, 3]}
     ]

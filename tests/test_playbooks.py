@@ -85,10 +85,11 @@ def test_shipped_playbooks_validate_against_the_shipped_config() -> None:
     assert playbook_for(3, playbooks) is None
     sev1 = playbooks["sev1"]
     assert [step.kind for step in sev1.steps] == [
-        "notify", "wait_for_ack", "notify", "wait_for_ack", "notify", "slack", "wait_for_ack",
+        "notify", "wait_for_ack", "notify", "wait_for_ack", "notify", "slack", "wait_for_ack", "repeat",
     ]
-    # The waits take the matrix's times: no timeout is written in the file.
-    assert all(step.body.timeout is None for step in sev1.steps if step.kind == "wait_for_ack")  # type: ignore[union-attr]
+    # The waits after a tier is paged take the matrix's times; only the pause before the next round is written.
+    waits = [step.body.timeout for step in sev1.steps if step.kind == "wait_for_ack"]  # type: ignore[union-attr]
+    assert waits == [None, None, Duration.parse("10m")]
     assert sev1.remind_every_for(1) == Duration.parse("30m")
     assert playbooks["sev2"].remind_every_for(2) == Duration.parse("1h")
 
@@ -107,7 +108,7 @@ def test_validate_command_accepts_the_shipped_playbooks(monkeypatch: pytest.Monk
     )
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
-        "playbooks/sev1.yaml: ok (sev1: severities 1, 7 steps, 1 on resolve)",
+        "playbooks/sev1.yaml: ok (sev1: severities 1, 8 steps, 1 on resolve)",
         "playbooks/sev2.yaml: ok (sev2: severities 2, 7 steps, 1 on resolve)",
     ]
     assert result.stderr == ""
@@ -338,7 +339,7 @@ def test_validate_without_files_checks_the_playbooks_directory() -> None:
     result = CliRunner().invoke(playbook_group, ["validate"], env={"STATUSPAGE_CONFIG": str(SHIPPED_CONFIG)})
     assert result.exit_code == 0, result.output
     assert [line.split(": ", 1)[1] for line in result.stdout.splitlines()] == [
-        "sev1 ok (severities 1, 7 steps, 1 on resolve)",
+        "sev1 ok (severities 1, 8 steps, 1 on resolve)",
         "sev2 ok (severities 2, 7 steps, 1 on resolve)",
     ]
 
