@@ -324,6 +324,26 @@ def test_validate_exits_2_with_one_line_per_problem(tmp_path: Path, monkeypatch:
     ]
 
 
+def test_one_run_reports_schema_and_reference_problems_together(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A wrong type in one step, an unknown tier in another, a template naming a field incidents lack:
+    # all in one run, in file order, so that fixing the file does not take three rounds.
+    bad = edit("  - notify: {tier: 1}", "  - notify: {tier: 4}", edit("{timeout: 10m}", "{timeout: soon}"))
+    bad = edit("{component: api,", "{component: apis,", bad)
+    bad = bad.replace("{{ incident.title }}", "{{ incident.owner }}", 1)
+    lines = errors_for(bad, tmp_path, monkeypatch)
+    assert lines[:2] == [
+        at(bad, "tier: 4", "steps[0].notify.tier: no escalation tier 4 (known: 1, 2, 3)"),
+        at(bad, "timeout: soon", 'steps[3].wait_for_ack.timeout: "soon" is not a duration like 4h'),
+    ]
+    assert any("steps[6].set_component.component: no component \"apis\"" in line for line in lines)
+    assert any(
+        "template: the template cannot be rendered: incident has no field 'owner' (known: incident.id, incident.title"
+        in line
+        for line in lines
+    )
+    assert all("object" not in line and "IncidentView" not in line for line in lines)
+
+
 def test_validate_reports_a_missing_file_and_a_bad_config_in_one_line(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(playbook_group, ["validate", str(tmp_path / "nope.yaml")], env={"STATUSPAGE_CONFIG": str(SHIPPED_CONFIG)})

@@ -163,7 +163,8 @@ def _check(document: YamlDocument, config: Config) -> Playbook:
     try:
         source = PlaybookFile.model_validate(document.data)
     except ValidationError as exc:
-        raise PlaybookError(_error_lines(document, exc)) from None
+        found = _schema_problems(exc) + _references_despite(document.data, exc, config)
+        raise PlaybookError(_in_file_order(document, found)) from None
     problems = cross_check(source, config)
     if problems:
         raise PlaybookError([document.error(loc, message) for loc, message in problems])
@@ -309,15 +310,51 @@ def _join(values: Sequence[int]) -> str:
 # --- one-line errors -----------------------------------------------------------------------
 
 
-def _error_lines(document: YamlDocument, error: ValidationError) -> list[str]:
+def _schema_problems(error: ValidationError) -> list[tuple[Loc, str]]:
     def step_kind(loc: Loc, item: ErrorDetails) -> str | None:
         if item["type"] == "extra_forbidden" and len(loc) == 3 and loc[0] in ("steps", "on_resolve"):
             return f"is not a step kind (known: {', '.join(KINDS)})"
         return None
 
-    found = pydantic_errors.problems(error, pydantic_errors.YAML, override=step_kind)
-    # In file order, as an editor would list them, not in the order of the model's fields.
+    return pydantic_errors.problems(error, pydantic_errors.YAML, override=step_kind)
+
+
+def _in_file_order(document: YamlDocument, found: list[tuple[Loc, str]]) -> list[str]:
+    """As an editor would list them, not in the order of the model's fields."""
     lines = sorted(((document.position(loc), document.error(loc, message)) for loc, message in found), key=lambda pair: pair[0])
     return [line for _, line in lines]
 
 
+# What a reference check reports on: a tier, an owner, a component, a severity, a template.
+_REFERENCE_FIELDS = frozenset({"tier", "owner", "component", "template"})
+# A step that cannot be read stands in as this one, so that the others keep their indices.
+_PLACEHOLDER_STEP = {"slack": {"template": "-"}}
+
+
+def _references_despite(data: dict[str, Any], error: ValidationError, config: Config) -> list[tuple[Loc, str]]:
+    """The reference problems (an unknown tier, owner, component or severity, a broken template) of
+    the parts that did read, so that one run reports them beside the schema's. Unreadable steps
+    and fields are set aside; checks of step order are left for the next run, as they could be
+    about a step that was set aside."""
+    broken: set[Loc] = set()
+    for item in error.errors():
+        loc = tuple(item["loc"])
+        broken.add(loc[:2] if loc and loc[0] in ("steps", "on_resolve") and len(loc) > 1 else loc[:1])
+    patched = dict(data)
+    for key in ("steps", "on_resolve"):
+        if isinstance(patched.get(key), list):
+            patched[key] = [_PLACEHOLDER_STEP if (key, i) in broken else step for i, step in enumerate(patched[key])]
+    for loc in broken:
+        if len(loc) == 1 and loc[0] not in ("steps", "on_resolve"):
+            patched.pop(str(loc[0]), None)
+    patched.setdefault("name", "unreadable")
+    try:
+        readable = PlaybookFile.model_validate(patched)
+    except ValidationError:
+        return []
+    return [
+        (loc, message)
+        for loc, message in cross_check(readable, config)
+        if loc[:2] not in broken
+        and (loc[0] == "severities" or (len(loc) > 3 and loc[3] in _REFERENCE_FIELDS))
+    ]

@@ -11,7 +11,9 @@ render them (:class:`statuspage.domain.escalation.TemplateRenderer`).
 
 from __future__ import annotations
 
+import dataclasses
 import operator
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -96,5 +98,16 @@ def template_problem(source: str, sample: Any, playbook: str) -> str | None:
     try:
         render_template(source, incident=sample, playbook=playbook)
     except TemplateError as exc:
-        return f"the template cannot be rendered: {exc.message or type(exc).__name__}"
+        return f"the template cannot be rendered: {_readable(exc, sample)}"
     return None
+
+
+def _readable(exc: TemplateError, sample: Any) -> str:
+    """Jinja's words without Python's: "'IncidentView object' has no attribute 'x'" names a class
+    the person writing the playbook has never seen."""
+    message = exc.message or type(exc).__name__
+    missing = re.fullmatch(r"'[\w.]+ object' has no attribute '(\w+)'", message)
+    if missing and dataclasses.is_dataclass(sample):
+        known = ", ".join(f"incident.{f.name}" for f in dataclasses.fields(sample))
+        return f"incident has no field {missing.group(1)!r} (known: {known})"
+    return message
