@@ -252,8 +252,8 @@ CASES = [
         "template unknown field",
         edit("We found it: {{ incident.title }}.", "{{ incident.titel }}"),
         'template: "{{ incident.titel',
-        "steps[5].post_update.template: the template cannot be rendered: 'statuspage.domain.escalation.IncidentView "
-        "object' has no attribute 'titel'",
+        "steps[5].post_update.template: the template cannot be rendered: incident has no field 'titel' (known: "
+        "incident.id, incident.title, incident.severity, incident.status, incident.commander, incident.url)",
     ),
     (
         "step without a body",
