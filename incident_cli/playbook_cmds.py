@@ -39,9 +39,18 @@ from statuspage.domain.escalation import (
 from statuspage.domain.matrix import Matrix
 from statuspage.domain.playbook import Playbook
 from statuspage.domain.simulation import SimulatedEvent
-from statuspage.playbooks.load import PlaybookError, check_playbook_set, load_playbook_files, load_playbooks
+from statuspage.errors import InvalidInput
+from statuspage.incidents.parsing import parse_severity
+from statuspage.oncall.engine import ALWAYS_PAGED, builtin_playbook
+from statuspage.playbooks.load import (
+    PlaybookError,
+    check_playbook_set,
+    load_playbook_files,
+    load_playbooks,
+    playbook_for,
+)
 from statuspage.playbooks.run import simulate
-from statuspage.settings import ConfigError, Settings, load_settings
+from statuspage.settings import Config, ConfigError, Settings, load_settings
 
 SIMULATION_START = datetime(2026, 1, 1, tzinfo=UTC)  # only offsets from it are printed
 COLLAPSE_REMINDERS = 3  # this many reminders in a row or more are summarised
@@ -82,14 +91,16 @@ def validate(ctx: click.Context, files: tuple[Path, ...]) -> None:
 @playbook.command(
     "simulate",
     help="Run a playbook under simulated time and print its timeline; nothing is sent. NAME is a playbook "
-    "name (sev1) or a file. Without --ack-after nobody acknowledges.",
+    "name, a file, or a severity as declare takes it (1, sev1, P1: the playbook that severity runs). Without "
+    "--ack-after nobody acknowledges; with it, the incident runs on to resolution (default: at the severity's "
+    "resolution target).",
 )
 @click.argument("name")
 @click.option("--ack-after", metavar="DURATION", help="Someone acknowledges this long after the declaration, e.g. 20m.")
 @click.option("--ack-by", metavar="NAME", help="Who acknowledges (default: the first person the latest step paged).")
 @click.option("--resolve-after", metavar="DURATION", help="The incident is resolved this long after the declaration.")
 @click.option("--until", "until", metavar="DURATION", help="Stop here (default: when only reminders are left).")
-@click.option("--severity", "-s", metavar="N", help="1-9 (also sev1, P1); default: the playbook's first severity.")
+@click.option("--severity", "-s", metavar="N", help="A configured severity (1, sev1, P1); default: the playbook's first.")
 @click.option("--title", default="Checkout failing", show_default=True, help="The incident title templates see.")
 @click.pass_context
 def simulate_command(
@@ -105,10 +116,14 @@ def simulate_command(
     settings = _settings(ctx)
     config = settings.config
     chosen = _find_playbook(name, settings)
-    level = _severity(severity) if severity else (chosen.severities[0] if chosen.severities else 1)
+    level = _severity(severity, config) if severity else (chosen.severities[0] if chosen.severities else 1)
     if config.severity(level) is None:
         known = ", ".join(str(n) for n in config.severity_levels)
         _fail([f"playbook simulate: no severity {level} is configured (known: {known})"])
+    resolve_at = _duration(resolve_after, "--resolve-after")
+    if resolve_at is None and ack_after is not None:
+        # Acknowledged, it runs on to resolution: by default at the severity's resolution target.
+        resolve_at = _resolution_target(config, level)
     incident = IncidentView(
         id=1, title=title, severity=level, status="investigating", commander=None, url=config.incident_url(1)
     )
@@ -120,7 +135,7 @@ def simulate_command(
         start=SIMULATION_START,
         ack_after=_duration(ack_after, "--ack-after"),
         ack_by=ack_by,
-        resolve_after=_duration(resolve_after, "--resolve-after"),
+        resolve_after=resolve_at,
         until=_duration(until, "--until"),
     )
     click.echo(f"Playbook {chosen.name} for a severity {level} incident, simulated: nothing is sent.")
@@ -230,6 +245,8 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _find_playbook(name: str, settings: Settings) -> Playbook:
+    """A playbook file, a playbook by name, or the one a declaration of that severity would run
+    (``1``, ``sev1``, ``P1``: as ``incident declare -s`` reads it)."""
     config = settings.config
     if name.endswith((".yaml", ".yml")):
         loaded, lines = load_playbook_files([Path(name)], config)
@@ -241,17 +258,34 @@ def _find_playbook(name: str, settings: Settings) -> Playbook:
         found = load_playbooks(directory, config)
     except PlaybookError as exc:
         _fail(exc.lines)
-    if name not in found:
+    if name in found:
+        return found[name]
+    try:
+        level = parse_severity(name, config)
+    except InvalidInput:
         known = ", ".join(sorted(found)) or "none"
-        _fail([f"playbook simulate: no playbook {name!r} in {directory} (known: {known})"])
-    return found[name]
+        _fail([f"playbook simulate: no playbook or severity {name!r} in {directory} (playbooks: {known}; severities: "
+               f"{', '.join(str(n) for n in config.severity_levels)})"])
+    chosen = playbook_for(level, found)
+    if chosen is None and level == ALWAYS_PAGED:
+        chosen = builtin_playbook(config)
+    if chosen is None:
+        _fail([f"playbook simulate: no playbook is chosen for severity {level}: a sev{level} incident pages nobody"])
+    return chosen
 
 
-def _severity(text: str) -> int:
-    cleaned = text.strip().lower().removeprefix("sev").removeprefix("p").removeprefix("-")
-    if not (cleaned.isascii() and cleaned.isdigit() and len(cleaned) < 6) or not 1 <= int(cleaned) <= 9:
-        raise click.BadParameter(f"{text!r} is not a severity like 1, sev1 or P1", param_hint="--severity")
-    return int(cleaned)
+def _severity(text: str, config: Config) -> int:
+    try:
+        return parse_severity(text, config)
+    except InvalidInput as exc:
+        raise click.BadParameter(exc.message.removeprefix("severity: "), param_hint="--severity") from None
+
+
+def _resolution_target(config: Config, level: int) -> timedelta | None:
+    definition = config.severity(level)
+    target = definition.resolution if definition is not None else None
+    # Simulated time is wall-clock: a target in business hours has no fixed length to run to.
+    return None if target is None or target.is_business else target.timedelta
 
 
 def _duration(text: str | None, option: str) -> timedelta | None:

@@ -500,6 +500,11 @@ Playbook sev1 for a severity 1 incident, simulated: nothing is sent.
 +00:05 page tier 2: Dana Kowalski (email dana.kowalski@sendero.example)
 +00:05 wait for an acknowledgement until +00:20
 +00:20 acknowledged by Chen Wei: paging stops
++00:30 remind the commander to post a public update (every 30m)
+       ... 6 more reminders every 30m, the last at +03:30
++04:00 resolved: every timer is cancelled
++04:00 slack to the incidents channel: Resolved: "Checkout failing". A Sev-1 needs a postmortem within 5 business \
+days: publish the root cause and remediation with `incident rca 1`. http://127.0.0.1:8000/incidents/1
 """
 
 
@@ -536,6 +541,38 @@ def test_simulate_without_ack_runs_to_exhaustion_and_summarises_reminders() -> N
     ]
 
 
+def test_simulate_runs_past_the_acknowledgement_to_the_resolution_target() -> None:
+    result = invoke("simulate", "sev1", "--ack-after", "20m")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "+00:20 acknowledged by Chen Wei: paging stops" in lines
+    # Sev-1's resolution target is 4h: the reminders go on until then, and on_resolve runs.
+    assert lines[-2] == "+04:00 resolved: every timer is cancelled"
+    assert lines[-1].startswith('+04:00 slack to the incidents channel: Resolved: "Checkout failing".')
+
+
+@pytest.mark.parametrize("name", ["1", "sev1", "SEV1", "P1", "p1"])
+def test_simulate_takes_a_severity_as_declare_does(name: str) -> None:
+    result = invoke("simulate", name, "--ack-after", "5m")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == "Playbook sev1 for a severity 1 incident, simulated: nothing is sent."
+    assert invoke("simulate", "sev2", "-s", name).stdout.splitlines()[0].endswith("for a severity 1 incident, simulated: nothing is sent.")
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("simulate", "3"), "no playbook is chosen for severity 3: a sev3 incident pages nobody"),
+        (("simulate", "sev9"), "no playbook or severity 'sev9'"),
+        (("simulate", "sev1", "-s", "7"), "'7' is not a severity; use one of 1, 2, 3, 4"),
+    ],
+)
+def test_simulate_refuses_what_declare_refuses(args: tuple[str, ...], words: str) -> None:
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert len(result.stderr.splitlines()) == 1 and words in result.stderr
+
+
 def test_simulate_sev2_with_resolution() -> None:
     result = invoke("simulate", "sev2", "--ack-after", "40m", "--resolve-after", "2h", "--ack-by", "Dana Kowalski")
     assert result.exit_code == 0, result.output
@@ -556,7 +593,8 @@ def test_simulate_an_unknown_playbook_is_one_line_and_exit_2() -> None:
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr == (
-        f"playbook simulate: no playbook 'sev9' in {ROOT / 'playbooks'} (known: sev1, sev2)\n"
+        f"playbook simulate: no playbook or severity 'sev9' in {ROOT / 'playbooks'} (playbooks: sev1, sev2; "
+        "severities: 1, 2, 3, 4)\n"
     )
 
 
