@@ -4,6 +4,7 @@ What is printed comes as the records of :mod:`incident_cli.backend`, whichever b
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -89,8 +90,28 @@ def audit_detail(action: str, before: dict[str, Any] | None, after: dict[str, An
     return ""
 
 
+# Wide enough that no row of a table is ever folded.
+PIPE_WIDTH = 100_000
+
+
 def console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    """Rich output. On a terminal it fits the window; piped to another program (grep, cut, awk)
+    every row is one line, however long, and carries no trailing padding."""
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    return _PipeConsole(stderr=stderr, highlight=False, soft_wrap=False, width=PIPE_WIDTH)
+
+
+class _PipeConsole(Console):
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        with self.capture() as captured:
+            super().print(*objects, **kwargs)
+        *lines, rest = captured.get().split("\n")
+        # Padding is trimmed from finished lines; what a print with end="" leaves open is kept.
+        text = "".join(line.rstrip() + "\n" for line in lines) + rest
+        self.file.write(text)
+        self.file.flush()
 
 
 class Renderer:

@@ -174,3 +174,17 @@ def test_rca_publishes_root_cause_on_the_incident(run, cli_env: dict[str, str]) 
             assert (incident.root_cause, incident.remediation) == ("An expired certificate.", "Expiry alerts.")
     finally:
         engine.dispose()
+
+
+def test_list_piped_prints_one_line_per_incident(run) -> None:  # type: ignore[no-untyped-def]
+    long_title = "Checkout failing for customers in several regions at once " * 3
+    assert run("declare", "-s", "2", "-t", long_title.strip(), "-c", "api").exit_code == 0
+    assert run("declare", "-s", "3", "-t", "Short", "-c", "web").exit_code == 0
+    listed = run("list")
+    assert listed.exit_code == 0
+    lines = listed.stdout.splitlines()
+    # Not a terminal: a header and one line per incident, however long, with nothing folded or padded.
+    assert len(lines) == 3
+    assert lines[2].startswith("1 ") and lines[2].endswith(long_title.strip())
+    assert lines[1].split()[:3] == ["2", "sev3", "investigating"] and lines[1].endswith("Short")
+    assert all(line == line.rstrip() for line in lines)
