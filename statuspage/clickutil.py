@@ -8,6 +8,7 @@ surrogates, which blow up later, wherever the text is stored or printed. Every c
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -15,10 +16,8 @@ from typing import Any
 
 import click
 from click.core import ParameterSource
-from sqlalchemy.exc import OperationalError
 
 from statuspage.errors import DatabaseNotReady, UserError
-from statuspage.settings import ConfigError
 
 EXIT_USER_ERROR = 2
 EXIT_UNAVAILABLE = 1
@@ -65,22 +64,33 @@ class OneLineErrors(click.Group):
             fail(f"{prog}: aborted", 1)
         except click.ClickException as exc:
             fail(f"{prog}: {exc.format_message()}", exc.exit_code or 1)
-        except ConfigError as exc:
-            for line in exc.lines:
-                click.echo(line, err=True)
-            sys.exit(EXIT_USER_ERROR)
         except DatabaseNotReady as exc:
             fail(f"{prog}: {exc.message}", EXIT_UNAVAILABLE)
         except UserError as exc:
             fail(f"{prog}: {exc.message}", EXIT_USER_ERROR)
-        except OperationalError as exc:
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
-            fail(f"{prog}: database error: {reason}", EXIT_UNAVAILABLE)
         except KeyboardInterrupt:
             fail(f"{prog}: interrupted", 130)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
+        except Exception as exc:
+            _fail_on_loaded_errors(exc, prog)
+            raise
         return None
+
+
+def _fail_on_loaded_errors(exc: Exception, prog: str) -> None:
+    """The configuration's and the database driver's errors, told apart without importing their
+    modules: a command that never loaded them (``--help``, a remote one) cannot have raised them,
+    and starts faster for not loading them here."""
+    config = sys.modules.get("statuspage.config")
+    if config is not None and isinstance(exc, config.ConfigError):
+        for line in exc.lines:
+            click.echo(line, err=True)
+        sys.exit(EXIT_USER_ERROR)
+    database = sys.modules.get("sqlalchemy.exc")
+    if database is not None and isinstance(exc, database.OperationalError):
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
+        fail(f"{prog}: database error: {reason}", EXIT_UNAVAILABLE)
 
 
 def fail(message: str, code: int) -> None:
@@ -146,3 +156,36 @@ class Checked(click.ParamType):
         refuse_undecodable(value, param, ctx)
         self.rule(value, field=param_label(param, ctx))
         return value
+
+
+class LazyGroup(OneLineErrors):
+    """A group whose subcommands are imported when one is run, not when the group is: ``--help``
+    and a command's start-up skip the modules of every other command (the database layer, the
+    HTTP client, the report maths).
+
+    ``lazy`` maps each name, in the order ``--help`` lists them, to ``(module, attribute,
+    short help)``; the short help is what ``--help`` shows without importing the module, and a
+    test holds it equal to the command's own.
+    """
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*self.lazy, *(name for name in super().list_commands(ctx) if name not in self.lazy)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module_name, attribute, _help = self.lazy[cmd_name]
+            command = getattr(importlib.import_module(module_name), attribute)
+            _check_every_command(command)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, self.lazy[name][2]) for name in self.lazy]
+        rows += [(name, cmd.get_short_help_str()) for name, cmd in self.commands.items() if name not in self.lazy]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
