@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from statuspage.errors import UserError
@@ -153,6 +153,94 @@ class MaintenanceStatus:
     status: str
 
 
+@dataclass(frozen=True)
+class PageRecord:
+    """One person a change paged: through a tier of the escalation matrix, or by name (``tier`` ``None``)."""
+
+    tier: int | None
+    owner: str
+
+
+@dataclass(frozen=True)
+class Paging:
+    """Who a change paged, and when the next step runs unless someone acknowledges (``None``:
+    nothing is waiting on an acknowledgement)."""
+
+    pages: tuple[PageRecord, ...]
+    next_step_at: datetime | None
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> Paging:
+        """``{"pages": [{"tier", "owner", ...}], "next_step_at": iso | None}``, as the admin API sends it."""
+        at = value.get("next_step_at")
+        pages = tuple(PageRecord(tier=p["tier"], owner=str(p["owner"])) for p in value["pages"])
+        return cls(pages, datetime.fromisoformat(str(at)) if at else None)
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A declared incident, who its playbook paged, and the problems of the playbook files that
+    were skipped (the declaration goes ahead regardless)."""
+
+    incident: IncidentSummary
+    paging: Paging
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Escalated:
+    incident_id: int
+    tier: int
+    paging: Paging
+
+
+@dataclass(frozen=True)
+class SeverityChanged:
+    """The incident at its new severity; ``playbook`` names the one attached by the change, if any."""
+
+    incident: IncidentSummary
+    previous: int
+    playbook: str | None
+    paging: Paging
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    """A remediation action item of a postmortem."""
+
+    id: int
+    incident_id: int
+    title: str
+    owner: str
+    due_on: date
+    status: str
+
+
+@dataclass(frozen=True)
+class PostmortemDocument:
+    """An incident's postmortem as Markdown, its narrative sections as a new file has them (the
+    command keeps what a person wrote in the file already there), and the file's name."""
+
+    incident_id: int
+    filename: str
+    markdown: str
+
+
+@dataclass(frozen=True)
+class SlackSummaryQueued:
+    line: str
+    target: str
+
+
+@dataclass(frozen=True)
+class ReportText:
+    """A monthly report rendered in one format; ``slack`` when its summary was queued for Slack."""
+
+    month: str
+    text: str
+    slack: SlackSummaryQueued | None
+
+
 def database_only(command: str) -> UserError:
     """The refusal of something that works on the database directly, asked through --server."""
     return UserError(f"{command} works on the database directly, not through --server; run it without --server or $STATUSPAGE_URL")
@@ -184,7 +272,7 @@ class Backend(Protocol):
         detected_at: datetime | None,
         impact: str | None,
         playbook: str | None = None,
-    ) -> IncidentSummary: ...
+    ) -> Declared: ...
 
     def post_update(
         self,
@@ -211,6 +299,42 @@ class Backend(Protocol):
     def resume_sla(self, *, incident_id: str) -> IncidentSummary: ...
 
     def record_root_cause(self, *, incident_id: str, root_cause: str | None, remediation: str | None) -> IncidentSummary: ...
+
+    def escalate(self, *, incident_id: str, to_tier: int | None) -> Escalated: ...
+
+    def change_severity(self, *, incident_id: str, severity: str) -> SeverityChanged:
+        """``severity`` as typed (``1``, ``sev1``, ``P1``): the service layer reads it, and refuses it in its words."""
+        ...
+
+    def record_analysis(
+        self,
+        *,
+        incident_id: str,
+        root_cause: str | None,
+        remediation: str | None,
+        factors: Sequence[str],
+        whys: Sequence[str],
+        detection_gap: str | None,
+        response_gap: str | None,
+    ) -> IncidentSummary:
+        """Everything ``rca`` records, in one transaction: all of it or nothing."""
+        ...
+
+    def add_action(self, *, incident_id: str, title: str, owner: str, due: str) -> ActionRecord: ...
+
+    def list_actions(self, *, open_only: bool, overdue: bool) -> Sequence[ActionRecord]:
+        """Earliest due first; ``overdue``: open ones due before today in the page's time zone."""
+        ...
+
+    def complete_action(self, *, action_id: str) -> ActionRecord: ...
+
+    def postmortem(self, *, incident_id: str, publish: bool) -> PostmortemDocument:
+        """The postmortem rendered now; ``publish`` first marks it published."""
+        ...
+
+    def monthly_report(self, *, month: str, fmt: str, post: bool) -> ReportText:
+        """The report of ``month`` (``YYYY-MM``) in ``fmt``; ``post`` also queues its summary for Slack."""
+        ...
 
     def list_incidents(self, *, open_only: bool, limit: int) -> Sequence[IncidentSummary]: ...
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from incident_cli.paging import last_page_id, say_paging, warn_playbook_problems
+from incident_cli.paging import say_paging, say_warnings
 from incident_cli.render import console
 from incident_cli.state import NAME, TEXT, TITLE, State, parse_components, pass_state
 from statuspage.domain.enums import INCIDENT_IMPACTS
@@ -31,14 +31,7 @@ if TYPE_CHECKING:
 @pass_state
 def declare(state: State, severity: str, title: str, components: tuple[str, ...], message: str | None, commander: str | None, detected_at: str | None, impact: str | None, playbook: str | None, as_json: bool) -> None:
     backend = state.backend
-    if playbook is not None:
-        # Refused before anything is asked of a server (the remote backend would refuse it too).
-        state.local_runtime("incident declare --playbook")
-    local = state.server is None
-    if local:
-        warn_playbook_problems(state.runtime)
-    mark = last_page_id(state.runtime) if local else 0
-    incident = backend.declare(
+    declared = backend.declare(
         severity=severity,
         title=title,
         components=parse_components(components),
@@ -48,6 +41,8 @@ def declare(state: State, severity: str, title: str, components: tuple[str, ...]
         impact=impact,
         playbook=playbook,
     )
+    say_warnings(declared.warnings)
+    incident = declared.incident
     if as_json:
         print_json(backend.incident_json(incident.id))
     else:
@@ -55,9 +50,8 @@ def declare(state: State, severity: str, title: str, components: tuple[str, ...]
         out.print(f"Declared incident {incident.id} (sev{incident.severity}, impact {incident.impact}): ", end="")
         out.print(incident.title, markup=False)
         out.print(backend.incident_url(incident.id), markup=False)
-    if local:
-        # On stderr: stdout stays the two lines (or the JSON) scripts read.
-        say_paging(state, incident.id, mark, err=True)
+    # On stderr: stdout stays the two lines (or the JSON) scripts read.
+    say_paging(state, incident.id, declared.paging, err=True)
 
 
 @click.command("update", help="Post an update to the public timeline; optionally change status or components.")

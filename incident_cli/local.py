@@ -8,34 +8,67 @@ Imported only when a command first needs the backend (see :attr:`incident_cli.st
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlmodel import col, select
+from sqlalchemy import event, func
+from sqlmodel import Session, col, select
 
 from incident_cli.backend import (
     JSON,
+    ActionRecord,
     AffectedComponent,
     AuditRecord,
     Backend,
     ComponentChange,
     ComponentRecord,
+    Declared,
+    Escalated,
     IncidentDetail,
     IncidentSummary,
     MaintenanceRecord,
     MaintenanceStatus,
+    PageRecord,
+    Paging,
+    PostmortemDocument,
+    ReportText,
+    SeverityChanged,
+    SlackSummaryQueued,
     SlaPause,
     UpdateRecord,
 )
+from statuspage.audit.actions import AuditAction
 from statuspage.components import service as components_service
 from statuspage.context import Actor
-from statuspage.db.models import AuditEvent, Component, Incident, IncidentComponent, IncidentUpdate
+from statuspage.db.models import (
+    ActionItem,
+    AuditEvent,
+    Component,
+    Incident,
+    IncidentComponent,
+    IncidentUpdate,
+    PageSent,
+    Timer,
+)
+from statuspage.domain.months import month_label
+from statuspage.errors import Conflict
 from statuspage.incidents import handling
 from statuspage.incidents import service as incidents
 from statuspage.incidents import sla as incident_sla
 from statuspage.maintenance import service as maintenance_service
+from statuspage.oncall import engine as oncall
+from statuspage.oncall import timers as oncall_timers
+from statuspage.postmortems import document
+from statuspage.postmortems import service as postmortems
 from statuspage.read.v2 import V2Builder
+from statuspage.reports import kpis, monthly, render, slack
 from statuspage.runtime import Runtime
+
+# Also the admin API's words (statuspage.web.admin), so that both modes refuse alike.
+SLACK_NEEDED = "posting the report's summary needs Slack: slack.enabled is false in the configuration"
 
 
 class LocalBackend(Backend):
@@ -71,21 +104,22 @@ class LocalBackend(Backend):
         detected_at: datetime | None,
         impact: str | None,
         playbook: str | None = None,
-    ) -> IncidentSummary:
-        with self.runtime.session() as session:
-            return summary(
-                incidents.declare(
-                    ctx=self.runtime.context(session, self.actor),
-                    severity=severity,
-                    title=title,
-                    components=components,
-                    message=message,
-                    commander=commander,
-                    detected_at=detected_at,
-                    impact=impact,
-                    playbook=playbook,
-                )
+    ) -> Declared:
+        runtime = self.runtime
+        _loaded, problems = oncall.load_lenient(runtime.settings.config, runtime.wiring.playbooks_dir)
+        with runtime.session() as session, added_rows(session) as added:
+            incident = incidents.declare(
+                ctx=runtime.context(session, self.actor),
+                severity=severity,
+                title=title,
+                components=components,
+                message=message,
+                commander=commander,
+                detected_at=detected_at,
+                impact=impact,
+                playbook=playbook,
             )
+            return Declared(summary(incident), paging_of(session, _key(incident.id), added), tuple(problems))
 
     def post_update(
         self,
@@ -140,6 +174,97 @@ class LocalBackend(Backend):
         with self.runtime.session() as session:
             ctx = self.runtime.context(session, self.actor)
             return summary(handling.record_root_cause(ctx=ctx, incident_id=incident_id, root_cause=root_cause, remediation=remediation))
+
+    def escalate(self, *, incident_id: str, to_tier: int | None) -> Escalated:
+        with self.runtime.session() as session, added_rows(session) as added:
+            ctx = self.runtime.context(session, self.actor)
+            tier = incidents.escalate(ctx=ctx, incident_id=incident_id, to_tier=to_tier)
+            key = _key(incidents.get(session=session, incident_id=incident_id).id)
+            return Escalated(incident_id=key, tier=tier, paging=paging_of(session, key, added))
+
+    def change_severity(self, *, incident_id: str, severity: str) -> SeverityChanged:
+        with self.runtime.session() as session, added_rows(session) as added:
+            ctx = self.runtime.context(session, self.actor)
+            incident = incidents.change_severity(ctx=ctx, incident_id=incident_id, severity=severity)
+            after = severity_change(added)
+            return SeverityChanged(
+                incident=summary(incident),
+                previous=int(after.get("from", incident.severity)),
+                playbook=after.get("playbook"),
+                paging=paging_of(session, _key(incident.id), added),
+            )
+
+    def record_analysis(
+        self,
+        *,
+        incident_id: str,
+        root_cause: str | None,
+        remediation: str | None,
+        factors: Sequence[str],
+        whys: Sequence[str],
+        detection_gap: str | None,
+        response_gap: str | None,
+    ) -> IncidentSummary:
+        with self.runtime.session() as session:
+            incident = postmortems.record_analysis(
+                ctx=self.runtime.context(session, self.actor),
+                incident_id=incident_id,
+                root_cause=root_cause,
+                remediation=remediation,
+                factors=factors,
+                whys=whys,
+                detection_gap=detection_gap,
+                response_gap=response_gap,
+            )
+            return summary(incident)
+
+    def add_action(self, *, incident_id: str, title: str, owner: str, due: str) -> ActionRecord:
+        with self.runtime.session() as session:
+            ctx = self.runtime.context(session, self.actor)
+            return action_record(postmortems.add_action(ctx=ctx, incident_id=incident_id, title=title, owner=owner, due_on=due))
+
+    def list_actions(self, *, open_only: bool, overdue: bool) -> Sequence[ActionRecord]:
+        runtime = self.runtime
+        with runtime.session() as session:
+            if overdue:
+                rows = postmortems.open_actions_past_due(session, runtime.clock.now().astimezone(ZoneInfo(self.time_zone)))
+            else:
+                rows = postmortems.action_items(session=session, open_only=open_only)
+            return [action_record(row) for row in rows]
+
+    def complete_action(self, *, action_id: str) -> ActionRecord:
+        with self.runtime.session() as session:
+            return action_record(postmortems.complete_action(ctx=self.runtime.context(session, self.actor), action_id=action_id))
+
+    def postmortem(self, *, incident_id: str, publish: bool) -> PostmortemDocument:
+        runtime = self.runtime
+        config = runtime.settings.config
+        with runtime.session() as session:
+            if publish:
+                postmortems.publish(ctx=runtime.context(session, self.actor), incident_id=incident_id)
+            facts = document.gather(session, config, incident_id, runtime.clock.now())
+            return PostmortemDocument(
+                incident_id=_key(facts.incident.id),
+                filename=document.filename(facts.incident, ZoneInfo(config.page.time_zone)),
+                markdown=document.render(facts, config),
+            )
+
+    def monthly_report(self, *, month: str, fmt: str, post: bool) -> ReportText:
+        year, number = monthly.parse_month(month)
+        runtime = self.runtime
+        config = runtime.settings.config
+        if post and not config.slack.enabled:
+            raise Conflict(SLACK_NEEDED)
+        measured = kpis.load(kpis.store_path(runtime.settings.data_dir)).get(month_label(year, number))
+        with runtime.session() as session:
+            result = monthly.monthly_report(session, config, year, number, runtime.clock.now(), kpis=measured)
+        queued = None
+        if post:
+            # A session of its own: the report's read transaction is not upgraded to a write.
+            with runtime.session() as session:
+                message = slack.queue_slack_summary(ctx=runtime.context(session, self.actor), report=result)
+                queued = SlackSummaryQueued(slack.slack_summary_line(message.payload["data"]), message.target)
+        return ReportText(month=result.month, text=render.RENDERERS[fmt](result), slack=queued)
 
     def list_incidents(self, *, open_only: bool, limit: int) -> Sequence[IncidentSummary]:
         with self.runtime.session() as session:
@@ -259,6 +384,50 @@ def affected_component(link: IncidentComponent, component: Component) -> Affecte
 
 def audit_record(row: AuditEvent) -> AuditRecord:
     return AuditRecord(at=row.at, actor=row.actor, action=row.action, before=row.before, after=row.after)
+
+
+def action_record(row: ActionItem) -> ActionRecord:
+    return ActionRecord(id=_key(row.id), incident_id=row.incident_id, title=row.title, owner=row.owner, due_on=row.due_on, status=row.status)
+
+
+# What a change did besides its own row ----------------------------------------------------------
+
+
+@contextmanager
+def added_rows(session: Session) -> Iterator[list[object]]:
+    """The rows added to ``session`` while the block runs, as they are flushed: the pages a change
+    sent and the audit events it wrote are known exactly, whatever other writers do meanwhile."""
+    added: list[object] = []
+
+    def collect(flushing: Session, _context: object, _instances: object) -> None:
+        added.extend(flushing.new)
+
+    event.listen(session, "before_flush", collect)
+    try:
+        yield added
+    finally:
+        event.remove(session, "before_flush", collect)
+
+
+def paging_of(session: Session, incident_id: int, added: Sequence[object]) -> Paging:
+    """Who the change paged, in order, and the acknowledgement deadline now pending."""
+    pages = sorted((row for row in added if isinstance(row, PageSent)), key=lambda row: row.id or 0)
+    deadline = None
+    if pages:
+        deadline = session.exec(
+            select(func.min(Timer.due_at)).where(
+                Timer.incident_id == incident_id, Timer.state == oncall_timers.PENDING, Timer.kind == "ack_timeout"
+            )
+        ).one()
+    return Paging(pages=tuple(PageRecord(tier=row.tier, owner=row.owner) for row in pages), next_step_at=deadline)
+
+
+def severity_change(added: Sequence[object]) -> dict[str, Any]:
+    """What the severity change recorded: ``{"from", "to", "playbook"}``."""
+    for row in added:
+        if isinstance(row, AuditEvent) and row.action == AuditAction.INCIDENT_SEVERITY:
+            return dict(row.after or {})
+    return {}
 
 
 def _key(value: int | None) -> int:

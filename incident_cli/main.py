@@ -9,63 +9,64 @@ Exit status: 0 done; 2 the request was refused (bad input, unknown id, a conflic
 mode any 4xx answer, a bad token included); 1 something needed is unavailable (the database, or in
 remote mode the server: unreachable, timed out, or a 5xx answer).
 
-This module only assembles the command group; the commands live in the ``*_cmds`` modules, and
-what they share in :mod:`incident_cli.state`.
+This module only assembles the command group; the commands live in the ``*_cmds`` modules,
+imported when they run, and what they share in :mod:`incident_cli.state`.
 """
 
 from __future__ import annotations
 
 import click
 
-from incident_cli import component_cmds, incident_cmds, oncall_cmds, postmortem_cmds, token_cmds
-from incident_cli.playbook_cmds import playbook
-from incident_cli.report_cmds import report
-from incident_cli.state import NAME, State
-from statuspage.clickutil import OneLineErrors
+from statuspage import validators
+from statuspage.clickutil import Checked, LazyGroup
+
+# Each command, the module it lives in, and the line ``incident --help`` shows for it: the modules
+# are imported only when their command runs, so that ``--help`` and every command start without
+# loading the others (the database layer, the HTTP client, the report maths).
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "ack": ("incident_cli.oncall_cmds", "ack", "Acknowledge an incident: you have it."),
+    "action": ("incident_cli.postmortem_cmds", "action", "Remediation action items from postmortems."),
+    "alerts": ("incident_cli.alert_cmds", "alerts_command", "Alerts received from monitoring, most recent first, with the incident each opened or joined."),
+    "component": ("incident_cli.component_cmds", "component", "Components and their status."),
+    "declare": ("incident_cli.incident_cmds", "declare", "Declare an incident: it is on the status page at once."),
+    "escalate": ("incident_cli.oncall_cmds", "escalate", "Page the next tier now instead of waiting for the acknowledgement deadline (or --to-tier N)."),
+    "handover": ("incident_cli.oncall_cmds", "handover", "Hand over command of an incident."),
+    "list": ("incident_cli.incident_cmds", "list_command", "List incidents, newest first."),
+    "maintenance": ("incident_cli.component_cmds", "maintenance", "Scheduled maintenance."),
+    "pause": ("incident_cli.oncall_cmds", "pause", "Pause the incident's SLA clocks while waiting on the customer (their logs, their confirmation)."),
+    "playbook": ("incident_cli.playbook_cmds", "playbook", "Check playbooks, and simulate what one would do."),
+    "postmortem": ("incident_cli.postmortem_cmds", "postmortem", "Write (or re-render) an incident's postmortem as Markdown in --out-dir, named by the declared date and the title."),
+    "publish": ("incident_cli.alert_cmds", "publish", "Show an internal incident (one opened from an alert) on the status page, its feeds, the v2 API and to webhook subscribers, from now on."),
+    "rca": ("incident_cli.postmortem_cmds", "rca", "Publish an incident's root cause and remediation (shown on its page and on /sla), and record the postmortem analysis: contributing factors, the why-chain, detection and response gaps."),
+    "reopen": ("incident_cli.incident_cmds", "reopen", "Reopen a resolved incident."),
+    "report": ("incident_cli.report_cmds", "report", "Reports on SLA performance."),
+    "resolve": ("incident_cli.incident_cmds", "resolve", "Resolve an incident; its components return to normal unless another incident holds them."),
+    "resume": ("incident_cli.oncall_cmds", "resume", "Start a paused incident's SLA clocks again; resolving the incident also ends the pause."),
+    "severity": ("incident_cli.oncall_cmds", "severity", "Change an incident's severity, e.g."),
+    "show": ("incident_cli.incident_cmds", "show", "Show an incident: facts, affected components and the full timeline."),
+    "token": ("incident_cli.token_cmds", "token", "Admin API tokens."),
+    "update": ("incident_cli.incident_cmds", "update", "Post an update to the public timeline; optionally change status or components."),
+    "watch": ("incident_cli.oncall_cmds", "watch", "Fire escalation deadlines and reminders when they fall due, and deliver outgoing messages (Slack, webhooks), until SIGTERM or Ctrl-C."),
+}
 
 
 @click.group(
     name="incident",
-    cls=OneLineErrors,
+    cls=LazyGroup,
+    lazy=COMMANDS,
     help="Declare, update and resolve incidents.\n\n"
     "With --server (or $STATUSPAGE_URL) and a token ($STATUSPAGE_TOKEN) the commands go through the admin API "
     "of a running status page instead of the database. Exit status: 2 when the request is refused (bad input, "
     "unknown id, a 4xx answer), 1 when the database or server cannot be reached.",
 )
 @click.option("--config", "config_path", envvar="STATUSPAGE_CONFIG", type=click.Path(dir_okay=False), help="Configuration file (default: $STATUSPAGE_CONFIG or ./statuspage.yaml).")
-@click.option("--as", "actor_name", envvar="INCIDENT_USER", type=NAME, help="Who you are, for the timeline and the audit log (default: $INCIDENT_USER or your login).")
+@click.option("--as", "actor_name", envvar="INCIDENT_USER", type=Checked(validators.person_name), help="Who you are, for the timeline and the audit log (default: $INCIDENT_USER or your login).")
 @click.option("--server", envvar="STATUSPAGE_URL", metavar="URL", help="Work through the admin API of this status page, e.g. https://status.example.com (default: $STATUSPAGE_URL).")
 @click.option("--token", envvar="STATUSPAGE_TOKEN", help="Admin API token for --server (default: $STATUSPAGE_TOKEN; prefer the variable, options show in process lists).")
 @click.version_option(package_name="statuspage")
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, actor_name: str | None, server: str | None, token: str | None) -> None:
+    from incident_cli.state import State
+
     ctx.obj = State(config_path, actor_name, server, token)
     ctx.call_on_close(ctx.obj.close)
-
-
-# An incident's public life.
-main.add_command(incident_cmds.declare)
-main.add_command(incident_cmds.update)
-main.add_command(incident_cmds.resolve)
-main.add_command(incident_cmds.reopen)
-main.add_command(incident_cmds.list_command)
-main.add_command(incident_cmds.show)
-# Who has it, who is paged next.
-main.add_command(oncall_cmds.ack)
-main.add_command(oncall_cmds.escalate)
-main.add_command(oncall_cmds.severity)
-main.add_command(oncall_cmds.watch)
-main.add_command(oncall_cmds.handover)
-main.add_command(oncall_cmds.pause)
-main.add_command(oncall_cmds.resume)
-# Components and maintenance.
-main.add_command(component_cmds.component)
-main.add_command(component_cmds.maintenance)
-# Afterwards: root cause, action items, the postmortem.
-main.add_command(postmortem_cmds.rca)
-main.add_command(postmortem_cmds.action)
-main.add_command(postmortem_cmds.postmortem)
-# Playbooks and reports.
-main.add_command(token_cmds.token)
-main.add_command(playbook)
-main.add_command(report)

@@ -6,23 +6,19 @@ from __future__ import annotations
 import functools
 import sys
 from datetime import timedelta
-from typing import Any
 
 import click
-from sqlmodel import col, select
 
-from incident_cli.paging import incident_key, last_page_id, say_paging
+from incident_cli.paging import say_paging
 from incident_cli.state import NAME, State, pass_state
 from statuspage import validators
-from statuspage.audit.actions import AuditAction
 from statuspage.clickutil import Checked
-from statuspage.db.models import AuditEvent
 from statuspage.domain.durations import describe_seconds
-from statuspage.incidents import service as incidents
 from statuspage.oncall import engine as oncall
 from statuspage.oncall import timers as oncall_timers
 from statuspage.playbooks import PlaybookError
 from statuspage.settings import ConfigError
+from statuspage.stopping import stop_on_signals
 
 REASON = Checked(functools.partial(validators.free_text, limit=validators.MAX_REASON, required=True))
 
@@ -45,13 +41,9 @@ def ack(state: State, incident_id: str, as_name: str | None) -> None:
 @click.option("--to-tier", type=click.IntRange(1, 9), metavar="N", help="Page this tier (default: the one above the last tier paged).")
 @pass_state
 def escalate(state: State, incident_id: str, to_tier: int | None) -> None:
-    runtime = state.local_runtime("incident escalate")
-    mark = last_page_id(runtime)
-    with runtime.session() as session:
-        tier = incidents.escalate(ctx=runtime.context(session, state.actor), incident_id=incident_id, to_tier=to_tier)
-    key = incident_key(incident_id)
-    click.echo(f"Incident {key} escalated to tier {tier}")
-    say_paging(state, key, mark)
+    escalated = state.backend.escalate(incident_id=incident_id, to_tier=to_tier)
+    click.echo(f"Incident {escalated.incident_id} escalated to tier {escalated.tier}")
+    say_paging(state, escalated.incident_id, escalated.paging)
 
 
 @click.command("severity", help="Change an incident's severity, e.g. 'incident severity 12 1'. Raising it starts the new severity's playbook.")
@@ -59,19 +51,11 @@ def escalate(state: State, incident_id: str, to_tier: int | None) -> None:
 @click.argument("severity")
 @pass_state
 def severity(state: State, incident_id: str, severity: str) -> None:
-    runtime = state.local_runtime("incident severity")
-    mark = last_page_id(runtime)
-    with runtime.session() as session:
-        incident = incidents.change_severity(ctx=runtime.context(session, state.actor), incident_id=incident_id, severity=severity)
-        change = session.exec(
-            select(AuditEvent)
-            .where(AuditEvent.subject_type == "incident", AuditEvent.subject_id == str(incident.id), AuditEvent.action == AuditAction.INCIDENT_SEVERITY)
-            .order_by(col(AuditEvent.id).desc())
-        ).first()
-    after = (change.after if change else None) or {}
-    attached = f"; playbook {after['playbook']} runs from now" if after.get("playbook") else ""
-    click.echo(f"Incident {incident.id} is now sev{incident.severity} (was sev{after.get('from')}, impact {incident.impact}){attached}")
-    say_paging(state, incident.id or 0, mark)
+    changed = state.backend.change_severity(incident_id=incident_id, severity=severity)
+    incident = changed.incident
+    attached = f"; playbook {changed.playbook} runs from now" if changed.playbook else ""
+    click.echo(f"Incident {incident.id} is now sev{incident.severity} (was sev{changed.previous}, impact {incident.impact}){attached}")
+    say_paging(state, incident.id, changed.paging)
 
 
 @click.command("watch", help="Fire escalation deadlines and reminders when they fall due, and deliver outgoing messages (Slack, "
@@ -83,9 +67,6 @@ def severity(state: State, incident_id: str, severity: str) -> None:
               "a worker that dies delays them at most this long.")
 @pass_state
 def watch(state: State, once: bool, poll_interval: float, lease: float) -> None:
-    import signal
-    import threading
-
     from statuspage import worker
 
     runtime = state.local_runtime("incident watch")
@@ -95,36 +76,26 @@ def watch(state: State, once: bool, poll_interval: float, lease: float) -> None:
     except PlaybookError as exc:
         raise ConfigError(exc.lines) from None
     zone = state.renderer.zone
-    stop = threading.Event()
-    previous: dict[signal.Signals, Any] = {}
-
-    def request_stop(_signum: int, _frame: object) -> None:
-        # Finish the timer or message in hand, give back the rest of the batch, then exit 0.
-        stop.set()
-
     def say(line: str) -> None:
         click.echo(f"{runtime.clock.now().astimezone(zone):%H:%M:%S}  {line}")
         sys.stdout.flush()
 
     senders = runtime.senders()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        previous[signum] = signal.signal(signum, request_stop)
     try:
-        if not once:
-            click.echo(f"Watching for due escalations and reminders in {runtime.settings.config.page.name}'s incidents; stop with Ctrl-C or SIGTERM.", err=True)
-        totals = worker.run_watch(
-            runtime,
-            stop=stop,
-            once=once,
-            senders=senders,
-            poll_interval=poll_interval,
-            lease=timedelta(seconds=lease),
-            say=say,
-            jobs=runtime.worker_jobs(),
-        )
+        with stop_on_signals() as stop:
+            if not once:
+                click.echo(f"Watching for due escalations and reminders in {runtime.settings.config.page.name}'s incidents; stop with Ctrl-C or SIGTERM.", err=True)
+            totals = worker.run_watch(
+                runtime,
+                stop=stop,
+                once=once,
+                senders=senders,
+                poll_interval=poll_interval,
+                lease=timedelta(seconds=lease),
+                say=say,
+                jobs=runtime.worker_jobs(),
+            )
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
         for sender in senders.values():
             sender.close()
     click.echo(str(totals))

@@ -1,12 +1,10 @@
 """``incident rca``, ``incident action`` and ``incident postmortem``: root cause and analysis,
-remediation action items and the postmortem document. The admin API has no postmortem endpoints,
-so these work on the database directly and refuse --server with a one-line error; only ``rca``'s
-root cause and remediation also go through the admin API."""
+remediation action items and the postmortem document, in local or remote mode alike."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 from rich.table import Table
@@ -14,9 +12,7 @@ from rich.text import Text
 
 from incident_cli.render import console
 from incident_cli.state import NAME, TEXT, TITLE, State, pass_state
-from statuspage.errors import UserError
 from statuspage.postmortems import document
-from statuspage.postmortems import service as postmortems
 
 
 @click.command("rca", help="Publish an incident's root cause and remediation (shown on its page and on /sla), and record the "
@@ -40,16 +36,10 @@ def rca(
     response_gap: str | None,
 ) -> None:
     if factors or whys or detection_gap is not None or response_gap is not None:
-        if state.server is not None:
-            raise UserError("--factor, --why, --detection-gap and --response-gap work on the database directly: "
-                            "the admin API has no postmortem endpoints; run without --server or $STATUSPAGE_URL")
-        runtime = state.runtime
-        with runtime.session() as session:
-            row = postmortems.record_analysis(
-                ctx=runtime.context(session, state.actor), incident_id=incident_id, root_cause=root_cause, remediation=remediation,
-                factors=factors, whys=whys, detection_gap=detection_gap, response_gap=response_gap,
-            )
-        key = row.id or 0
+        key = state.backend.record_analysis(
+            incident_id=incident_id, root_cause=root_cause, remediation=remediation,
+            factors=factors, whys=whys, detection_gap=detection_gap, response_gap=response_gap,
+        ).id
         click.echo(f"Incident {key}: postmortem analysis recorded")
         if root_cause is None and remediation is None:
             return
@@ -58,7 +48,7 @@ def rca(
     click.echo(f"Incident {key}: root cause and remediation published on {state.backend.incident_url(key)}")
 
 
-@click.group(help="Remediation action items from postmortems. These work on the database directly, never through --server.")
+@click.group(help="Remediation action items from postmortems.")
 def action() -> None:
     pass
 
@@ -70,11 +60,7 @@ def action() -> None:
 @click.option("--due", required=True, metavar="YYYY-MM-DD", help="By when.")
 @pass_state
 def action_add(state: State, incident_id: str, title: str, owner: str, due: str) -> None:
-    runtime = state.local_runtime("incident action add")
-    with runtime.session() as session:
-        item = postmortems.add_action(
-            ctx=runtime.context(session, state.actor), incident_id=incident_id, title=title, owner=owner, due_on=due
-        )
+    item = state.backend.add_action(incident_id=incident_id, title=title, owner=owner, due=due)
     console().print(
         Text(f"Action {item.id} for incident {item.incident_id}: ").append(Text(item.title)).append(" (").append(Text(item.owner))
         .append(f", due {item.due_on.isoformat()})")
@@ -86,13 +72,7 @@ def action_add(state: State, incident_id: str, title: str, owner: str, due: str)
 @click.option("--overdue", is_flag=True, help="Only open ones whose due date has passed (in the page's time zone).")
 @pass_state
 def action_list(state: State, open_only: bool, overdue: bool) -> None:
-    runtime = state.local_runtime("incident action list")
-    zone = ZoneInfo(runtime.settings.config.page.time_zone)
-    with runtime.session() as session:
-        if overdue:
-            rows = postmortems.open_actions_past_due(session, runtime.clock.now().astimezone(zone))
-        else:
-            rows = postmortems.action_items(session=session, open_only=open_only)
+    rows = state.backend.list_actions(open_only=open_only, overdue=overdue)
     if not rows:
         click.echo("No overdue action items." if overdue else "No open action items." if open_only else "No action items.")
         return
@@ -108,9 +88,7 @@ def action_list(state: State, open_only: bool, overdue: bool) -> None:
 @click.argument("action_id")
 @pass_state
 def action_done(state: State, action_id: str) -> None:
-    runtime = state.local_runtime("incident action done")
-    with runtime.session() as session:
-        item = postmortems.complete_action(ctx=runtime.context(session, state.actor), action_id=action_id)
+    item = state.backend.complete_action(action_id=action_id)
     console().print(Text(f"Action {item.id} done: ").append(Text(item.title)))
 
 
@@ -122,13 +100,36 @@ def action_done(state: State, action_id: str) -> None:
 @click.option("--publish", is_flag=True, help="Mark the postmortem published.")
 @pass_state
 def postmortem(state: State, incident_id: str, out_dir: Path, publish: bool) -> None:
-    runtime = state.local_runtime("incident postmortem")
-    config = runtime.settings.config
-    with runtime.session() as session:
-        if publish:
-            postmortems.publish(ctx=runtime.context(session, state.actor), incident_id=incident_id)
-        facts = document.gather(session, config, incident_id, runtime.clock.now())
-        path = document.write(out_dir / document.filename(facts.incident, ZoneInfo(config.page.time_zone)), facts, config)
+    backend = state.backend
+    rendered = backend.postmortem(incident_id=incident_id, publish=publish)
+    path = write_postmortem(out_dir / rendered.filename, rendered.markdown)
     click.echo(str(path))
     if publish:
-        click.echo(f"Postmortem published on {runtime.settings.incident_url(facts.incident.id or 0)}")
+        click.echo(f"Postmortem published on {backend.incident_url(rendered.incident_id)}")
+
+
+def keep_narratives(markdown: str, kept: dict[str, str]) -> str:
+    """``markdown`` as rendered for a new file, with the narrative sections a person wrote in the
+    file before (``kept``, by name) in place of the starting text: what
+    :func:`statuspage.postmortems.document.render` gives with ``kept``, so that a document
+    rendered by a server keeps the narrative of the file on this machine."""
+
+    def section(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in kept:
+            return match.group(0)
+        text = kept[name].rstrip("\n")
+        return f"<!-- narrative:{name} -->\n{text}\n<!-- /narrative -->"
+
+    return document.NARRATIVE_BLOCK.sub(section, markdown)
+
+
+def write_postmortem(path: Path, markdown: str) -> Path:
+    """Write the document into ``path``, keeping the narrative text of the file already there;
+    the old file is replaced whole (a temporary file beside it, then a rename)."""
+    kept = document.narratives_of(path.read_text(encoding="utf-8")) if path.exists() else {}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(keep_narratives(markdown, kept), encoding="utf-8")
+    tmp.replace(path)
+    return path

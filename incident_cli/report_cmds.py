@@ -2,27 +2,30 @@
 
 ``incident report monthly --month 2026-10`` prints Markdown; ``--format html|csv|json`` for the
 others, ``--out FILE`` to write a file instead. Months are calendar months in the page's time
-zone. The report reads the database directly, so it refuses ``--server``. ``--post`` also
-queues a short summary for the Slack incidents channel (through the outbox; ``incident watch``
-delivers it, or prints it when there is no Slack token).
+zone. ``--post`` also queues a short summary for the Slack incidents channel (through the
+outbox; ``incident watch`` delivers it, or prints it when there is no Slack token).
 
 ``incident report import-kpis FILE`` imports the service-quality KPIs the report compares with
 their targets, from a CSV whose header names ``month,fcr_percent,csat,nps,abandonment_percent,
 backlog_per_agent`` in any order (see :mod:`statuspage.reports.kpis`). They are kept in
 ``var/kpis.json`` beside the configuration, merged by month.
+
+The report works in local or remote mode alike: through ``--server`` it is made by the status
+page the server runs (its database, and the KPIs kept beside its configuration) and written
+here. ``import-kpis`` stores a file beside the configuration, not in the database, so it works
+where the configuration is and refuses ``--server``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
+from incident_cli.state import State, pass_state
 from statuspage.clickutil import EXIT_USER_ERROR, fail
-from statuspage.domain.months import month_label
 from statuspage.errors import UserError
-from statuspage.reports import kpis, monthly, render, slack
+from statuspage.reports import kpis, monthly, render
 from statuspage.settings import load_settings
 
 
@@ -38,28 +41,18 @@ def report() -> None:
 @click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path), help="Write to this file instead of standard output.")
 @click.option("--post", is_flag=True, help="Also queue a short summary (missed commitments, credits owed, top causes) for the "
               "Slack incidents channel; `incident watch` delivers it, or prints it without a Slack token.")
-@click.pass_obj
-def monthly_command(state: Any, month: str, fmt: str, out: Path | None, post: bool) -> None:
-    year, number = monthly.parse_month(month)
-    runtime = state.local_runtime("incident report")
-    config = runtime.settings.config
-    if post and not config.slack.enabled:
-        raise UserError("--post needs Slack: slack.enabled is false in the configuration")
-    measured = kpis.load(kpis.store_path(runtime.settings.data_dir)).get(month_label(year, number))
-    with runtime.session() as session:
-        result = monthly.monthly_report(session, config, year, number, runtime.clock.now(), kpis=measured)
-    text = render.RENDERERS[fmt](result)
+@pass_state
+def monthly_command(state: State, month: str, fmt: str, out: Path | None, post: bool) -> None:
+    monthly.parse_month(month)  # refused here, before anything is opened or asked
+    result = state.backend.monthly_report(month=month, fmt=fmt, post=post)
+    text = result.text
     if out is None:
         click.echo(text, nl=not text.endswith("\n"))
     else:
         out.write_text(text, encoding="utf-8")
         click.echo(f"Wrote the {fmt} report for {result.month} to {out}", err=True)
-    if post:
-        # A session of its own: the report's read transaction is not upgraded to a write.
-        with runtime.session() as session:
-            message = slack.queue_slack_summary(ctx=runtime.context(session, state.actor), report=result)
-            line = slack.slack_summary_line(message.payload["data"])
-            click.echo(f"Queued for Slack: {line} (to {message.target})", err=True)
+    if result.slack is not None:
+        click.echo(f"Queued for Slack: {result.slack.line} (to {result.slack.target})", err=True)
 
 
 @report.command("import-kpis", help="Import service-quality KPIs for the monthly report from a CSV file. Its first line names "
@@ -68,8 +61,8 @@ def monthly_command(state: Any, month: str, fmt: str, out: Path | None, post: bo
                 "-100 to 100; backlog per agent 0 or more). All or nothing: the first problem is reported as "
                 "FILE:LINE:COLUMN: message and nothing is stored. An imported month replaces the one stored before.")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.pass_obj
-def import_kpis_command(state: Any, file: Path) -> None:
+@pass_state
+def import_kpis_command(state: State, file: Path) -> None:
     try:
         months = kpis.read_csv(file, str(file))
     except kpis.KpiFileError as exc:

@@ -42,7 +42,6 @@ class State:
         if self._runtime is None:
             self._runtime = open_runtime(self.config_path)
         return self._runtime
-
     @property
     def backend(self) -> Backend:
         if self._backend is None:
@@ -60,7 +59,9 @@ class State:
         return self._backend
 
     def local_runtime(self, command: str) -> Runtime:
-        """The database, for commands that only make sense on it (tokens are made where the data is)."""
+        """The database, for commands that only make sense on it: tokens are made where the data
+        is, and ``watch`` is the worker that runs beside it. (KPIs are kept beside the
+        configuration: ``report import-kpis`` refuses --server in its own words.)"""
         if self.server is not None:
             from incident_cli.backend import database_only
 

@@ -19,7 +19,7 @@ def token() -> None:
 
 @token.command("create", help="Make a token. The secret is printed once, alone on standard output, and cannot be shown again.")
 @click.option("--name", required=True, help="What the token is for, e.g. ci or grafana; audit events name it.")
-@click.option("--scope", required=True, type=click.Choice(["read", "write"]), help="read: GET only; write: also change incidents, components and maintenance.")
+@click.option("--scope", required=True, type=click.Choice(tokens.SCOPES), help="read: GET only; write: also change incidents, components and maintenance; alerts: only post alerts from monitoring to /api/integrations/.")
 @pass_state
 def token_create(state: State, name: str, scope: str) -> None:
     runtime = state.local_runtime("incident token create")

@@ -184,8 +184,16 @@ class LazyGroup(OneLineErrors):
         return super().get_command(ctx, cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, self.lazy[name][2]) for name in self.lazy]
-        rows += [(name, cmd.get_short_help_str()) for name, cmd in self.commands.items() if name not in self.lazy]
-        if rows:
-            with formatter.section("Commands"):
-                formatter.write_dl(rows)
+        # As click lays them out, from the stored lines instead of the imported commands.
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            if name in self.lazy:
+                rows.append((name, click.Command(name, help=self.lazy[name][2]).get_short_help_str(limit)))
+            else:
+                rows.append((name, self.commands[name].get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)

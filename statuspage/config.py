@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from statuspage.alerts.config import AlertsConfig
 from statuspage.domain.age import Age, AgeError
 from statuspage.domain.durations import Duration, DurationError
 from statuspage.domain.enums import ComponentStatus, Impact
@@ -29,6 +30,8 @@ from statuspage.yamlsource import SourceError
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 SEVERITY_KEY = re.compile(r"^sev[1-9]$")
+# An address as written in the configuration: one @, nothing that would need quoting in a header.
+EMAIL_ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\\\"]+@[^@\s<>()\[\],;:\\\"]+$")
 
 
 class ConfigError(SourceError):
@@ -270,6 +273,15 @@ class Contact(Strict):
     phone: str | None = None
     email: str | None = None
 
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not EMAIL_ADDRESS.match(value):
+            raise PydanticCustomError(
+                "email", "{value} is not an email address like ana@example.com", {"value": json.dumps(value)}
+            )
+        return value
+
     @model_validator(mode="after")
     def _one(self) -> Contact:
         given = [k for k in ("slack_user", "slack_channel", "phone", "email") if getattr(self, k)]
@@ -338,6 +350,49 @@ class SlackConfig(Strict):
     digest_severities: tuple[int, ...] = (1, 2)
 
 
+class EmailConfig(Strict):
+    """Email pages. ``from`` is the sender (default: the page's name at ``noreply@`` the page's
+    host); ``smtp_url`` the server (``STATUSPAGE_SMTP_URL`` overrides it; without either, pages
+    are written to ``var/mail/``). ``enabled: false``: email contacts are not mailed (their pages
+    read not sent)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    enabled: bool = True
+    from_address: str | None = Field(default=None, alias="from", min_length=3, max_length=300)
+    smtp_url: str | None = None
+
+    @field_validator("from_address")
+    @classmethod
+    def _from(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from email.headerregistry import Address
+        from email.utils import parseaddr
+
+        if any(ch in value for ch in "\r\n"):
+            raise PydanticCustomError("email", "a From address is one line")
+        name, address = parseaddr(value)
+        if not EMAIL_ADDRESS.match(address):
+            raise PydanticCustomError(
+                "email", "{value} is not an address like Status <status@example.com>", {"value": json.dumps(value)}
+            )
+        return str(Address(display_name=name, addr_spec=address)) if name else address
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from statuspage.mail.smtp_url import SmtpUrlError, parse_smtp_url
+
+        try:
+            parse_smtp_url(value)
+        except SmtpUrlError as exc:
+            raise PydanticCustomError("smtp_url", "{problem}", {"problem": str(exc)}) from None
+        return value
+
+
 class DatabaseConfig(Strict):
     url: str | None = None
 
@@ -372,8 +427,11 @@ class Config(Strict):
     support_tiers: tuple[SupportTier, ...] = ()
     escalation: Escalation
     slack: SlackConfig = SlackConfig()
+    email: EmailConfig = EmailConfig()
     database: DatabaseConfig = DatabaseConfig()
     retention: RetentionConfig = RetentionConfig()
+    # Alerts from monitoring: routing rules and the storm cap (see statuspage.alerts.config).
+    alerts: AlertsConfig = AlertsConfig()
     # Where the playbooks are: relative to the configuration file, else the shipped ones.
     playbooks: str = "playbooks"
 

@@ -57,10 +57,14 @@ class Runtime:
 
     def senders(self) -> dict[str, Sender]:
         """One sender per outbox channel this process delivers; the caller closes them."""
+        from statuspage.mail.sender import EmailSender
         from statuspage.slack.sender import SlackSender
         from statuspage.webhooks.sender import WebhookSender
 
-        return {"webhook": WebhookSender(), "slack": SlackSender()}
+        email = EmailSender(
+            smtp_url=self.settings.smtp_url, mail_dir=self.settings.mail_dir, secret_key=self.settings.secret_key
+        )
+        return {"webhook": WebhookSender(), "slack": SlackSender(), "email": email}
 
     def worker_jobs(self) -> list[Callable[[], bool]]:
         """What the on-call worker runs on every pass besides timers and the outbox."""
@@ -87,12 +91,13 @@ class Runtime:
 
 def wiring_for(settings: Settings) -> Wiring:
     """The hooks every change of this product runs before its commit, in order: the webhook
-    outbox, then Slack's. A new channel that listens to changes adds its hook here."""
+    outbox, then Slack's, then email pages'. A new channel that listens to changes adds its hook here."""
+    from statuspage.mail import hook as mail_hook
     from statuspage.slack import hook as slack_hook
     from statuspage.webhooks import service as webhooks
 
     return Wiring(
-        before_commit=(webhooks.enqueue_changes, slack_hook.enqueue_changes),
+        before_commit=(webhooks.enqueue_changes, slack_hook.enqueue_changes, mail_hook.enqueue_changes),
         playbooks_dir=settings.playbooks_dir,
     )
 

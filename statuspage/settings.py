@@ -1,8 +1,10 @@
 """The one configuration file, ``statuspage.yaml``, read and validated in one place.
 
 The path comes from ``--config`` or ``STATUSPAGE_CONFIG`` (default: ``statuspage.yaml`` in the
-working directory). ``DATABASE_URL`` overrides the database. Every problem is reported as one line
-``file:line:column: field.path: what is wrong``.
+working directory). ``DATABASE_URL`` overrides the database, ``STATUSPAGE_SMTP_URL`` the mail
+server (``email.smtp_url``); ``STATUSPAGE_SECRET_KEY`` signs the one-click acknowledgement links
+(without it, a key generated once is kept in the database). Every problem is reported as one line
+``file:line:column: field.path: what is wrong`` (or ``VARIABLE: what is wrong``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from pydantic import (
 )
 
 from statuspage import pydantic_errors
+from statuspage.alerts.config import cross_check as alert_rule_problems
 from statuspage.config import (  # noqa: F401 - the schema's names, read from here by the rest of the product
     SEVERITY_KEY,
     SLUG,
@@ -33,6 +36,7 @@ from statuspage.config import (  # noqa: F401 - the schema's names, read from he
     Contact,
     DatabaseConfig,
     DurationField,
+    EmailConfig,
     Escalation,
     EscalationTier,
     HolidayCalendar,
@@ -92,7 +96,7 @@ def cross_check(config: Config) -> list[tuple[Loc, str]]:
                 problems.append(
                     (("escalation", "tiers", index, "acknowledge_within", key), f"no severity {json.dumps(key)} is defined")
                 )
-    return problems
+    return problems + alert_rule_problems(config)
 
 
 @dataclass(frozen=True)
@@ -102,10 +106,19 @@ class Settings:
     config: Config
     config_path: Path
     database_url: str
+    # The SMTP server for email pages (STATUSPAGE_SMTP_URL, else email.smtp_url); None: .eml files.
+    smtp_url: str | None = None
+    # STATUSPAGE_SECRET_KEY: the key of the one-click acknowledgement links, when not the database's.
+    secret_key: str | None = field(default=None, repr=False)
 
     @cached_property
     def data_dir(self) -> Path:
         return self.config_path.parent / "var"
+
+    @property
+    def mail_dir(self) -> Path:
+        """Where email pages are written as ``.eml`` files when no SMTP server is configured."""
+        return self.data_dir / "mail"
 
     @property
     def templates_dir(self) -> Path:
@@ -164,7 +177,41 @@ def load_settings(
         raise ConfigError(exc.lines) from None
     config = parse_config(document)
     database_url = env.get("DATABASE_URL") or config.database.url or default_database_url(path.absolute())
-    return Settings(config=config, config_path=path.absolute(), database_url=database_url)
+    return Settings(
+        config=config,
+        config_path=path.absolute(),
+        database_url=database_url,
+        smtp_url=smtp_url_from(env, config),
+        secret_key=secret_key_from(env),
+    )
+
+
+SMTP_URL_ENV = "STATUSPAGE_SMTP_URL"
+SECRET_KEY_ENV = "STATUSPAGE_SECRET_KEY"
+MIN_SECRET_KEY = 16
+
+
+def smtp_url_from(env: Mapping[str, str], config: Config) -> str | None:
+    """``STATUSPAGE_SMTP_URL`` when set, else the configuration's ``email.smtp_url``; checked."""
+    from statuspage.mail.smtp_url import SmtpUrlError, parse_smtp_url
+
+    given = env.get(SMTP_URL_ENV, "").strip()
+    if not given:
+        return config.email.smtp_url
+    try:
+        parse_smtp_url(given)
+    except SmtpUrlError as exc:
+        raise ConfigError([f"{SMTP_URL_ENV}: {exc}"]) from None
+    return given
+
+
+def secret_key_from(env: Mapping[str, str]) -> str | None:
+    given = env.get(SECRET_KEY_ENV, "").strip()
+    if not given:
+        return None
+    if len(given) < MIN_SECRET_KEY:
+        raise ConfigError([f"{SECRET_KEY_ENV}: at least {MIN_SECRET_KEY} characters, e.g. from: openssl rand -hex 32"])
+    return given
 
 
 def default_database_url(config_path: Path) -> str:

@@ -24,6 +24,7 @@ from statuspage.db.engine import new_session
 from statuspage.db.models import ApiToken, AuditEvent, Incident
 from statuspage.errors import Conflict, InvalidInput, NotFound
 from statuspage.oncall.engine import ONCALL_ACTIONS
+from statuspage.reports import kpis
 from statuspage.runtime import Runtime
 from statuspage.tokens import service as tokens
 from statuspage.web.admin.calls import PREFIX
@@ -506,3 +507,128 @@ def test_root_cause_is_published_on_the_incident_and_the_sla_page(client: TestCl
     assert "&lt;b&gt;Expired&lt;/b&gt; certificate." in client.get("/incidents/1").text
     assert_problem(client.post(f"{API}/incidents/1/root-cause", json={}, headers=writer), 422, "root cause")
     assert_problem(client.post(f"{API}/incidents/9/root-cause", json=body, headers=writer), 404)
+
+
+# On call, postmortems and reports ------------------------------------------------------------
+
+
+def test_declare_escalate_and_severity_say_whom_they_paged(client: TestClient, writer: dict[str, str]) -> None:
+    declared = declare(client, writer)
+    assert declared.status_code == 201, declared.text
+    paging = declared.json()["paging"]
+    assert [(p["tier"], p["owner"]) for p in paging["pages"]][:2] == [(1, "Ana Ruiz"), (1, "Ana Ruiz")]
+    assert {p["owner"] for p in paging["pages"]} == {"Ana Ruiz", "Ben Okafor"}
+    assert paging["next_step_at"] and declared.json()["warnings"] == []
+
+    escalated = client.post(f"{API}/incidents/1/escalate", headers=writer)  # no body: the next tier
+    assert escalated.status_code == 200, escalated.text
+    assert escalated.json()["escalated_to_tier"] == 2
+    assert {p["owner"] for p in escalated.json()["paging"]["pages"]} == {"Chen Wei", "Dana Kowalski"}
+    assert_problem(client.post(f"{API}/incidents/1/escalate", json={"to_tier": 7}, headers=writer), 422, "no escalation tier 7")
+
+    quiet = declare(client, writer, severity=3, title="Typo")
+    assert quiet.json()["paging"] == {"pages": [], "next_step_at": None}
+    raised = client.post(f"{API}/incidents/2/severity", json={"severity": "sev2"}, headers=writer).json()
+    assert raised["severity_change"] == {"from": 3, "to": 2, "playbook": "sev2"}
+    assert raised["incident"]["admin"]["severity"] == 2 and raised["paging"]["pages"]
+    lowered = client.post(f"{API}/incidents/2/severity", json={"severity": 4}, headers=writer).json()
+    assert lowered["severity_change"] == {"from": 2, "to": 4, "playbook": None} and lowered["paging"]["pages"] == []
+
+    named = declare(client, writer, severity=4, title="Named", playbook="sev1")
+    assert named.status_code == 201 and named.json()["paging"]["pages"]
+    assert_problem(declare(client, writer, playbook="nope"), 422, "no playbook 'nope' (known: sev1, sev2)")
+
+
+def test_a_refusal_of_the_service_layer_carries_its_own_words(client: TestClient, writer: dict[str, str]) -> None:
+    declare(client, writer)
+    data = assert_problem(client.post(f"{API}/incidents/1/severity", json={"severity": "9"}, headers=writer), 422)
+    assert data["detail"] == "severity: '9' is not a severity; use one of 1, 2, 3, 4"
+    assert data["message"] == "'9' is not a severity; use one of 1, 2, 3, 4"
+    conflict = assert_problem(client.post(f"{API}/incidents/1/severity", json={"severity": 1}, headers=writer), 409)
+    assert conflict["message"] == conflict["detail"] == "incident 1 is already sev1"
+    schema = assert_problem(client.post(f"{API}/incidents/1/severity", json={"severity": True}, headers=writer), 422)
+    assert "message" not in schema  # the request's shape, not the service, was refused
+
+
+def test_postmortem_analysis_document_and_action_items(client: TestClient, writer: dict[str, str], reader: dict[str, str]) -> None:
+    declare(client, writer)
+    body = {"root_cause": "Expired cert.", "factors": ["Muted channel"], "whys": ["Cert expired", "Renewal manual"], "detection_gap": "20m"}
+    analysed = client.post(f"{API}/incidents/1/analysis", json=body, headers=writer)
+    assert analysed.status_code == 200, analysed.text
+    postmortem = analysed.json()["postmortem"]
+    assert [f["text"] for f in postmortem["contributing_factors"]] == ["Muted channel"]
+    assert postmortem["why_chain"] == ["Cert expired", "Renewal manual"] and postmortem["detection_gap"] == "20m"
+    assert analysed.json()["incident"]["admin"]["root_cause"] == "Expired cert."
+    assert_problem(client.post(f"{API}/incidents/1/analysis", json={}, headers=writer), 422, "give root_cause")
+
+    added = client.post(f"{API}/incidents/1/actions", json={"title": "Alert on expiry", "owner": "bob", "due": "2001-02-03"}, headers=writer)
+    assert added.status_code == 201, added.text
+    assert added.headers["location"] == f"{API}/actions/1"
+    assert added.json()["action_item"] == {
+        **added.json()["action_item"], "id": 1, "incident_id": 1, "due_on": "2001-02-03", "status": "open", "done_at": None
+    }
+    assert_problem(
+        client.post(f"{API}/incidents/1/actions", json={"title": "x", "owner": "bob", "due": "soon"}, headers=writer), 422, "not a date"
+    )
+    overdue = client.get(f"{API}/actions", params={"overdue": "true"}, headers=reader).json()["action_items"]
+    assert [item["title"] for item in overdue] == ["Alert on expiry"]
+    assert client.get(f"{API}/actions/1", headers=reader).json()["action_item"]["owner"] == "bob"
+    assert_problem(client.post(f"{API}/actions/1/done", headers=reader), 403)
+    done = client.post(f"{API}/actions/1/done", headers=writer).json()["action_item"]
+    assert done["status"] == "done" and done["done_at"]
+    assert_problem(client.post(f"{API}/actions/1/done", headers=writer), 409, "already done")
+    assert client.get(f"{API}/actions", params={"open": "true"}, headers=reader).json()["action_items"] == []
+
+    document = client.get(f"{API}/incidents/1/postmortem", headers=reader).json()["postmortem"]
+    assert document["filename"].endswith("-checkout-failing.md") and document["published_at"] is None
+    assert document["markdown"].startswith("# Postmortem: Checkout failing (incident 1)")
+    assert "<!-- narrative:summary -->" in document["markdown"]
+    assert_problem(client.post(f"{API}/incidents/1/postmortem/publish", headers=reader), 403)
+    published = client.post(f"{API}/incidents/1/postmortem/publish", headers=writer).json()
+    assert published["postmortem"]["published_at"] and "- **Postmortem:** published " in published["postmortem"]["markdown"]
+    assert published["incident"]["id"] == "1"
+
+
+def test_monthly_report_and_its_slack_summary(client: TestClient, writer: dict[str, str], reader: dict[str, str], runtime: Runtime) -> None:
+    month = runtime.clock.now().strftime("%Y-%m")
+    declare(client, writer)
+    report = client.get(f"{API}/reports/monthly", params={"month": month, "format": "json"}, headers=reader)
+    assert report.status_code == 200, report.text
+    assert report.json()["report"]["format"] == "json"
+    assert json.loads(report.json()["report"]["text"])["month"] == report.json()["report"]["month"]
+    markdown = client.get(f"{API}/reports/monthly", params={"month": month}, headers=reader).json()["report"]
+    assert markdown["format"] == "md" and markdown["text"].startswith("#")
+    assert_problem(client.get(f"{API}/reports/monthly", params={"month": "2026-13"}, headers=reader), 422, "month: '2026-13' is not a month")
+    assert_problem(client.get(f"{API}/reports/monthly", params={"month": "9999-12"}, headers=reader), 422, "month: must be between")
+    assert_problem(client.get(f"{API}/reports/monthly", params={"month": month, "format": "pdf"}, headers=reader), 422, "format")
+
+    # The KPIs the server keeps beside its configuration are in its report.
+    kpis.save(kpis.store_path(runtime.settings.data_dir), {month: {"fcr_percent": 72.5, "csat": 4.6}})
+    quality = json.loads(client.get(f"{API}/reports/monthly", params={"month": month, "format": "json"}, headers=reader).json()["report"]["text"])
+    assert [k["kpi"] for k in quality["service_quality"]] == ["fcr_percent", "csat"]
+
+    assert_problem(client.post(f"{API}/reports/monthly/slack-summary", json={"month": month}, headers=reader), 403)
+    posted = client.post(f"{API}/reports/monthly/slack-summary", json={"month": month}, headers=writer)
+    assert posted.status_code == 200, posted.text
+    assert posted.json()["slack_summary"]["target"] == "#incidents"
+    assert posted.json()["slack_summary"]["line"].startswith(f"{month}: ")
+    assert posted.json()["report"]["format"] == "md"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/incidents/42/escalate", {}),
+        ("POST", "/incidents/42/severity", {"severity": 1}),
+        ("POST", "/incidents/42/analysis", {"factors": ["x"]}),
+        ("POST", "/incidents/42/actions", {"title": "x", "owner": "bob", "due": "2026-12-15"}),
+        ("GET", "/incidents/42/postmortem", None),
+        ("POST", "/incidents/42/postmortem/publish", None),
+        ("GET", "/actions/42", None),
+        ("POST", "/actions/42/done", None),
+        ("POST", "/actions/abc/done", None),
+    ],
+)
+def test_unknown_ids_in_the_new_paths_are_404(client: TestClient, writer: dict[str, str], method: str, path: str, body: Any) -> None:
+    data = assert_problem(client.request(method, API + path, json=body, headers=writer), 404)
+    assert data["message"] == data["detail"]

@@ -84,8 +84,8 @@ def secrets(make_ctx: Callable[..., WriteContext]) -> dict[str, str]:
 
 @pytest.fixture
 def seeded(client: TestClient, secrets: dict[str, str]) -> None:
-    """An open incident (1), a resolved one (2) and a maintenance (1), so that generated ids hit
-    real rows and not only 404s."""
+    """An open incident (1), a resolved one (2), a maintenance (1) and an action item (1), so
+    that generated ids hit real rows and not only 404s."""
     auth = {"authorization": f"Bearer {secrets['write']}"}
     for title in ("Checkout failing", "Slow pages"):
         response = client.post(f"{PREFIX}/incidents", json={"severity": 2, "title": title, "components": ["api"]}, headers=auth)
@@ -94,6 +94,9 @@ def seeded(client: TestClient, secrets: dict[str, str]) -> None:
     window = {"title": "Upgrade", "components": ["api"], "scheduled_for": "2030-01-01T10:00:00Z", "scheduled_until": "2030-01-01T11:00:00Z"}
     response = client.post(f"{PREFIX}/maintenances", json=window, headers=auth)
     assert response.status_code == 201, response.text
+    action = {"title": "Alert on expiry", "owner": "bob", "due": "2026-12-15"}
+    response = client.post(f"{PREFIX}/incidents/2/actions", json=action, headers=auth)
+    assert response.status_code == 201, response.text
 
 
 # Generated text is mostly control characters and unknown component ids, which the API rightly
@@ -101,12 +104,14 @@ def seeded(client: TestClient, secrets: dict[str, str]) -> None:
 # some fields replaced with values that pass it, most of the time, and ids in the path are
 # drawn from real, edge and wrong ones.
 KNOWN_COMPONENTS = ["api", "web", "checkout", "auth", "phone-support"]
-TEXT_FIELDS = {"title", "message", "commander", "to", "by", "root_cause", "remediation", "reason"}
+TEXT_FIELDS = {"title", "message", "commander", "to", "by", "root_cause", "remediation", "reason", "owner", "detection_gap", "response_gap"}
 PATH_VALUES = {
     "incident_id": ["1", "2", "1", "2", "3", "0", "-1", "007", "2147483648", "1e3", "١", "%00"],
     "maintenance_id": ["1", "1", "2", "0", "99999999999999999999", "١"],
     "component_id": [*KNOWN_COMPONENTS, "API", "nope", "a" * 65],
+    "action_id": ["1", "1", "2", "0", "-1", "2147483648", "١", "x"],
 }
+MONTHS = st.sampled_from(["2026-11", "2026-10", "1970-01", "8999-12", "2026-13", "0000-00"])
 HOSTILE_TEXT = st.sampled_from(
     ["<script>alert(1)</script>", "Zoë \u202eevil", "<!channel> & <@U123>", "]]>", "x" * 200, "{{ 7*7 }}", "a"]
 )
@@ -116,6 +121,8 @@ def _steer(case: Any, data: st.DataObject) -> None:
     for name, values in PATH_VALUES.items():
         if case.path_parameters and name in case.path_parameters:
             case.path_parameters[name] = data.draw(st.sampled_from(values))
+    if isinstance(case.query, dict) and "month" in case.query:
+        case.query["month"] = data.draw(MONTHS)
     body = case.body
     if not isinstance(body, dict) or data.draw(st.integers(0, 3)) == 0:
         return
@@ -129,6 +136,10 @@ def _steer(case: Any, data: st.DataObject) -> None:
                 body[key] = {i: data.draw(st.sampled_from(statuses)) for i in ids}
             else:
                 body[key] = ids
+    if isinstance(body.get("month"), str):
+        body["month"] = data.draw(MONTHS)
+    if isinstance(body.get("due"), str):
+        body["due"] = data.draw(st.sampled_from(["2026-12-15", "2001-02-03", "soon", "2026-02-30"]))
     if "scheduled_for" in body or "scheduled_until" in body:
         start = data.draw(st.integers(0, 48))
         body["scheduled_for"] = f"2030-01-01T{start % 24:02d}:00:00Z"

@@ -35,6 +35,7 @@ def test_public_pages_render_cleanly(server: Server, tmp_path: Path) -> None:  #
     incident_id = declared.stdout.strip().splitlines()[-1].rsplit("/", 1)[1]
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     pages = {"index": "/", "incident": f"/incidents/{incident_id}", "pricing": "/pricing", "sla": "/sla", "history": "/history"}
+    pages["ack"] = ack_link(server.env["DATABASE_URL"], int(incident_id))
     for (name, path), (width_name, width) in itertools.product(pages.items(), WIDTHS.items()):
         url = server.url + path
         dumped = chromium(f"--window-size={width},1200", "--dump-dom", url, tmp_path=tmp_path)
@@ -49,6 +50,30 @@ def test_public_pages_render_cleanly(server: Server, tmp_path: Path) -> None:  #
         assert taken.returncode == 0, taken.stderr[-2000:]
         assert shot.stat().st_size > 10_000, f"{shot} looks empty"
         assert png_width(shot) == width
+
+
+def ack_link(database_url: str, incident_id: int) -> str:
+    """The one-click acknowledgement page of the incident's first email page (what its link opens)."""
+    from sqlmodel import Session, col, select
+
+    from statuspage.db.engine import make_engine
+    from statuspage.db.models import PageSent
+    from statuspage.oncall import ack_links
+
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            page = session.exec(
+                select(PageSent)
+                .where(PageSent.incident_id == incident_id, PageSent.contact_kind == "email")
+                .order_by(col(PageSent.id))
+            ).first()
+            assert page is not None and page.id is not None
+            key = ack_links.signing_key(session, None, create=True)
+            assert key is not None
+            return f"/ack/{ack_links.token_for(key, page.id)}"
+    finally:
+        engine.dispose()
 
 
 def png_width(path: Path) -> int:

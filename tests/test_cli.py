@@ -188,3 +188,36 @@ def test_list_piped_prints_one_line_per_incident(run) -> None:  # type: ignore[n
     assert lines[2].startswith("1 ") and lines[2].endswith(long_title.strip())
     assert lines[1].split()[:3] == ["2", "sev3", "investigating"] and lines[1].endswith("Short")
     assert all(line == line.rstrip() for line in lines)
+
+
+def test_help_lists_every_command_as_its_own_help_says_without_importing_it() -> None:
+    import importlib
+
+    import click
+
+    from incident_cli.main import COMMANDS
+    from incident_cli.main import main as group
+
+    for name, (module, attribute, line) in COMMANDS.items():
+        command = getattr(importlib.import_module(module), attribute)
+        assert command.name == name
+        assert line == command.get_short_help_str(10_000), name
+    # The group's --help, laid out from the stored lines, is what click would print from the commands.
+    eager = click.Group("incident", commands=[getattr(importlib.import_module(m), a) for m, a, _ in COMMANDS.values()])
+    width = 80
+    lazy_help = click.Context(group, terminal_width=width).get_help().split("Commands:")[1]
+    eager_help = click.Context(eager, terminal_width=width).get_help().split("Commands:")[1]
+    assert lazy_help == eager_help
+
+
+def test_help_starts_without_the_database_layer() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom incident_cli.main import main\ntry:\n    main(['--help'], prog_name='incident')\n"
+        "except SystemExit:\n    pass\n"
+        "print([m for m in ('sqlalchemy', 'sqlmodel', 'httpx', 'statuspage.runtime') if m in sys.modules])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr

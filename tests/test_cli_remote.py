@@ -204,10 +204,22 @@ def test_pause_and_resume_the_sla_clocks_through_the_server(remote: Run, local: 
         (("show", "../components"), "no such endpoint"),  # escaped: the id stays one path segment
         (("maintenance", "status", "9", "completed"), "no maintenance 9"),
         (("token", "list"), "without --server"),
+        (("token", "create", "--name", "x", "--scope", "read"), "without --server"),
+        (("watch", "--once"), "without --server"),  # the worker runs beside the database
+        (("escalate", "42"), "no incident 42"),
+        (("severity", "42", "1"), "no incident 42"),
+        (("action", "done", "42"), "no action item 42"),
+        (("postmortem", "42"), "no incident 42"),
     ],
 )
 def test_refusals_are_one_line_and_exit_2(remote: Run, args: tuple[str, ...], words: str) -> None:
     one_line_error(remote(*args), words, 2)
+
+
+def test_kpis_are_imported_beside_the_configuration_only(remote: Run, tmp_path: Path) -> None:
+    source = tmp_path / "kpis.csv"
+    source.write_text("month,fcr_percent,csat,nps,abandonment_percent,backlog_per_agent\n2026-10,78.5,4.6,42,4.1,18\n")
+    one_line_error(remote("report", "import-kpis", str(source)), "stores the KPIs beside the configuration, not through --server", 2)
 
 
 def test_conflict_is_exit_2(remote: Run) -> None:

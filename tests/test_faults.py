@@ -82,12 +82,14 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def config_file(tmp_path: Path, slack: SlackServer) -> Path:
-    """The demo configuration, its Slack pointed at the fake workspace (for worker processes too)."""
+    """The demo configuration, its Slack pointed at the fake workspace (for worker processes too),
+    email pages off (these faults are Slack's and the webhooks'; tests/test_email.py has email's)."""
     text = SHIPPED_CONFIG.read_text(encoding="utf-8")
     anchor = '  incidents_channel: "#incidents"\n'
-    assert anchor in text
+    assert anchor in text and "\nemail:" not in text
     target = tmp_path / "statuspage.yaml"
-    target.write_text(text.replace(anchor, anchor + f"  base_url: {slack.base_url}\n"), encoding="utf-8")
+    text = text.replace(anchor, anchor + f"  base_url: {slack.base_url}\n") + "\nemail:\n  enabled: false\n"
+    target.write_text(text, encoding="utf-8")
     return target
 
 
@@ -434,7 +436,7 @@ def _watch_child(args: list[str], env: dict[str, str], out: str) -> None:
 def forkserver() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(
-        ["incident_cli.main", "statuspage.worker", "statuspage.oncall.engine", "statuspage.slack.sender",
+        ["incident_cli.main", "incident_cli.oncall_cmds", "statuspage.worker", "statuspage.oncall.engine", "statuspage.slack.sender",
          "statuspage.webhooks.sender", "statuspage.slack", "statuspage.slack.digest", "statuspage.db.migrate",
          "holidays.countries", "psycopg", "tests.test_faults"]
     )

@@ -200,6 +200,13 @@ WRITE_WALK: list[tuple[str, dict[str, str], dict[str, Any] | None]] = [
     ("recordRootCause", {"incident_id": "1"}, {"root_cause": "A bad index.", "remediation": "Index review."}),
     ("resolveIncident", {"incident_id": "1"}, {"message": "Fixed."}),
     ("reopenIncident", {"incident_id": "1"}, {"message": "Back.", "status": "identified"}),
+    ("escalateIncident", {"incident_id": "1"}, None),
+    ("changeSeverity", {"incident_id": "1"}, {"severity": 1}),
+    ("recordAnalysis", {"incident_id": "1"}, {"factors": ["A muted channel."], "whys": ["The index was dropped."]}),
+    ("addActionItem", {"incident_id": "1"}, {"title": "Review indexes", "owner": "bob", "due": "2026-12-15"}),
+    ("completeActionItem", {"action_id": "1"}, None),
+    ("publishPostmortem", {"incident_id": "1"}, None),
+    ("postReportSummary", {}, {"month": "2026-11"}),
     ("setComponentStatus", {"component_id": "api"}, {"status": "degraded_performance"}),
     (
         "scheduleMaintenance",

@@ -57,12 +57,14 @@ def slack() -> Iterator[SlackServer]:
 
 @pytest.fixture
 def settings(config_file: Path, db_url: str, slack: SlackServer) -> Settings:
-    """The demo configuration with Slack switched on and pointed at the local server."""
+    """The demo configuration with Slack switched on and pointed at the local server (and email
+    pages off, so that the outbox holds only Slack's messages)."""
     base = load_settings(config_file, env={"DATABASE_URL": db_url})
     slack_config = base.config.slack.model_copy(
         update={"enabled": True, "base_url": slack.base_url, "digest_channel": "#digest"}
     )
-    return dataclasses.replace(base, config=base.config.model_copy(update={"slack": slack_config}))
+    email_config = base.config.email.model_copy(update={"enabled": False})
+    return dataclasses.replace(base, config=base.config.model_copy(update={"slack": slack_config, "email": email_config}))
 
 
 @pytest.fixture
@@ -233,11 +235,12 @@ def test_engine_events_become_replies_direct_messages_and_channel_posts(runtime:
     assert paging == {
         "tier": 1,
         "owners": [
-            {"name": "Ana Ruiz", "kinds": ["Slack", "phone"]},
+            {"name": "Ana Ruiz", "kinds": ["Slack"], "not_sent": ["phone"]},
             {"name": "Ben Okafor", "kinds": ["Slack"]},
             {"name": "Mallory", "kinds": ["Slack"]},
             {"name": "Ops", "kinds": ["Slack channel"]},
         ],
+        "notes": ["Not sent by phone: no channel for phone contacts."],
     }
     assert latest[2].ordering_key == f"slack:U01ANARUIZ:incident:{incident_id}"
 

@@ -50,13 +50,15 @@ NO_JITTER = lambda: 1.0  # noqa: E731
 
 @pytest.fixture
 def config_file(tmp_path: Path) -> Path:
-    """The demo configuration with Slack off, so the outbox holds only what these tests send."""
+    """The demo configuration with Slack and email pages off, so the outbox holds only what these
+    tests send."""
     from tests.conftest import SHIPPED_CONFIG
 
     target = tmp_path / "statuspage.yaml"
     text = SHIPPED_CONFIG.read_text(encoding="utf-8")
-    assert "slack:\n  enabled: true" in text
-    target.write_text(text.replace("slack:\n  enabled: true", "slack:\n  enabled: false"), encoding="utf-8")
+    assert "slack:\n  enabled: true" in text and "\nemail:" not in text
+    off = "email:\n  enabled: false\n\nslack:\n  enabled: false"
+    target.write_text(text.replace("slack:\n  enabled: true", off), encoding="utf-8")
     return target
 
 

@@ -27,10 +27,16 @@ class AuditAction(StrEnum):
     INCIDENT_SLA_PAUSE = "incident.sla_pause"
     INCIDENT_SLA_RESUME = "incident.sla_resume"
     INCIDENT_SLA_BREACH = "incident.sla_breach"
+    # An internal incident (opened from an alert) shown to the public from now on.
+    INCIDENT_PUBLISH = "incident.publish"
     # What the on-call engine did (statuspage.oncall.engine) and what the outbox could not do.
     INCIDENT_PLAYBOOK = "incident.playbook"
     INCIDENT_PAGE = "incident.page"
     INCIDENT_PAGE_FAILED = "incident.page_failed"
+    # What became of a page once its channel answered (sent, or not sent and why).
+    INCIDENT_PAGE_DELIVERED = "incident.page_delivered"
+    # A page's one-click acknowledgement link was used (statuspage.oncall.ack_links).
+    INCIDENT_ACK_LINK = "incident.ack_link"
     INCIDENT_NOTIFY_CHANNEL = "incident.notify_channel"
     INCIDENT_ESCALATE = "incident.escalate"
     INCIDENT_REMIND = "incident.remind"
@@ -43,6 +49,11 @@ class AuditAction(StrEnum):
     POSTMORTEM_PUBLISH = "postmortem.publish"
     ACTION_ITEM_ADD = "action_item.add"
     ACTION_ITEM_DONE = "action_item.done"
+    # Alerts from monitoring (statuspage.alerts): one firing (new, joining an incident, or firing
+    # again), one resolving, and a storm held to its rule's cap of new incidents.
+    ALERT_FIRE = "alert.fire"
+    ALERT_RESOLVE = "alert.resolve"
+    ALERT_CAPPED = "alert.capped"
     # Components and maintenance.
     COMPONENT_CREATE = "component.create"
     COMPONENT_UPDATE = "component.update"

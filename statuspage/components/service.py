@@ -154,6 +154,7 @@ def refresh_statuses(
             .join(Incident, Incident.id == IncidentComponent.incident_id)  # type: ignore[arg-type]
             .where(IncidentComponent.component_id == component_id)
             .where(Incident.status.in_([s.value for s in OPEN_INCIDENT_STATUSES]))  # type: ignore[attr-defined]
+            .where(col(Incident.internal).is_(False))  # an internal incident holds nothing in public
         ).all()
         in_maintenance = (
             session.exec(

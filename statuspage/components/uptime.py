@@ -96,6 +96,7 @@ def uptime_for(
         .join(IncidentComponent, col(IncidentComponent.incident_id) == col(Incident.id))
         .where(
             col(IncidentComponent.component_id).in_(ids),
+            col(Incident.internal).is_(False),  # the bars are public
             col(Incident.detected_at) < end,
             or_(col(Incident.resolved_at).is_(None), col(Incident.resolved_at) >= start),
         )

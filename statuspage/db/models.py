@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index
+from sqlalchemy import JSON, Index, false
 from sqlmodel import Field, SQLModel
 
 from statuspage.db.types import UTCDateTime
@@ -28,6 +28,9 @@ class SiteState(SQLModel, table=True):
     data_version: int = Field(default=0)
     config_hash: str = Field(default="", max_length=64)
     updated_at: datetime | None = _time(nullable=True)
+    # The key signing one-click acknowledgement links when STATUSPAGE_SECRET_KEY is not set:
+    # generated once, on first need (statuspage.oncall.ack_links).
+    secret_key: str | None = Field(default=None, max_length=128)
 
 
 class ComponentGroup(SQLModel, table=True):
@@ -100,6 +103,9 @@ class Incident(SQLModel, table=True):
     # Spans in which the SLA clocks stood still (waiting on the customer), oldest first:
     # ``{"start": iso, "end": iso | None, "reason": str, "by": str}``; only the last may be open.
     sla_pauses: list[dict[str, str | None]] | None = Field(default=None, sa_type=JSON)
+    # Opened from an alert and not yet published: seen by responders (on-call, Slack, the CLI and
+    # the admin API), never by the public (pages, feeds, the v2 API, webhooks, component status).
+    internal: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class IncidentUpdate(SQLModel, table=True):
@@ -185,7 +191,7 @@ class ApiToken(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100, unique=True)
-    scope: str = Field(max_length=16)  # "read" or "write"
+    scope: str = Field(max_length=16)  # "read", "write" or "alerts"
     token_hash: str = Field(max_length=64, unique=True)
     prefix: str = Field(max_length=16)  # the first characters, shown in listings to tell tokens apart
     created_by: str = Field(max_length=200)
@@ -301,8 +307,10 @@ class PageSent(SQLModel, table=True):
     acknowledged_at: datetime | None = _time(nullable=True)
     acknowledged_by: str | None = Field(default=None, max_length=200)
     # Whether the page reached the person: queued until its channel answers, then sent (with the
-    # provider's id for it: a Slack ts, an SMTP queue id) or failed (with the provider's answer).
-    # Pages recorded before delivery was tracked read "unknown".
+    # provider's id for it: a Slack ts, an SMTP queue id) or failed (with the provider's answer);
+    # not_sent when no channel could carry it (a phone contact, Slack switched off, a page that
+    # became moot first; delivery_error says which). Pages recorded before delivery was tracked
+    # read "unknown". See statuspage.oncall.delivery.
     delivery_state: str = Field(default="queued", max_length=16)
     delivery_ref: str | None = Field(default=None, max_length=200)
     delivery_error: str | None = Field(default=None)
@@ -378,7 +386,60 @@ class ActionItem(SQLModel, table=True):
     done_at: datetime | None = _time(nullable=True)
 
 
+class AlertRequest(SQLModel, table=True):
+    """One request from monitoring, stored before it is answered, so that a retry is recognised
+    (the same ``dedupe_key`` within the dedupe window) and answered with the first one's ``result``."""
+
+    __tablename__ = "alert_request"
+    __table_args__ = (Index("ix_alert_request_dedupe", "dedupe_key", "received_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=16)  # alertmanager, grafana, generic
+    received_at: datetime = _time(index=True)
+    token_name: str | None = Field(default=None, max_length=100)
+    dedupe_key: str = Field(max_length=64)
+    body: dict[str, Any] = Field(sa_type=JSON)
+    duplicate_of: int | None = Field(default=None, foreign_key="alert_request.id")
+    result: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+
+
+class Alert(SQLModel, table=True):
+    """One alert from monitoring, from its first firing to its resolution, and the incident it
+    opened or joined. ``held_component``: the component its rule set while it fires, the status
+    set (``component_status``) and the one to restore (``component_restore``)."""
+
+    __tablename__ = "alert"
+    __table_args__ = (
+        Index("ix_alert_source_fingerprint", "source", "fingerprint"),
+        Index("ix_alert_source_group", "source", "group_key"),
+        Index("ix_alert_rule_opened", "rule", "opened_incident", "first_received_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=16)
+    fingerprint: str = Field(max_length=200)
+    group_key: str | None = Field(default=None, max_length=600)
+    status: str = Field(max_length=16, index=True)  # firing, resolved
+    title: str = Field(max_length=200)
+    labels: dict[str, str] = Field(sa_type=JSON)
+    annotations: dict[str, str] = Field(sa_type=JSON)
+    starts_at: datetime | None = _time(nullable=True)
+    ends_at: datetime | None = _time(nullable=True)
+    generator_url: str | None = Field(default=None, max_length=2000)
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
+    rule: str | None = Field(default=None, max_length=100)
+    opened_incident: bool = Field(default=False)
+    held_component: str | None = Field(default=None, max_length=64)
+    component_status: str | None = Field(default=None, max_length=32)
+    component_restore: str | None = Field(default=None, max_length=32)
+    first_received_at: datetime = _time()
+    last_received_at: datetime = _time()
+    resolved_at: datetime | None = _time(nullable=True)
+
+
 __all__ = [
+    "Alert",
+    "AlertRequest",
     "ActionItem",
     "ContributingFactor",
     "Postmortem",

@@ -112,3 +112,4 @@ class Source(StrEnum):
     CLI = "cli"
     API = "api"
     SYSTEM = "system"
+    WEB = "web"  # a page of the site itself (a one-click acknowledgement link)

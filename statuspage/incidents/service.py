@@ -137,11 +137,13 @@ def declare(
     detected_at: datetime | None = None,
     impact: str | None = None,
     playbook: str | None = None,
+    internal: bool = False,
 ) -> Incident:
     """Open an incident, post its first public update, mark its components and start its playbook.
 
     ``playbook`` names one to run instead of the one chosen for the severity (an unknown name is
-    refused). A Sev-1 always pages: with its playbook, else the built-in escalation.
+    refused). A Sev-1 always pages: with its playbook, else the built-in escalation. An
+    ``internal`` one pages too but stays off every public output until published.
     """
     config = ctx.config
     level = parse_severity(severity, config)
@@ -174,6 +176,7 @@ def declare(
         detected_at=detected_at,
         declared_at=now,
         updated_at=now,
+        internal=internal,
     )
     ctx.session.add(incident)
     ctx.session.flush()
@@ -194,7 +197,7 @@ def declare(
         subject_type="incident",
         subject_id=incident.id,
         at=now,
-        after={**_snapshot(incident), "components": {k: v.value for k, v in statuses.items()}, "detected_at": detected_at},
+        after={**_snapshot(incident), "components": {k: v.value for k, v in statuses.items()}, "detected_at": detected_at, "internal": internal},
     )
     if chosen is not None and ctx.announce:
         oncall.attach(ctx, incident, chosen, at=now, publish=_publish)

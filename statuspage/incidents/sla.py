@@ -84,9 +84,11 @@ def measure(
 def measure_declared_between(
     session: Session, config: Config, calendar: BusinessCalendar, *, start: datetime, end: datetime, now: datetime
 ) -> list[Measured]:
+    """The public incidents declared in [start, end), measured: what /sla publishes. Internal
+    incidents (opened from alerts, not published) are measured by the SLA watch, never shown here."""
     incidents = session.exec(
         select(Incident)
-        .where(col(Incident.declared_at) >= start, col(Incident.declared_at) < end)
+        .where(col(Incident.declared_at) >= start, col(Incident.declared_at) < end, col(Incident.internal).is_(False))
         .order_by(col(Incident.declared_at), col(Incident.id))
     ).all()
     measured = []

@@ -50,7 +50,7 @@ from statuspage.domain import escalation as machine
 from statuspage.domain.matrix import Matrix
 from statuspage.domain.playbook import Playbook
 from statuspage.errors import Conflict, InvalidInput
-from statuspage.oncall import timers
+from statuspage.oncall import delivery, timers
 from statuspage.playbooks import PlaybookError, load_playbook_file, load_playbooks, playbook_for
 from statuspage.playbooks.run import advance
 from statuspage.playbooks.schema import playbook_from_data
@@ -74,6 +74,9 @@ ONCALL_ACTIONS = frozenset(
         AuditAction.INCIDENT_ESCALATION_EXHAUSTED,
         AuditAction.INCIDENT_SLACK,
         AuditAction.INCIDENT_PAGE_FAILED,
+        # Not the engine's, but on-call's too: what became of a page, and its one-click link.
+        AuditAction.INCIDENT_PAGE_DELIVERED,
+        AuditAction.INCIDENT_ACK_LINK,
     }
 )
 # The severity that must always page, playbook file or not.
@@ -343,13 +346,17 @@ def report_failed_page(
     contact: str,
     tier: int | None,
     error: str,
+    page_id: int | None = None,
 ) -> list[str]:
     """Record that a page can never reach ``owner`` through ``contact`` (the outbox gave up on
     it), and tell the people who can act: the incident's timeline and Slack thread, and the
-    paged tier's own channels other than the one that failed. Returns where it was told."""
+    paged tier's own channels other than the one that failed. The page's row (``page_id``)
+    reads ``failed`` with the provider's answer. Returns where it was told."""
     incident = ctx.session.get(Incident, incident_id)
     if incident is None:
         return []
+    if page_id is not None:
+        delivery.mark_failed(ctx, page_id, error)
     matrix_tier = ctx.config.escalation.tier(tier) if tier is not None else None
     channels = [
         c.address
@@ -368,6 +375,7 @@ def report_failed_page(
             "tier": tier,
             "error": error,
             "channels": channels,
+            "delivery": {"state": delivery.FAILED, "error": error, **({"page_id": page_id} if page_id else {})},
         },
     )
     return [*channels, "the incident's Slack thread"] if ctx.config.slack.enabled else channels
@@ -383,6 +391,8 @@ def _perform(
         ctx.audit(action=action_name, subject_type="incident", subject_id=incident.id or 0, at=at, after=dict(after))
 
     if isinstance(action, machine.Page):
+        # A contact no channel carries (a phone) is recorded as not sent, never as paged.
+        state, why = delivery.initial_state(action.contact_kind, ctx.config)
         session.add(
             PageSent(
                 incident_id=incident.id,
@@ -393,6 +403,8 @@ def _perform(
                 contact_kind=action.contact_kind,
                 contact=action.contact,
                 paged_at=at,
+                delivery_state=state,
+                delivery_error=why,
             )
         )
         audit(

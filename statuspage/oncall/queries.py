@@ -1,11 +1,16 @@
 """What the on-call side knows about an incident now, read for the headline, ``incident show``
-and the admin API alike."""
+and the admin API alike: who is being paged, and whether each page reached its person."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
 from statuspage.db.models import PageSent
+from statuspage.oncall import delivery
 
 
 def paging_now(session: Session, incident_id: int) -> list[str]:
@@ -23,3 +28,78 @@ def paging_now(session: Session, incident_id: int) -> list[str]:
         ):
             names.append(page.owner)
     return names
+
+
+@dataclass(frozen=True)
+class PageDelivery:
+    """One page of an incident and what became of it (see :mod:`statuspage.oncall.delivery`)."""
+
+    id: int
+    tier: int | None
+    owner: str
+    contact_kind: str
+    contact: str
+    paged_at: datetime
+    delivery_state: str
+    delivery_ref: str | None
+    delivery_error: str | None
+    delivery_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    ack_link_used_at: datetime | None
+
+    @property
+    def sent(self) -> bool:
+        return self.delivery_state == delivery.SENT
+
+    @property
+    def delivery(self) -> str:
+        """One line: ``sent (ref 1712.55)``, ``failed: 550 …``, ``not sent: no channel for phone contacts``."""
+        return delivery.describe(self.delivery_state, self.delivery_ref, self.delivery_error)
+
+    def to_json(self) -> dict[str, Any]:
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value is not None else None
+
+        return {
+            "id": self.id,
+            "tier": self.tier,
+            "owner": self.owner,
+            "contact_kind": self.contact_kind,
+            "contact": self.contact,
+            "paged_at": iso(self.paged_at),
+            "delivery": {
+                "state": self.delivery_state,
+                "ref": self.delivery_ref,
+                "error": self.delivery_error,
+                "at": iso(self.delivery_at),
+            },
+            "acknowledged_at": iso(self.acknowledged_at),
+            "acknowledged_by": self.acknowledged_by,
+            "ack_link_used_at": iso(self.ack_link_used_at),
+        }
+
+
+def pages_with_delivery(session: Session, incident_id: int) -> list[PageDelivery]:
+    """Every page of the incident, oldest first, with whether it reached its person."""
+    pages = session.exec(
+        select(PageSent).where(PageSent.incident_id == incident_id).order_by(col(PageSent.paged_at), col(PageSent.id))
+    ).all()
+    return [
+        PageDelivery(
+            id=page.id or 0,
+            tier=page.tier,
+            owner=page.owner,
+            contact_kind=page.contact_kind,
+            contact=page.contact,
+            paged_at=page.paged_at,
+            delivery_state=page.delivery_state,
+            delivery_ref=page.delivery_ref,
+            delivery_error=page.delivery_error,
+            delivery_at=page.delivery_at,
+            acknowledged_at=page.acknowledged_at,
+            acknowledged_by=page.acknowledged_by,
+            ack_link_used_at=page.ack_link_used_at,
+        )
+        for page in pages
+    ]

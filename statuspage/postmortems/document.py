@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,8 @@ from statuspage.domain.durations import describe_seconds
 from statuspage.domain.sla import IncidentEvaluation, Outcome, TargetEvaluation
 from statuspage.incidents import service as incidents
 from statuspage.incidents.sla import TARGET_LABELS, calendar_for, measure
+from statuspage.oncall import delivery
+from statuspage.oncall.queries import PageDelivery, pages_with_delivery
 from statuspage.postmortems import service as postmortems
 from statuspage.settings import Config
 
@@ -36,8 +38,11 @@ NARRATIVES = {
 }
 NARRATIVE_BLOCK = re.compile(r"^<!-- narrative:([a-z0-9_-]+) -->\n(.*?)^<!-- /narrative -->$", re.DOTALL | re.MULTILINE)
 MAX_SLUG = 60
-# Audit actions already told by an incident update of their own, or not part of the story.
-SKIPPED_ACTIONS = frozenset({AuditAction.INCIDENT_UPDATE, AuditAction.INCIDENT_SLACK})
+# Audit actions already told by an incident update of their own or on the page's own line (its
+# delivery), or not part of the story.
+SKIPPED_ACTIONS = frozenset(
+    {AuditAction.INCIDENT_UPDATE, AuditAction.INCIDENT_SLACK, AuditAction.INCIDENT_PAGE_DELIVERED}
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class Facts:
     actions: list[ActionItem]
     evaluation: IncidentEvaluation | None
     now: datetime
+    # Every page with what became of it, so that the timeline says who was reached.
+    pages: list[PageDelivery] = field(default_factory=list)
 
 
 def gather(session: Session, config: Config, incident_id: int | str, now: datetime) -> Facts:
@@ -67,6 +74,7 @@ def gather(session: Session, config: Config, incident_id: int | str, now: dateti
         actions=postmortems.action_items(session=session, incident_id=key),
         evaluation=measure(incident, config, calendar_for(config), now),
         now=now,
+        pages=pages_with_delivery(session, key),
     )
 
 
@@ -151,7 +159,46 @@ def _actual(target: TargetEvaluation) -> str:
     return _spent(target.elapsed_seconds, target.clock) + ("" if target.event_at else " so far") + paused
 
 
-def _event_text(event: AuditEvent) -> str:
+def _page_text(after: dict[str, Any], page: PageDelivery | None, when: _Clock) -> str:
+    """A page's line: "Paged" only when it went out; otherwise what became of it."""
+    tier = f" (tier {after['tier']})" if after.get("tier") is not None else ""
+    kind = str(after.get("contact_kind", "?"))
+    how = f"{after.get('owner', '?')}{tier} by {delivery.CONTACT_LABELS.get(kind, kind)}"
+    if page is None or page.delivery_state == delivery.UNKNOWN:
+        return f"Paged {how} (delivery not recorded)"
+    if page.delivery_state == delivery.SENT:
+        ref = f", ref {page.delivery_ref}" if page.delivery_ref else ""
+        return f"Paged {how} (sent {when(page.delivery_at)}{ref})"
+    if page.delivery_state == delivery.QUEUED:
+        return f"Page to {how} queued, not sent yet"
+    words = "not sent" if page.delivery_state == delivery.NOT_SENT else page.delivery_state.replace("_", " ")
+    return f"Page to {how} {words}" + (f": {page.delivery_error}" if page.delivery_error else "")
+
+
+def _pages_of_events(events: Sequence[AuditEvent], pages: Sequence[PageDelivery]) -> dict[int, PageDelivery]:
+    """The page row each ``incident.page`` event wrote, by event id: same person, contact and time."""
+    unused = list(pages)
+    found: dict[int, PageDelivery] = {}
+    for event in events:
+        if event.action != AuditAction.INCIDENT_PAGE:
+            continue
+        after = event.after or {}
+        match = next(
+            (
+                page
+                for page in unused
+                if (page.owner, page.contact_kind, page.contact, page.tier, page.paged_at)
+                == (after.get("owner"), after.get("contact_kind"), after.get("contact"), after.get("tier"), event.at)
+            ),
+            None,
+        )
+        if match is not None:
+            unused.remove(match)
+            found[event.id or 0] = match
+    return found
+
+
+def _event_text(event: AuditEvent, page: PageDelivery | None = None, when: _Clock | None = None) -> str:
     after: dict[str, Any] = event.after or {}
     who = event.actor
     match event.action:
@@ -160,8 +207,9 @@ def _event_text(event: AuditEvent) -> str:
         case AuditAction.INCIDENT_ACKNOWLEDGE:
             return f"Acknowledged by {after.get('acknowledged_by') or who}"
         case AuditAction.INCIDENT_PAGE:
-            tier = f" (tier {after['tier']})" if after.get("tier") is not None else ""
-            return f"Paged {after.get('owner', '?')}{tier} by {after.get('contact_kind', '?')}"
+            return _page_text(after, page, when or _Clock(ZoneInfo("UTC")))
+        case AuditAction.INCIDENT_ACK_LINK:
+            return f"Acknowledged by {after.get('owner') or who} with the link in the {after.get('contact_kind', '?')} page"
         case AuditAction.INCIDENT_ESCALATE:
             reason = f": {after['reason']}" if after.get("reason") else ""
             return f"Escalated from tier {after.get('from_tier', '?')} to tier {after.get('to_tier', '?')}{reason}"
@@ -186,7 +234,8 @@ def _event_text(event: AuditEvent) -> str:
         case AuditAction.INCIDENT_ESCALATION_EXHAUSTED:
             return "Escalation exhausted: nobody acknowledged"
         case AuditAction.INCIDENT_PAGE_FAILED:
-            return f"Page to {after.get('owner', '?')} by {after.get('contact_kind', '?')} failed: {after.get('error', '')}"
+            answer = (after.get("delivery") or {}).get("error") or after.get("error", "")
+            return f"Page to {after.get('owner', '?')} by {after.get('contact_kind', '?')} failed: {answer}"
         case AuditAction.INCIDENT_REMIND:
             return "Commander reminded to post an update"
         case _:
@@ -197,8 +246,9 @@ def _timeline(facts: Facts, when: _Clock) -> list[str]:
     rows: list[tuple[datetime, int, int, str]] = []
     for update in facts.updates:
         rows.append((update.created_at, 0, update.id or 0, f"**{update.status}** update by {update.author}: {update.body}"))
+    pages = _pages_of_events(facts.events, facts.pages)
     for event in facts.events:
-        rows.append((event.at, 1, event.id or 0, _event_text(event)))
+        rows.append((event.at, 1, event.id or 0, _event_text(event, pages.get(event.id or 0), when)))
     rows.sort(key=lambda row: row[:3])
     lines = [f"| Time ({when.zone.key}) | Event |", "| --- | --- |"]
     lines += [f"| {when(at)} | {_cell(text)} |" for at, _kind, _id, text in rows]

@@ -1,5 +1,8 @@
 """The public read model in Statuspage's v2 format, built once and used by both the JSON
-endpoints and the HTML pages (the pages are these dicts, formatted)."""
+endpoints and the HTML pages (the pages are these dicts, formatted).
+
+Only public incidents are read here: an internal one (opened from an alert, not yet published)
+is in no list, no count and no status (see :data:`PUBLIC`)."""
 
 from __future__ import annotations
 
@@ -29,6 +32,8 @@ from statuspage.errors import NotFound
 from statuspage.settings import SLUG, Config
 
 JSON = dict[str, Any]
+# The incidents the public may see, the condition every query of incidents here carries.
+PUBLIC = col(Incident.internal).is_(False)
 
 
 class V2Builder:
@@ -141,7 +146,7 @@ class V2Builder:
         return list(
             self.session.exec(
                 select(Incident)
-                .where(col(Incident.status).in_([s.value for s in OPEN_INCIDENT_STATUSES]))
+                .where(col(Incident.status).in_([s.value for s in OPEN_INCIDENT_STATUSES]), PUBLIC)
                 .order_by(col(Incident.declared_at).desc(), col(Incident.id).desc())
             ).all()
         )
@@ -150,7 +155,7 @@ class V2Builder:
         """The latest ``limit`` incidents, newest first; only those that affected ``component``, if given."""
         return list(
             self.session.exec(
-                self._affecting(select(Incident), component)
+                self._affecting(select(Incident).where(PUBLIC), component)
                 .order_by(col(Incident.declared_at).desc(), col(Incident.id).desc())
                 .limit(limit)
             ).all()
@@ -172,12 +177,12 @@ class V2Builder:
         return statement.where(col(Incident.id).in_(affected))
 
     def incidents_between(self, start: datetime, end: datetime, *, component: str | None = None) -> list[Incident]:
-        statement = select(Incident).where(col(Incident.declared_at) >= start, col(Incident.declared_at) < end)
+        statement = select(Incident).where(col(Incident.declared_at) >= start, col(Incident.declared_at) < end, PUBLIC)
         statement = self._affecting(statement, component)
         return list(self.session.exec(statement.order_by(col(Incident.declared_at).desc(), col(Incident.id).desc())).all())
 
     def oldest_incident_start(self, *, component: str | None = None) -> datetime | None:
-        statement = select(func.min(Incident.declared_at))
+        statement = select(func.min(Incident.declared_at)).where(PUBLIC)
         if component is not None:
             statement = statement.where(
                 col(Incident.id).in_(

@@ -39,6 +39,7 @@ from statuspage import outbox
 from statuspage.audit.actions import AuditAction
 from statuspage.context import WriteContext
 from statuspage.db.models import AuditEvent, Incident, IncidentUpdate
+from statuspage.oncall import delivery
 from statuspage.settings import Config, SlackConfig
 
 CHANNEL = "slack"
@@ -94,7 +95,18 @@ HANDLED = frozenset(
         AuditAction.INCIDENT_SLACK,
     }
 )
-CONTACT_LABELS = {"slack_user": "Slack", "slack_channel": "Slack channel", "phone": "phone", "email": "email"}
+CONTACT_LABELS = delivery.CONTACT_LABELS
+# The contact kinds a channel carries (Slack here, email by statuspage.mail); a page to any other
+# (a phone), or to email while it is switched off, is recorded as not sent, and the paging reply
+# says so.
+CARRIED = frozenset({"slack_user", "slack_channel", "email"})
+
+
+def not_sent_reason(contact_kind: str, config: Config) -> str | None:
+    """Why a page to this kind of contact goes out by no channel; None when one carries it."""
+    if contact_kind not in CARRIED:
+        return delivery.initial_state(contact_kind, config)[1] or f"no channel for {contact_kind} contacts"
+    return delivery.initial_state(contact_kind, config)[1]
 
 
 def thread_key(channel: str, incident_id: int) -> str:
@@ -150,13 +162,19 @@ def declaration_message(session: Session, incident_id: int) -> str | None:
 
 
 def plan(
-    incident: Incident, events: Sequence[AuditEvent], config: Config, *, declared_with: str | None = None
+    incident: Incident,
+    events: Sequence[AuditEvent],
+    config: Config,
+    *,
+    declared_with: str | None = None,
+    page_ids: Sequence[int | None] = (),
 ) -> list[Planned]:
     """The messages one transaction's events about one incident call for, in order.
 
     A pure function of the events, the incident as it stands at the end of the transaction, the
-    configuration and what the incident was declared with (for direct messages that page), so it
-    can be read (and tested) on its own.
+    configuration, what the incident was declared with (for direct messages that page) and the
+    page row each ``incident.page`` event wrote (``page_ids``, aligned with ``events``; the
+    sender records on it whether the page went out), so it can be read (and tested) on its own.
     """
     slack = config.slack
     assert incident.id is not None
@@ -219,9 +237,16 @@ def plan(
                 owners.append(owner)
             kind = str(after.get("contact_kind"))
             label = CONTACT_LABELS.get(kind, kind)
-            if label not in owner["kinds"]:
-                owner["kinds"].append(label)
+            # "Paging" names only what goes out: a contact no channel carries is said apart.
+            why = not_sent_reason(kind, config)
+            listed = owner.setdefault("not_sent", []) if why else owner["kinds"]
+            if label not in listed:
+                listed.append(label)
+            note = f"Not sent by {label}: {why}." if why else None
+            if note and note not in paging.setdefault("notes", []):
+                paging["notes"].append(note)
             contact = str(after.get("contact") or "")
+            page_id = page_ids[position] if position < len(page_ids) else None
             if kind == "slack_user" and contact in known_users:
                 planned.append(
                     Planned(
@@ -237,18 +262,22 @@ def plan(
                                 "user": contact,
                                 "tier": after.get("tier"),
                                 **({"message": declared_with} if declared_with else {}),
+                                **({"page_id": page_id} if page_id is not None else {}),
                             },
                         },
                     )
                 )
             elif kind == "slack_channel" and contact:
-                post(contact, {"reason": "owner", "owner": after.get("owner"), "tier": after.get("tier")})
+                data = {"reason": "owner", "owner": after.get("owner"), "tier": after.get("tier")}
+                post(contact, data | ({"page_id": page_id} if page_id is not None else {}))
         elif action == AuditAction.INCIDENT_PAGE_FAILED:
             kind = str(after.get("contact_kind"))
+            answer = (after.get("delivery") or {}).get("error") or after.get("error") or ""
             failed = {
                 "owner": after.get("owner"),
                 "how": CONTACT_LABELS.get(kind, kind),
-                "error": after.get("error") or "",
+                "contact": after.get("contact") if kind == "email" else None,
+                "error": answer,
                 "tier": after.get("tier"),
             }
             reply("page_failed", failed)
@@ -348,7 +377,8 @@ def enqueue_changes(ctx: WriteContext) -> None:
             continue
         pages = any(event.action == AuditAction.INCIDENT_PAGE for event in events)
         declared_with = declaration_message(ctx.session, incident_id) if pages else None
-        for message in plan(incident, events, ctx.config, declared_with=declared_with):
+        page_ids = delivery.page_ids_of(ctx.session, incident_id, events) if pages else []
+        for message in plan(incident, events, ctx.config, declared_with=declared_with, page_ids=page_ids):
             row = outbox.enqueue(
                 ctx.session,
                 channel=CHANNEL,

@@ -1,5 +1,5 @@
 """A page sent as a direct message: what it says (marked late when it waited past the paged
-tier's acknowledgement time) and when it has nothing left to do."""
+tier's acknowledgement time), when it has nothing left to do, and what became of it."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlmodel import Session
 from statuspage.context import WriteContext
 from statuspage.db.models import Incident, OutboxMessage
 from statuspage.domain.enums import IncidentStatus
+from statuspage.oncall import delivery
 from statuspage.slack.messages import render
 
 
@@ -61,3 +62,19 @@ def page_moot(session: Session, incident_id: int) -> str | None:
     if not IncidentStatus(incident.status).is_open:
         return "the incident is resolved"
     return None
+
+
+def page_id_of(message: OutboxMessage) -> int | None:
+    """The page row a message carries (direct messages and owner posts queued since delivery
+    is tracked); None for other messages."""
+    value = (message.payload.get("data") or {}).get("page_id")
+    return int(value) if value is not None else None
+
+
+def note_delivery(
+    ctx: WriteContext, message: OutboxMessage, state: str, *, ref: str | None = None, error: str | None = None
+) -> None:
+    """Record on the page's row what became of the message that carries it."""
+    page_id = page_id_of(message)
+    if page_id is not None:
+        delivery.record_delivery(ctx=ctx, page_id=page_id, state=state, ref=ref, error=error)

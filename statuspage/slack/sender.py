@@ -35,7 +35,12 @@ outbox`` and printed by the worker; a page that died is reported in the tier's c
 someone reaches the person another way. Unknown Slack errors are tried a few times first.
 
 Without a token (``slack.token_env`` unset) or with ``slack.enabled: false``, the console sender
-prints one line per message and marks it delivered: the toolkit works offline.
+(:mod:`statuspage.slack.console`) prints one line per message and marks it delivered: the toolkit
+works offline.
+
+Pages: a direct message or owner post carries the id of its page row, and the row records what
+became of it (:mod:`statuspage.oncall.delivery`): sent with the message's ``ts``, not sent when it
+was moot or only printed, failed (with Slack's answer) when it went dead.
 """
 
 from __future__ import annotations
@@ -44,7 +49,6 @@ import http.client
 import logging
 import os
 import re
-import sys
 from collections.abc import Mapping
 from typing import Any, TextIO, cast
 from urllib.error import URLError
@@ -54,11 +58,13 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from statuspage.context import WriteContext
 from statuspage.db.models import OutboxMessage
+from statuspage.oncall import delivery
 from statuspage.outbox import Outcome
 from statuspage.slack.client import METADATA_TYPE, RateLimited, call, metadata, post_options, update_options
+from statuspage.slack.console import offline_reason, print_message
 from statuspage.slack.headline import edit_to_skip, edit_without_headline, headline_message
-from statuspage.slack.messages import Helpers, console_line, render
-from statuspage.slack.pages import late_result, page_moot, render_page_dm
+from statuspage.slack.messages import render
+from statuspage.slack.pages import late_result, note_delivery, page_id_of, page_moot, render_page_dm
 from statuspage.slack.threads import (
     block_channel,
     blocked_until,
@@ -136,10 +142,10 @@ class SlackSender:
         token = (os.environ if self.env is None else self.env).get(slack.token_env, "").strip()
         if not slack.enabled or not token:
             if not self._said_offline:
-                why = "slack.enabled is false" if not slack.enabled else f"{slack.token_env} is not set"
+                why = offline_reason(ctx.config)
                 log.warning("%s: Slack messages are printed to the console instead of sent", why)
                 self._said_offline = True
-            return self._console(message, ctx)
+            return print_message(message, ctx, self.out)
         client = self._client(token, slack.base_url)
         try:
             return self._deliver(client, message, ctx)
@@ -289,6 +295,7 @@ class SlackSender:
         content = None if moot is not None else render_page_dm(message, ctx)
         session.rollback()
         if moot is not None and not is_uncertain(message):
+            note_delivery(ctx, message, delivery.NOT_SENT, error=moot)
             return Outcome.delivered({"skipped": moot})
         channel_id = self._channel_ids.get(message.target)
         if channel_id is None:
@@ -299,10 +306,13 @@ class SlackSender:
         # happened, not what would have.
         found = self._find_again(client, message, ctx, channel=channel_id)
         if found is not None:
+            note_delivery(ctx, message, delivery.SENT, ref=found[1])
             return Outcome.delivered({"ts": found[1], "channel": channel_id, "op": "found"})
         if moot is not None or content is None:
+            note_delivery(ctx, message, delivery.NOT_SENT, error=moot)
             return Outcome.delivered({"skipped": moot})
         _, ts = self._post_message(client, message, ctx, channel=channel_id, content=content)
+        note_delivery(ctx, message, delivery.SENT, ref=ts)
         return Outcome.delivered({"ts": ts, "channel": channel_id} | late_result(message, ctx))
 
     def _post(self, client: WebClient, message: OutboxMessage, ctx: WriteContext) -> Outcome:
@@ -311,8 +321,10 @@ class SlackSender:
         ctx.session.rollback()
         found = self._find_again(client, message, ctx, channel=message.target)
         if found is not None:
+            note_delivery(ctx, message, delivery.SENT, ref=found[1])
             return Outcome.delivered({"ts": found[1], "channel": found[0], "op": "found"})
         channel_id, ts = self._post_message(client, message, ctx, channel=message.target, content=content)
+        note_delivery(ctx, message, delivery.SENT, ref=ts)
         return Outcome.delivered({"ts": ts, "channel": channel_id})
 
     def _post_message(
@@ -431,7 +443,8 @@ class SlackSender:
         """A page that can never be delivered is reported: on the incident's timeline, in its
         thread and in the paged tier's channel (unless that is what failed), so that someone
         reaches the person another way. Returns a line for the worker's console."""
-        if message.payload.get("kind") != "dm":
+        kind = message.payload.get("kind")
+        if kind != "dm" and page_id_of(message) is None:
             return None
         from statuspage.oncall import engine
 
@@ -441,47 +454,11 @@ class SlackSender:
             ctx=ctx,
             incident_id=incident_id,
             owner=str(data.get("owner") or message.target),
-            contact_kind="slack_user",
+            contact_kind="slack_user" if kind == "dm" else "slack_channel",
             contact=message.target,
             tier=data.get("tier"),
             error=outcome.detail,
+            page_id=page_id_of(message),
         )
         where = ", ".join(told) if told else "the incident's timeline"
         return f"incident {incident_id}: could not page {data.get('owner') or message.target} by Slack ({outcome.detail}); told {where}"
-
-    # The console -------------------------------------------------------------------------------
-
-    def _console(self, message: OutboxMessage, ctx: WriteContext) -> Outcome:
-        session, now, config = ctx.session, ctx.now(), ctx.config
-        payload = message.payload
-        kind = payload["kind"]
-        incident = payload.get("incident") or {}
-        label = message.target
-        prefix = ""
-        if kind == "headline":
-            if payload.get("op") == "update":
-                skip = edit_to_skip(session, message, now)
-                if skip is not None:
-                    session.rollback()
-                    return skip
-                prefix = "headline now: "
-            content = headline_message(session, config, int(incident["id"]), now, op=payload.get("op", "post"))
-        elif kind == "dm":
-            moot = page_moot(session, int(incident["id"]))
-            if moot is not None:
-                session.rollback()
-                return Outcome.delivered({"skipped": moot, "console": True})
-            content = render_page_dm(message, ctx)
-            label = "@" + (
-                Helpers(config).user_names.get(message.target) or payload["data"].get("owner") or message.target
-            )
-        else:
-            content = render(payload["template"], config, incident=payload.get("incident"), data=payload["data"])
-        session.rollback()
-        line = f"[slack {label}] {prefix}{console_line(content, config)}"
-        log.info("%s", line)
-        try:
-            print(line, file=self.out or sys.stdout, flush=True)
-        except OSError:
-            pass  # a closed terminal or pipe: the log line above is the record
-        return Outcome.delivered({"console": True})

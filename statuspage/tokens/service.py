@@ -31,7 +31,10 @@ from statuspage.errors import Conflict, InvalidInput, NotFound
 log = logging.getLogger(__name__)
 
 SECRET_PREFIX = "sp_"
-SCOPES = ("read", "write")
+# read: GET the admin API; write: also change things through it; alerts: post alerts from
+# monitoring to /api/integrations/ and nothing else (the admin API refuses it, and intake
+# refuses read and write tokens: each secret is kept where it is needed and can do only that).
+SCOPES = ("read", "write", "alerts")
 # Shown in listings to tell tokens apart: "sp_" and 8 of the 43 random characters.
 PREFIX_LENGTH = len(SECRET_PREFIX) + 8
 # Writing last_used_at on every request would turn every read into a write.
@@ -47,7 +50,7 @@ def hash_secret(secret: str) -> str:
 
 def parse_scope(value: str) -> str:
     if value not in SCOPES:
-        raise InvalidInput(f"{value!r} is not a token scope (read, write)", field="scope")
+        raise InvalidInput(f"{value!r} is not a token scope ({', '.join(SCOPES)})", field="scope")
     return value
 
 

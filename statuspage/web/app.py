@@ -29,7 +29,7 @@ from statuspage.incidents import service as incidents
 from statuspage.read.v2 import V2Builder
 from statuspage.runtime import wiring_for
 from statuspage.settings import Settings, load_settings
-from statuspage.web import feeds, pages, slack_actions
+from statuspage.web import ack, feeds, integrations, pages, slack_actions
 from statuspage.web.admin.access import record_with_change
 from statuspage.web.admin.operations import routes as admin_routes
 from statuspage.web.cache import Produced
@@ -182,7 +182,9 @@ def create_app(
         Route("/healthz", healthz, name="healthz"),
         *feeds.routes(site),
         *admin_routes(site),
+        *integrations.routes(site),
         *slack_actions.routes(site),
+        *ack.routes(site),
         Mount("/static", app=StaticFiles(directory=str(settings.static_dir)), name="static"),
     ]
     middleware = [

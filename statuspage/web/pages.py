@@ -13,7 +13,7 @@ from statuspage.components.uptime import DayIncident, uptime_for
 from statuspage.domain.durations import Duration, describe_seconds
 from statuspage.domain.sla import Attainment, attainment
 from statuspage.domain.uptime import DayUptime
-from statuspage.errors import InvalidInput
+from statuspage.errors import InvalidInput, NotFound
 from statuspage.incidents import service as incidents
 from statuspage.incidents.sla import PUBLIC_TARGETS, TARGET_LABELS, calendar_for, measure_declared_between
 from statuspage.postmortems import service as postmortems
@@ -83,6 +83,9 @@ def uptime_json(builder: V2Builder) -> dict[str, Any]:
 
 def incident_context(builder: V2Builder, request: Request) -> dict[str, Any]:
     incident = incidents.get(session=builder.session, incident_id=request.path_params["incident_id"])
+    if incident.internal:
+        # Answered as an id that names no incident would be: an internal one is not said to exist.
+        raise NotFound(f"no incident {incident.id}", field="id")
     (data,) = builder.incidents_json([incident])
     page = builder.page_json()
     severity = builder.config.severity(incident.severity)

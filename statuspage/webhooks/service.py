@@ -215,7 +215,7 @@ def enqueue_changes(ctx: WriteContext) -> None:
     for (subject_type, subject_id), events in changed.items():
         body_key, body = _subject_json(builder, subject_type, subject_id)
         if body is None:
-            continue  # deleted in the same transaction: nothing left to describe
+            continue  # deleted in the same transaction, or an internal incident: nothing to tell
         event_name = _event_name(subject_type, events)
         changed_at = builder.time(max(event.at for event in events))
         for subscriber in subscribers:
@@ -241,17 +241,19 @@ def enqueue_changes(ctx: WriteContext) -> None:
 def _subject_json(builder: V2Builder, subject_type: str, subject_id: int) -> tuple[str, dict[str, Any] | None]:
     if subject_type == "incident":
         incident = builder.session.get(Incident, subject_id)
-        return "incident", builder.incidents_json([incident])[0] if incident else None
+        # Subscribers are the public: an internal incident is not theirs until it is published.
+        return "incident", builder.incidents_json([incident])[0] if incident and not incident.internal else None
     maintenance = builder.session.get(Maintenance, subject_id)
     return "scheduled_maintenance", builder.maintenances_json([maintenance])[0] if maintenance else None
 
 
 def _event_name(subject_type: str, events: Sequence[AuditEvent]) -> str:
-    """``created`` if the subject was created in this transaction (the receiver has never heard
-    of it), otherwise what the last change was: ``resolved``/``completed`` or ``updated``."""
+    """``created`` if the subject was created (or an internal incident published) in this
+    transaction (the receiver has never heard of it), otherwise what the last change was:
+    ``resolved``/``completed`` or ``updated``."""
     actions = [event.action for event in events]
     if subject_type == "incident":
-        if AuditAction.INCIDENT_DECLARE in actions:
+        if AuditAction.INCIDENT_DECLARE in actions or AuditAction.INCIDENT_PUBLISH in actions:
             return "incident.created"
         return "incident.resolved" if actions[-1] == AuditAction.INCIDENT_RESOLVE else "incident.updated"
     if AuditAction.MAINTENANCE_SCHEDULE in actions:

@@ -26,7 +26,7 @@ Decisions, so that clients can rely on them:
   counts as ``{}``, so actions whose fields are all optional (``resolve``) need none. Times must
   carry an offset (and lie between 1970 and 9000).
 - **Errors** are RFC 9457 ``application/problem+json``: 400 malformed JSON (a key twice in one
-  object too: which of the two was meant?), 401, 403, 404 unknown incident/maintenance/component
+  object too: which of the two was meant?), 401, 403, 404 unknown incident/maintenance/component/action item
   in the path (an id that cannot be one, too: past 32 bits, other scripts' digits), 405, 409 a
   state conflict (resolving a resolved incident), 413, 415 not JSON, 422 invalid input, 503 the
   database away (with ``Retry-After``). A 422's ``detail`` is one line naming the field
@@ -41,8 +41,16 @@ Decisions, so that clients can rely on them:
 
 Beyond declaring, updating and reading, the table has ``GET /token`` (which token is calling, and the
 page, whose time zone the CLI needs to read '2026-12-01T06:00'), ``POST /incidents/{id}/handover``,
-``POST /incidents/{id}/sla-pause`` and ``/sla-resume``, and ``GET /maintenances/{id}``, so that every ``incident`` command works remotely. A database that
-cannot be reached is 503.
+``POST /incidents/{id}/sla-pause`` and ``/sla-resume``, ``GET /maintenances/{id}``, and what follows
+an incident: ``POST /incidents/{id}/escalate`` and ``/severity``, ``POST /incidents/{id}/analysis``,
+``GET /incidents/{id}/postmortem`` and ``POST .../postmortem/publish``, action items
+(``POST /incidents/{id}/actions``, ``GET /actions``, ``GET /actions/{id}``, ``POST /actions/{id}/done``),
+``GET /reports/monthly`` and ``POST /reports/monthly/slack-summary``, so that every ``incident``
+command that works on incident data works remotely, printing what it prints locally. Declaring (``--playbook`` too), escalating and changing the severity answer with
+``paging``: whom the change paged, in order, and when the next step runs unless someone
+acknowledges. A refusal by the service layer also carries ``message``, its words without the
+field name, which the command line prints as it does in local mode. A database that cannot be
+reached is 503.
 
 Handlers are plain functions run in Starlette's thread pool: the service layer and its database
 work are synchronous, and must not block the event loop.

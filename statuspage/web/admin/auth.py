@@ -61,7 +61,14 @@ def human_name(request: Request) -> str | None:
         raise invalid([{"field": "X-Incident-User", "message": exc.problem}]) from None
 
 
-def authenticate(site: Site, secret: str, access: Access | None = None) -> ApiToken:
+# The scopes the admin API takes; an ``alerts`` token may only post alerts (/api/integrations/).
+ADMIN_SCOPES = frozenset({"read", "write"})
+INTAKE_SCOPES = frozenset({"alerts"})
+
+
+def authenticate(site: Site, secret: str, access: Access | None = None, *, scopes: frozenset[str] = ADMIN_SCOPES) -> ApiToken:
+    """The live token whose secret this is, if its scope is one of ``scopes``; else a 401 (no such
+    token) or a 403 (a token for something else) problem."""
     # Checking the token is the request's first database work: a database that cannot be reached
     # is a 503 here as much as in the handler, not an unhandled error.
     try:
@@ -82,6 +89,15 @@ def authenticate(site: Site, secret: str, access: Access | None = None) -> ApiTo
             "the token is not valid: it is unknown or has been revoked",
             headers={"www-authenticate": f'{REALM}, error="invalid_token"'},
         )
+    if token.scope not in scopes:
+        if access is not None:
+            access.token = token
+        if scopes == INTAKE_SCOPES:
+            detail = f"token {token.name!r} is a {token.scope} token; alerts are taken from alerts tokens only (make one with: incident token create --scope alerts)"
+        else:
+            detail = f"token {token.name!r} is an {token.scope} token: it may only post alerts to /api/integrations/; this needs a read or write token"
+        wanted = " ".join(sorted(scopes))
+        raise ApiProblem(403, "Forbidden", detail, headers={"www-authenticate": f'{REALM}, error="insufficient_scope", scope="{wanted}"'})
     return token
 
 

@@ -14,17 +14,17 @@ from statuspage.web.admin.problems import ApiProblem
 MAX_BODY_BYTES = 256 * 1024
 
 
-async def read_json(request: Request) -> Any:
-    """The body as parsed JSON; an empty body is ``{}``."""
+async def read_json(request: Request, *, limit: int = MAX_BODY_BYTES) -> Any:
+    """The body as parsed JSON, of at most ``limit`` bytes; an empty body is ``{}``."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise ApiProblem(413, "Content too large", f"the body may be at most {MAX_BODY_BYTES} bytes")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ApiProblem(413, "Content too large", f"the body may be at most {limit} bytes")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise ApiProblem(413, "Content too large", f"the body may be at most {MAX_BODY_BYTES} bytes")
+        if size > limit:
+            raise ApiProblem(413, "Content too large", f"the body may be at most {limit} bytes")
         chunks.append(chunk)
     raw = b"".join(chunks)
     if not raw.strip():

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
+from statuspage.audit.actions import AuditAction
 from statuspage.components import service as components_service
 from statuspage.db.models import AuditEvent, Component, Maintenance
 from statuspage.errors import NotFound
 from statuspage.incidents import handling
 from statuspage.incidents import service as incidents
 from statuspage.maintenance import service as maintenance_service
-from statuspage.web.admin.calls import PREFIX, Call, Reply
+from statuspage.oncall import engine as oncall
+from statuspage.web.admin.calls import PREFIX, Call, Reply, added_rows
 from statuspage.web.admin.payloads import (
     audit_json,
     component_payload,
@@ -20,6 +22,7 @@ from statuspage.web.admin.payloads import (
     incident_reply,
     incidents_payload,
     maintenance_payload,
+    paging_json,
     parse_id,
     sla_targets_json,
     update_reply,
@@ -28,7 +31,9 @@ from statuspage.web.admin.payloads import (
 from statuspage.web.admin.schemas import (
     AcknowledgeIncident,
     AuditQuery,
+    ChangeSeverity,
     DeclareIncident,
+    EscalateIncident,
     HandOverIncident,
     IncidentListQuery,
     PauseSla,
@@ -67,20 +72,30 @@ def list_incidents(call: Call) -> Reply:
 
 
 def declare_incident(call: Call) -> Reply:
+    """Also says whom the playbook paged, and which playbook files were skipped as broken (the
+    declaration goes ahead regardless)."""
     body: DeclareIncident = call.body
-    incident = incidents.declare(
-        ctx=call.ctx,
-        severity=body.severity,
-        title=body.title,
-        components=dict(body.components),
-        message=body.message,
-        commander=body.commander or call.human,
-        detected_at=body.detected_at,
-        impact=body.impact,
-    )
+    _loaded, problems = oncall.load_lenient(call.ctx.config, call.ctx.wiring.playbooks_dir)
+    with added_rows(call.session) as added:
+        incident = incidents.declare(
+            ctx=call.ctx,
+            severity=body.severity,
+            title=body.title,
+            components=dict(body.components),
+            message=body.message,
+            commander=body.commander or call.human,
+            detected_at=body.detected_at,
+            impact=body.impact,
+            playbook=body.playbook,
+        )
     assert incident.id is not None
     return Reply(
-        {"page": call.builder.page_json(), "incident": incident_payload(call, incident.id)},
+        {
+            "page": call.builder.page_json(),
+            "incident": incident_payload(call, incident.id),
+            "paging": paging_json(call.session, incident.id, added),
+            "warnings": problems,
+        },
         status=201,
         headers={"location": f"{PREFIX}/incidents/{incident.id}"},
     )
@@ -168,6 +183,43 @@ def record_root_cause(call: Call) -> Reply:
         remediation=body.remediation,
     )
     return incident_reply(call, incident)
+
+
+def escalate_incident(call: Call) -> Reply:
+    body: EscalateIncident = call.body
+    key = parse_id(call.params["incident_id"], "incident")
+    with added_rows(call.session) as added:
+        tier = incidents.escalate(ctx=call.ctx, incident_id=key, to_tier=body.to_tier)
+    return Reply(
+        {
+            "page": call.builder.page_json(),
+            "incident": incident_payload(call, key),
+            "escalated_to_tier": tier,
+            "paging": paging_json(call.session, key, added),
+        }
+    )
+
+
+def change_severity(call: Call) -> Reply:
+    body: ChangeSeverity = call.body
+    key = parse_id(call.params["incident_id"], "incident")
+    with added_rows(call.session) as added:
+        incident = incidents.change_severity(ctx=call.ctx, incident_id=key, severity=body.severity)
+    change = next(
+        (row.after or {} for row in added if isinstance(row, AuditEvent) and row.action == AuditAction.INCIDENT_SEVERITY), {}
+    )
+    return Reply(
+        {
+            "page": call.builder.page_json(),
+            "incident": incident_payload(call, key),
+            "severity_change": {
+                "from": change.get("from", incident.severity),
+                "to": incident.severity,
+                "playbook": change.get("playbook"),
+            },
+            "paging": paging_json(call.session, key, added),
+        }
+    )
 
 
 def list_components(call: Call) -> Reply:

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from statuspage.domain.enums import ComponentStatus
+from statuspage.reports.render import FORMATS as REPORT_FORMATS
 from statuspage.web import admin as package
 from statuspage.web.admin.calls import JSON, PREFIX, Operation
 from statuspage.web.site import Site
@@ -37,6 +38,10 @@ RESPONSE_SCHEMAS: dict[str, JSON] = {
                 "title": {"type": "string"},
                 "status": {"type": "integer"},
                 "detail": {"type": "string", "description": "One line, naming the field when a field is wrong."},
+                "message": {
+                    "type": "string",
+                    "description": "A refusal of the service layer in its own words, without the field name: what the command line prints.",
+                },
                 "errors": {
                     "type": "array",
                     "items": _object({"field": _NULLABLE_STRING, "message": {"type": "string"}}),
@@ -109,14 +114,98 @@ RESPONSE_SCHEMAS: dict[str, JSON] = {
         }
     ),
     "IncidentList": _object({"page": _ref("Page"), "incidents": {"type": "array", "items": _ref("Incident")}}),
+    "Paging": {
+        **_object(
+            {
+                "pages": {
+                    "type": "array",
+                    "items": _object(
+                        {
+                            "tier": {"type": ["integer", "null"], "description": "Null: the step named the person."},
+                            "owner": {"type": "string"},
+                            "contact_kind": {"type": "string"},
+                            "contact": {"type": "string"},
+                            "paged_at": _TIME,
+                        }
+                    ),
+                },
+                "next_step_at": {**_TIME, "description": "When the next step runs unless someone acknowledges."},
+            }
+        ),
+        "description": "Who the change paged, in order.",
+    },
     "IncidentEnvelope": _object(
         {
             "page": _ref("Page"),
             "incident": _ref("Incident"),
             "incident_update": _ref("IncidentUpdate"),
             "acknowledged": {"type": "boolean"},
+            "paging": _ref("Paging"),
+            "warnings": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Playbook files skipped as broken; the declaration went ahead regardless.",
+            },
         },
         required=["page", "incident"],
+    ),
+    "EscalationEnvelope": _object(
+        {"page": _ref("Page"), "incident": _ref("Incident"), "escalated_to_tier": {"type": "integer"}, "paging": _ref("Paging")}
+    ),
+    "SeverityEnvelope": _object(
+        {
+            "page": _ref("Page"),
+            "incident": _ref("Incident"),
+            "severity_change": _object(
+                {"from": {"type": "integer"}, "to": {"type": "integer"}, "playbook": {**_NULLABLE_STRING, "description": "The playbook attached, if any."}}
+            ),
+            "paging": _ref("Paging"),
+        }
+    ),
+    "Postmortem": _object(
+        {
+            "incident_id": {"type": "integer"},
+            "contributing_factors": {
+                "type": "array",
+                "items": _object({"text": {"type": "string"}, "author": {"type": "string"}, "created_at": _TIME}),
+            },
+            "why_chain": {"type": "array", "items": {"type": "string"}},
+            "detection_gap": _NULLABLE_STRING,
+            "response_gap": _NULLABLE_STRING,
+            "published_at": _TIME,
+            "published_by": _NULLABLE_STRING,
+            "filename": {"type": "string", "description": "The document's file name: declared date and title."},
+            "markdown": {"type": "string", "description": "The document, its narrative sections as a new file starts them."},
+        },
+        required=["incident_id", "contributing_factors", "why_chain", "detection_gap", "response_gap", "published_at", "published_by"],
+    ),
+    "AnalysisEnvelope": _object({"page": _ref("Page"), "incident": _ref("Incident"), "postmortem": _ref("Postmortem")}),
+    "PostmortemEnvelope": _object(
+        {"page": _ref("Page"), "incident": _ref("Incident"), "postmortem": _ref("Postmortem")}, required=["page", "postmortem"]
+    ),
+    "ActionItem": _object(
+        {
+            "id": {"type": "integer"},
+            "incident_id": {"type": "integer"},
+            "title": {"type": "string"},
+            "owner": {"type": "string"},
+            "due_on": {"type": "string", "format": "date"},
+            "status": {"enum": ["open", "done"]},
+            "created_at": _TIME,
+            "done_at": _TIME,
+        }
+    ),
+    "ActionItemEnvelope": _object({"page": _ref("Page"), "action_item": _ref("ActionItem")}),
+    "ActionItemList": _object({"page": _ref("Page"), "action_items": {"type": "array", "items": _ref("ActionItem")}}),
+    "ReportEnvelope": _object(
+        {
+            "page": _ref("Page"),
+            "report": _object({"month": {"type": "string"}, "format": {"enum": list(REPORT_FORMATS)}, "text": {"type": "string"}}),
+            "slack_summary": _object(
+                {"line": {"type": "string"}, "target": {"type": "string"}, "summary": {"type": "object"}},
+            ),
+        },
+        required=["page", "report"],
     ),
     "IncidentDetail": _object(
         {
@@ -149,7 +238,7 @@ _ERROR_RESPONSES: dict[str, JSON] = {
         "content": _PROBLEM_CONTENT,
     },
     "Forbidden": {"description": "A read token on a write.", "content": _PROBLEM_CONTENT},
-    "NotFound": {"description": "No such incident, maintenance or component.", "content": _PROBLEM_CONTENT},
+    "NotFound": {"description": "No such incident, maintenance, component or action item.", "content": _PROBLEM_CONTENT},
     "Conflict": {"description": "The change does not fit the current state.", "content": _PROBLEM_CONTENT},
     "ContentTooLarge": {"description": "The body is larger than 256 KiB.", "content": _PROBLEM_CONTENT},
     "UnsupportedMediaType": {"description": "The body is not JSON.", "content": _PROBLEM_CONTENT},

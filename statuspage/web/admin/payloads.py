@@ -7,13 +7,25 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlmodel import col, select
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from statuspage import ids
-from statuspage.db.models import AuditEvent, Component, Incident, IncidentComponent, IncidentUpdate
+from statuspage.db.models import (
+    ActionItem,
+    AuditEvent,
+    Component,
+    Incident,
+    IncidentComponent,
+    IncidentUpdate,
+    PageSent,
+    Timer,
+)
 from statuspage.errors import NotFound, UserError
 from statuspage.incidents import service as incidents
 from statuspage.maintenance import service as maintenance_service
+from statuspage.oncall import timers as oncall_timers
+from statuspage.postmortems import service as postmortems
 from statuspage.read.v2 import V2Builder
 from statuspage.web.admin.calls import JSON, Call, Reply
 
@@ -138,3 +150,54 @@ def sla_targets_json(call: Call, incident: Incident) -> list[JSON]:
         }
         for t in (evaluation.targets if evaluation else ())
     ]
+
+
+def paging_json(session: Session, incident_id: int, added: Sequence[object]) -> JSON:
+    """Who a change paged (the pages among the rows it added, in order) and, when it paged
+    anyone, the acknowledgement deadline now pending: when the next step runs unless someone
+    acknowledges."""
+    pages = sorted((row for row in added if isinstance(row, PageSent)), key=lambda row: row.id or 0)
+    deadline = None
+    if pages:
+        deadline = session.exec(
+            select(func.min(Timer.due_at)).where(
+                Timer.incident_id == incident_id, Timer.state == oncall_timers.PENDING, Timer.kind == "ack_timeout"
+            )
+        ).one()
+    return {
+        "pages": [
+            {"tier": p.tier, "owner": p.owner, "contact_kind": p.contact_kind, "contact": p.contact, "paged_at": utc(p.paged_at)}
+            for p in pages
+        ],
+        "next_step_at": utc(deadline),
+    }
+
+
+def action_json(item: ActionItem) -> JSON:
+    return {
+        "id": item.id,
+        "incident_id": item.incident_id,
+        "title": item.title,
+        "owner": item.owner,
+        "due_on": item.due_on.isoformat(),
+        "status": item.status,
+        "created_at": utc(item.created_at),
+        "done_at": utc(item.done_at),
+    }
+
+
+def postmortem_json(session: Session, incident_id: int) -> JSON:
+    """The analysis recorded for an incident beyond its root cause, and whether it is published."""
+    row = postmortems.get_postmortem(session=session, incident_id=incident_id)
+    return {
+        "incident_id": incident_id,
+        "contributing_factors": [
+            {"text": f.text, "author": f.author, "created_at": utc(f.created_at)}
+            for f in postmortems.factors(session=session, incident_id=incident_id)
+        ],
+        "why_chain": list(row.why_chain or []) if row else [],
+        "detection_gap": row.detection_gap if row else None,
+        "response_gap": row.response_gap if row else None,
+        "published_at": utc(row.published_at) if row else None,
+        "published_by": row.published_by if row else None,
+    }

@@ -23,7 +23,11 @@ RETRY_AFTER_SECONDS = 5
 
 
 class ApiProblem(Exception):
-    """A refusal, raised anywhere in a request and answered as one problem document."""
+    """A refusal, raised anywhere in a request and answered as one problem document.
+
+    ``message``: a service-layer refusal in its own words, without the field name ``detail``
+    starts with; what the command line prints in local mode, so remote mode prints it too.
+    """
 
     def __init__(
         self,
@@ -33,6 +37,7 @@ class ApiProblem(Exception):
         *,
         headers: dict[str, str] | None = None,
         errors: list[dict[str, str | None]] | None = None,
+        message: str | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -40,20 +45,23 @@ class ApiProblem(Exception):
         self.detail = " ".join(detail.split("\n"))
         self.headers = headers or {}
         self.errors = errors
+        self.message = None if message is None else " ".join(message.split("\n"))
 
     def response(self) -> Response:
         extra: dict[str, Any] = {} if self.errors is None else {"errors": self.errors}
+        if self.message is not None:
+            extra["message"] = self.message
         response = problem(self.status, self.title, self.detail, **extra)
         response.headers.update(self.headers)
         return response
 
 
-def invalid(errors: list[dict[str, str | None]]) -> ApiProblem:
+def invalid(errors: list[dict[str, str | None]], *, message: str | None = None) -> ApiProblem:
     first = errors[0]
     detail = f"{first['field']}: {first['message']}" if first["field"] else str(first["message"])
     if len(errors) > 1:
         detail += f" (and {len(errors) - 1} more)"
-    return ApiProblem(422, "Invalid input", detail, errors=errors)
+    return ApiProblem(422, "Invalid input", detail, errors=errors, message=message)
 
 
 def _field_name(loc: Sequence[int | str]) -> str:
@@ -83,12 +91,12 @@ def user_error_problem(exc: UserError, path_fields: frozenset[str]) -> ApiProble
     status = exc.status_code
     if isinstance(exc, NotFound) and exc.field not in path_fields:
         status = 422
+    message = exc.message
     if status == 422:
-        message = exc.message
         if exc.field and not message.startswith(exc.field + " "):
-            return invalid([{"field": exc.field, "message": message}])
-        return ApiProblem(422, "Invalid input", message, errors=[{"field": exc.field, "message": message}])
-    return ApiProblem(status, exc.title, exc.message)
+            return invalid([{"field": exc.field, "message": message}], message=message)
+        return ApiProblem(422, "Invalid input", message, errors=[{"field": exc.field, "message": message}], message=message)
+    return ApiProblem(status, exc.title, message, message=message)
 
 
 def validate(model: type[BaseModel], data: Any, context: dict[str, Any] | None = None) -> BaseModel:

@@ -23,6 +23,8 @@ from pydantic_core import PydanticCustomError
 
 from statuspage import validators
 from statuspage.domain.enums import INCIDENT_IMPACTS, ComponentStatus
+from statuspage.domain.months import read_month
+from statuspage.reports.render import FORMATS as REPORT_FORMATS
 
 
 def _no_control(value: str) -> str:
@@ -84,6 +86,24 @@ IncidentImpact = Annotated[
     AfterValidator(lambda v: _one_of(v, INCIDENT_IMPACTS)),
 ]
 Name = Annotated[str, _max_length(validators.MAX_NAME), _checked(lambda v: validators.person_name(v, field="name"))]
+PlaybookName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_no_control)]
+LAST_REPORT_YEAR = 8999
+
+
+def _month(value: str) -> str:
+    """A calendar month, ``YYYY-MM``, that a report can be made of (and its trend shown)."""
+    found = read_month(value)
+    if found is None:
+        raise PydanticCustomError("month", "{value} is not a month; write it as YYYY-MM, e.g. 2026-10", {"value": repr(value)})
+    if found[0] > LAST_REPORT_YEAR:
+        raise PydanticCustomError("month", "must be between the years 1970 and {last}", {"last": LAST_REPORT_YEAR})
+    return value
+
+
+Month = Annotated[str, Field(max_length=16, json_schema_extra={"pattern": "^[0-9]{4}-[0-9]{2}$"}), AfterValidator(_month)]
+ReportFormat = Annotated[
+    str, WithJsonSchema({"enum": list(REPORT_FORMATS)}), AfterValidator(lambda v: _one_of(v, REPORT_FORMATS))
+]
 
 
 def _components_mapping(value: Any) -> Any:
@@ -135,6 +155,9 @@ class DeclareIncident(Body):
     commander: Name | None = Field(default=None, description="Default: the X-Incident-User, else the token.")
     detected_at: Moment | None = Field(default=None, description="When the problem began (default: now).")
     impact: IncidentImpact | None = Field(default=None, description="Override the impact the severity implies.")
+    playbook: PlaybookName | None = Field(
+        default=None, description="Run this playbook instead of the one chosen for the severity ('builtin': the built-in escalation)."
+    )
 
     @field_validator("severity", mode="before")
     @classmethod
@@ -192,6 +215,52 @@ class RecordRootCause(Body):
     remediation: Message | None = Field(default=None, description="What is being changed, with owners and dates.")
 
 
+class EscalateIncident(Body):
+    to_tier: int | None = Field(default=None, ge=1, le=99, description="Page this tier (default: the one above the last tier paged).")
+
+
+class ChangeSeverity(Body):
+    severity: int | Annotated[str, Field(max_length=16), AfterValidator(_no_control)] = Field(
+        description="A configured severity level: 1, or as typed, 'sev1' or 'P1'."
+    )
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _not_a_flag(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise PydanticCustomError("severity", "must be a severity level, e.g. 1")
+        return value
+
+
+class RecordAnalysis(Body):
+    """What a postmortem analysis records, all in one transaction: all of it or nothing."""
+
+    root_cause: Message | None = Field(default=None, description="The public root-cause summary; empty clears it.")
+    remediation: Message | None = Field(default=None, description="What is being changed, with owners and dates.")
+    factors: list[Message] = Field(default_factory=list, max_length=100, description="Contributing factors, added to those recorded.")
+    whys: list[Message] = Field(default_factory=list, description="The why-chain, most immediate cause first; replaces the chain.")
+    detection_gap: Message | None = Field(default=None, description="What detection missed; empty clears it.")
+    response_gap: Message | None = Field(default=None, description="What the response missed; empty clears it.")
+
+    @model_validator(mode="after")
+    def _something(self) -> RecordAnalysis:
+        given = (self.root_cause, self.remediation, self.detection_gap, self.response_gap)
+        if all(value is None for value in given) and not self.factors and not self.whys:
+            raise PydanticCustomError("empty_analysis", "give root_cause, remediation, factors, whys, detection_gap or response_gap")
+        return self
+
+
+class AddActionItem(Body):
+    title: Title = Field(description="What is to be done.")
+    owner: Name = Field(description="Who does it.")
+    due: Annotated[str, Field(max_length=32), AfterValidator(_no_control)] = Field(description="By when: YYYY-MM-DD.")
+
+
+class PostReportSummary(Body):
+    month: Month = Field(description="The calendar month, in the page's time zone, e.g. 2026-10.")
+    format: ReportFormat = Field(default="md", description="The report answered with: md, html, csv or json.")
+
+
 class SetComponentStatus(Body):
     status: ComponentStatus = Field(description="The component's own status; open incidents still hold theirs.")
 
@@ -223,3 +292,13 @@ class AuditQuery(Query):
     subject_type: Annotated[str, Field(max_length=32), AfterValidator(_no_control)] | None = None
     subject_id: Annotated[str, Field(max_length=64), AfterValidator(_no_control)] | None = None
     action: Annotated[str, Field(max_length=64), AfterValidator(_no_control)] | None = None
+
+
+class ActionItemQuery(Query):
+    open: bool = Field(default=False, description="Only those not done.")
+    overdue: bool = Field(default=False, description="Only open ones due before today, in the page's time zone.")
+
+
+class ReportQuery(Query):
+    month: Month = Field(description="The calendar month, in the page's time zone, e.g. 2026-10.")
+    format: ReportFormat = Field(default="md", description="md, html (self-contained), csv (one row per breach) or json.")

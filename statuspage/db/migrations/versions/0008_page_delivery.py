@@ -1,4 +1,5 @@
-"""page delivery: whether each page reached its person, and its one-click acknowledgement
+"""page delivery: whether each page reached its person, and its one-click acknowledgement (and
+the key that signs those links)
 
 Revision ID: 0008
 Revises: 0007
@@ -27,9 +28,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('delivery_error', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
         batch_op.add_column(sa.Column('delivery_at', statuspage.db.types.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('ack_link_used_at', statuspage.db.types.UTCDateTime(timezone=True), nullable=True))
+    with op.batch_alter_table('site_state', schema=None) as batch_op:
+        # The key of the one-click acknowledgement links, generated on first need.
+        batch_op.add_column(sa.Column('secret_key', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('site_state', schema=None) as batch_op:
+        batch_op.drop_column('secret_key')
     with op.batch_alter_table('page', schema=None) as batch_op:
         batch_op.drop_column('ack_link_used_at')
         batch_op.drop_column('delivery_at')

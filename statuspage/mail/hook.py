@@ -1,0 +1,92 @@
+"""Queueing email pages, in the transaction of the change that pages.
+
+Every ``incident.page`` event to an ``email`` contact becomes one outbox message on the ``email``
+channel, written before the commit like the Slack and webhook messages (a page that rolls back
+is never mailed, one that commits always is). Ordering key: one per recipient and incident, so
+a person's pages for an incident arrive in the order they were sent and one unreachable mailbox
+holds up nobody else.
+
+The hook only gathers facts (the incident, the page row, what it was declared with and which
+components it affects); the sender renders the message when it sends it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from statuspage import outbox
+from statuspage.audit.actions import AuditAction
+from statuspage.context import WriteContext
+from statuspage.db.models import AuditEvent, Incident
+from statuspage.incidents.queries import component_names, timeline
+from statuspage.oncall import delivery
+
+CHANNEL = "email"
+PAGE = "email.page"
+
+
+def ordering_key(address: str, incident_id: int) -> str:
+    return f"{CHANNEL}:{address}:incident:{incident_id}"
+
+
+def enqueue_changes(ctx: WriteContext) -> None:
+    """The before-commit hook: one message per email page this transaction wrote."""
+    if not ctx.config.email.enabled:
+        return
+    by_incident: dict[int, list[AuditEvent]] = {}
+    for event in ctx.audit_events:
+        after = event.after or {}
+        if (
+            event.action == AuditAction.INCIDENT_PAGE
+            and event.subject_type == "incident"
+            and after.get("contact_kind") == "email"
+            and after.get("contact")
+        ):
+            by_incident.setdefault(int(event.subject_id), []).append(event)
+    if not by_incident:
+        return
+    now = ctx.now()
+    for incident_id, events in by_incident.items():
+        incident = ctx.session.get(Incident, incident_id)
+        if incident is None:
+            continue
+        facts = incident_facts(ctx, incident)
+        page_ids = delivery.page_ids_of(ctx.session, incident_id, events)
+        for event, page_id in zip(events, page_ids, strict=True):
+            after = event.after or {}
+            address = str(after["contact"])
+            outbox.enqueue(
+                ctx.session,
+                channel=CHANNEL,
+                target=address,
+                ordering_key=ordering_key(address, incident_id),
+                event=PAGE,
+                payload={
+                    "kind": "page",
+                    "incident": facts,
+                    "data": {
+                        "owner": after.get("owner"),
+                        "contact": address,
+                        "tier": after.get("tier"),
+                        **({"page_id": page_id} if page_id is not None else {}),
+                    },
+                },
+                now=now,
+            )
+
+
+def incident_facts(ctx: WriteContext, incident: Incident) -> dict[str, Any]:
+    assert incident.id is not None
+    updates = timeline(session=ctx.session, incident_id=incident.id)
+    return {
+        "id": incident.id,
+        "title": incident.title,
+        "severity": incident.severity,
+        "status": incident.status,
+        "url": ctx.config.incident_url(incident.id),
+        "declared_at": incident.declared_at.isoformat(),
+        "commander": incident.commander,
+        # What the incident was declared with: its first public update.
+        "message": updates[0].body if updates else "",
+        "components": component_names(ctx.session, incident.id),
+    }
