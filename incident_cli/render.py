@@ -17,8 +17,7 @@ from rich.text import Text
 
 from statuspage.audit.actions import AuditAction
 from statuspage.domain.durations import describe_seconds
-from statuspage.domain.sla import Outcome, TargetEvaluation
-from statuspage.incidents.sla import TARGET_LABELS
+from statuspage.domain.sla import TARGET_LABELS, Outcome, TargetEvaluation
 
 if TYPE_CHECKING:
     from incident_cli.backend import IncidentDetail, IncidentSummary
@@ -44,6 +43,11 @@ AUDIT_WORDS: dict[str, str] = {
     AuditAction.INCIDENT_ROOT_CAUSE: "published the root cause",
     AuditAction.INCIDENT_PLAYBOOK: "playbook attached",
     AuditAction.INCIDENT_PAGE: "paged",
+    AuditAction.INCIDENT_PAGE_SKIPPED: "not paged (declared it)",
+    AuditAction.INCIDENT_EDIT_TITLE: "corrected the title",
+    AuditAction.INCIDENT_EDIT_UPDATE: "corrected an update",
+    AuditAction.INCIDENT_RETRACT: "retracted from the public",
+    AuditAction.INCIDENT_PUBLISH: "published",
     AuditAction.INCIDENT_NOTIFY_CHANNEL: "notified channel",
     AuditAction.INCIDENT_ESCALATE: "escalated",
     AuditAction.INCIDENT_REMIND: "reminded to post an update",
@@ -65,6 +69,14 @@ def audit_detail(action: str, before: dict[str, Any] | None, after: dict[str, An
     if action == AuditAction.INCIDENT_PAGE:
         tier = f"tier {a['tier']}: " if a.get("tier") else ""
         return f"{tier}{a.get('owner')} ({a.get('contact_kind')} {a.get('contact')})"
+    if action == AuditAction.INCIDENT_PAGE_SKIPPED:
+        return (f"tier {a['tier']}: " if a.get("tier") else "") + str(a.get("owner"))
+    if action == AuditAction.INCIDENT_EDIT_TITLE:
+        return f"{b.get('title')} → {a.get('title')}"
+    if action == AuditAction.INCIDENT_EDIT_UPDATE:
+        return f"update {a.get('update')}: {a.get('body')}"
+    if action == AuditAction.INCIDENT_RETRACT:
+        return str(a.get("reason") or "")
     if action == AuditAction.INCIDENT_NOTIFY_CHANNEL:
         return f"tier {a.get('tier')}: {a.get('channel')}"
     if action == AuditAction.INCIDENT_ESCALATE:
@@ -181,11 +193,15 @@ class Renderer:
         timeline.add_column("WHO")
         timeline.add_column("DETAIL")
         rows: list[tuple[datetime, int, list[Text | str]]] = []
-        for update in detail.updates:
+        for number, update in enumerate(detail.updates, start=1):
+            # Numbered as `incident edit --update N` counts them: 1 is the first update.
             body = Text(update.body)
+            if update.edited_at is not None:
+                body.append(f" (edited {self.time(update.edited_at)})", style="dim")
             for change in update.affected_components:
                 body.append(f"\n{change.name}: {change.old_status} → {change.new_status}", style="dim")
-            rows.append((update.created_at, 1, [self.time(update.created_at), self.status(update.status), Text(update.author), body]))
+            what = Text(f"{number}. ").append(self.status(update.status))
+            rows.append((update.created_at, 1, [self.time(update.created_at), what, Text(update.author), body]))
         for event in detail.events:
             if event.action in (AuditAction.INCIDENT_UPDATE, AuditAction.INCIDENT_RESOLVE, AuditAction.INCIDENT_REOPEN):
                 continue

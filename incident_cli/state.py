@@ -17,14 +17,15 @@ import click
 
 from incident_cli.render import Renderer
 from statuspage import validators
+from statuspage.actors import Actor, default_actor_name
 from statuspage.clickutil import Checked
-from statuspage.context import Actor
 from statuspage.domain.enums import Source
 from statuspage.errors import UserError
-from statuspage.runtime import Runtime, default_actor_name, open_runtime, parse_when
+from statuspage.typed_times import parse_when
 
 if TYPE_CHECKING:
     from incident_cli.backend import Backend
+    from statuspage.runtime import Runtime
 
 
 class State:
@@ -40,6 +41,9 @@ class State:
     @property
     def runtime(self) -> Runtime:
         if self._runtime is None:
+            # Imported here: a remote command never loads the database layer.
+            from statuspage.runtime import open_runtime
+
             self._runtime = open_runtime(self.config_path)
         return self._runtime
     @property

@@ -105,9 +105,9 @@ class AgeParam(click.ParamType):
 @click.option("--dry-run", is_flag=True, help="Count what would be deleted; change nothing.")
 @click.pass_context
 def prune(ctx: click.Context, older_than: Any, kinds: tuple[str, ...], dry_run: bool) -> None:
+    from statuspage.actors import default_actor_name
     from statuspage.domain.age import AgeError
     from statuspage.retention import prune as retention
-    from statuspage.runtime import default_actor_name
 
     chosen = kinds or retention.KINDS
     with _opened(ctx.obj) as runtime:
@@ -177,7 +177,7 @@ def webhooks() -> None:
 @click.option("--description", "-d", default="", help="What the subscriber is, for the listing.")
 @click.pass_obj
 def webhooks_add(config_path: str | None, url: str, description: str) -> None:
-    from statuspage.runtime import default_actor_name
+    from statuspage.actors import default_actor_name
     from statuspage.webhooks import service as webhook_service
 
     with _opened(config_path) as runtime, runtime.session() as session:
@@ -207,7 +207,7 @@ def webhooks_list(config_path: str | None) -> None:
 @click.argument("subscriber_id", metavar="ID")
 @click.pass_obj
 def webhooks_remove(config_path: str | None, subscriber_id: str) -> None:
-    from statuspage.runtime import default_actor_name
+    from statuspage.actors import default_actor_name
     from statuspage.webhooks import service as webhook_service
 
     with _opened(config_path) as runtime, runtime.session() as session:
@@ -273,7 +273,7 @@ def outbox_status(ctx: click.Context, dead_limit: int, as_json: bool) -> None:
 @click.pass_context
 def outbox_retry(ctx: click.Context, message_ids: tuple[int, ...], all_dead: bool) -> None:
     from statuspage import outbox
-    from statuspage.runtime import default_actor_name
+    from statuspage.actors import default_actor_name
 
     if all_dead == bool(message_ids):
         raise click.UsageError("give the IDs of dead letters, or --dead for all of them", ctx)
@@ -305,7 +305,7 @@ def audit(config_path: str | None, since: str | None, actor: str | None, action:
 
     from statuspage.db.models import AuditEvent
     from statuspage.errors import UserError
-    from statuspage.runtime import parse_when
+    from statuspage.typed_times import parse_when
 
     with _opened(config_path) as runtime, runtime.session() as session:
         statement = select(AuditEvent).order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc()).limit(limit)

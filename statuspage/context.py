@@ -27,20 +27,14 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 from sqlalchemy import update
 from sqlmodel import Session, col
 
+from statuspage.actors import Actor
 from statuspage.audit.actions import AuditAction
 from statuspage.clock import Clock
 from statuspage.db.models import AuditEvent, SiteState, Timer
-from statuspage.domain.enums import Source
 from statuspage.settings import Config, Settings
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    name: str
-    source: Source
 
 
 @dataclass

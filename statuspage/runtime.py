@@ -8,19 +8,15 @@ take a runtime as a parameter and never import this module. A new outbox channel
 class plus one line in :meth:`Runtime.senders`.
 
 Also here: opening the product from a command line (settings, engine, schema check, component
-sync) and reading times typed on it.
+sync).
 """
 
 from __future__ import annotations
 
-import getpass
-import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
@@ -31,10 +27,8 @@ from statuspage.components import service as components
 from statuspage.context import Actor, TimerHandler, Wiring, WriteContext
 from statuspage.db import migrate
 from statuspage.db.engine import make_engine, new_session, sqlite_file
-from statuspage.domain.durations import Duration, DurationError
 from statuspage.domain.enums import Source
-from statuspage.domain.localtime import LocalTimeError, local_instant
-from statuspage.errors import DatabaseNotReady, InvalidInput, UserError
+from statuspage.errors import DatabaseNotReady, UserError
 from statuspage.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -151,41 +145,6 @@ def ensure_ready(runtime: Runtime) -> None:
     with runtime.session() as session:
         if components.needs_sync(session=session, config=runtime.settings.config):
             components.sync_from_config(ctx=runtime.context(session, Actor("config", Source.SYSTEM)))
-
-
-def default_actor_name() -> str:
-    name = os.environ.get("INCIDENT_USER")
-    if name:
-        return name
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name in this environment
-        return "unknown"
-
-
-def parse_when(text: str, *, now: datetime, zone: str, field: str) -> datetime:
-    """A time given on the command line: ``15m ago``, ``-15m``, or ISO 8601 (local time when no
-    offset is given, in the page's time zone)."""
-    value = text.strip()
-    relative = value.removesuffix("ago").strip().removeprefix("-").strip()
-    if value.endswith("ago") or value.startswith("-"):
-        try:
-            duration = Duration.parse(relative)
-            return now - duration.timedelta
-        except OverflowError:
-            raise InvalidInput(f"{text!r} is further back than a calendar goes", field=field) from None
-        except DurationError:
-            raise InvalidInput(f"{text!r} is not a time like '15m ago' or 2026-11-25T03:10", field=field) from None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(f"{text!r} is not a time like '15m ago' or 2026-11-25T03:10", field=field) from None
-    if moment.tzinfo is None:
-        try:
-            moment = local_instant(moment, ZoneInfo(zone))
-        except LocalTimeError as exc:
-            raise InvalidInput(f"--{field} {value} {exc}", field=field) from None
-    return moment
 
 
 

@@ -39,7 +39,7 @@ from statuspage.incidents import handling
 from statuspage.incidents import service as incidents
 from statuspage.maintenance import service as maintenance
 from statuspage.retention import ACCESS_ACTION
-from statuspage.runtime import parse_when
+from statuspage.typed_times import parse_when
 from statuspage.web.admin.calls import PREFIX
 from tests.test_cli_remote import local, remote, remote_env, server, token  # noqa: F401 - the fixtures are used by name
 

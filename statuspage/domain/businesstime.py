@@ -23,8 +23,6 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
-import holidays as holidays_package
-
 from statuspage.domain.durations import Duration
 
 ClockKind = Literal["24x7", "business_hours"]
@@ -296,6 +294,9 @@ def national_holidays(country: str, subdivision: str | None = None) -> Callable[
     holiday that moves across New Year (1 January on a Saturday, observed 31 December) is still
     found in the year it is observed in.
     """
+    # Imported here: the package is large, and most processes never build a calendar.
+    import holidays as holidays_package
+
     try:
         holidays_package.country_holidays(country, subdiv=subdivision)
     except NotImplementedError as exc:

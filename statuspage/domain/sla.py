@@ -45,6 +45,14 @@ TARGET_EVENTS: Mapping[str, str] = {
 }
 """Each target name and the :class:`IncidentTimes` field whose time stops its clock."""
 
+# How each commitment is named to people (pages, reports, the command line).
+TARGET_LABELS = {
+    "first_response": "First response",
+    "acknowledgement": "Escalation acknowledged",
+    "resolution": "Resolution",
+    "resolution_plan": "Resolution plan",
+}
+
 
 class Outcome(StrEnum):
     MET = "met"

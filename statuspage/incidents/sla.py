@@ -18,12 +18,6 @@ from statuspage.settings import BusinessHours, Config
 # The commitments published per incident. The resolution plan is an internal step: an incident
 # resolved in time never needs one, so it is not measured publicly.
 PUBLIC_TARGETS = ("first_response", "acknowledgement", "resolution")
-TARGET_LABELS = {
-    "first_response": "First response",
-    "acknowledgement": "Escalation acknowledged",
-    "resolution": "Resolution",
-    "resolution_plan": "Resolution plan",
-}
 
 
 @dataclass(frozen=True)

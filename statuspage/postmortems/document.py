@@ -22,9 +22,9 @@ from sqlmodel import Session
 from statuspage.audit.actions import AuditAction
 from statuspage.db.models import ActionItem, AuditEvent, ContributingFactor, Incident, IncidentUpdate, Postmortem
 from statuspage.domain.durations import describe_seconds
-from statuspage.domain.sla import IncidentEvaluation, Outcome, TargetEvaluation
+from statuspage.domain.sla import TARGET_LABELS, IncidentEvaluation, Outcome, TargetEvaluation
 from statuspage.incidents import service as incidents
-from statuspage.incidents.sla import TARGET_LABELS, calendar_for, measure
+from statuspage.incidents.sla import calendar_for, measure
 from statuspage.oncall import delivery
 from statuspage.oncall.queries import PageDelivery, pages_with_delivery
 from statuspage.postmortems import service as postmortems

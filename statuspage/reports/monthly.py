@@ -39,9 +39,9 @@ from statuspage.domain.report import (
     tier_stats,
     trend,
 )
-from statuspage.domain.sla import IncidentEvaluation, TargetEvaluation
+from statuspage.domain.sla import TARGET_LABELS, IncidentEvaluation, TargetEvaluation
 from statuspage.errors import InvalidInput
-from statuspage.incidents.sla import PUBLIC_TARGETS, TARGET_LABELS, calendar_for, measure, times_of
+from statuspage.incidents.sla import PUBLIC_TARGETS, calendar_for, measure, times_of
 from statuspage.reports.kpis import KpiResult
 from statuspage.reports.kpis import evaluate as evaluate_kpis
 from statuspage.reports.load import MonthRows, load_overdue_actions, load_rows

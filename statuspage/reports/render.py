@@ -19,8 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from statuspage.domain.durations import describe_seconds
 from statuspage.domain.report import TrendPoint
-from statuspage.domain.sla import Attainment
-from statuspage.incidents.sla import TARGET_LABELS
+from statuspage.domain.sla import TARGET_LABELS, Attainment
 from statuspage.reports.kpis import KpiResult
 from statuspage.reports.monthly import MonthlyReport
 from statuspage.reports.slack import slack_summary

@@ -11,11 +11,11 @@ from starlette.requests import Request
 
 from statuspage.components.uptime import DayIncident, uptime_for
 from statuspage.domain.durations import Duration, describe_seconds
-from statuspage.domain.sla import Attainment, attainment
+from statuspage.domain.sla import TARGET_LABELS, Attainment, attainment
 from statuspage.domain.uptime import DayUptime
 from statuspage.errors import InvalidInput, NotFound
 from statuspage.incidents import service as incidents
-from statuspage.incidents.sla import PUBLIC_TARGETS, TARGET_LABELS, calendar_for, measure_declared_between
+from statuspage.incidents.sla import PUBLIC_TARGETS, calendar_for, measure_declared_between
 from statuspage.postmortems import service as postmortems
 from statuspage.read.v2 import JSON, V2Builder
 from statuspage.settings import WEEKDAYS, BusinessHours, Price, SlaCredits
