@@ -97,6 +97,7 @@ class UpdateRecord:
     author: str
     created_at: datetime
     affected_components: tuple[ComponentChange, ...]
+    edited_at: datetime | None = None  # when its text was last corrected
 
 
 @dataclass(frozen=True)
@@ -120,15 +121,68 @@ class AuditRecord:
 
 
 @dataclass(frozen=True)
+class PageState:
+    """A page nobody has acknowledged yet: to whom, through which contact, and what became of it
+    (``delivery``: one line, e.g. "sent (ref 1712.55)", "failed: 550 no such user")."""
+
+    owner: str
+    tier: int | None
+    contact_kind: str
+    contact: str
+    paged_at: datetime
+    delivery_state: str
+    delivery: str
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> PageState:
+        """A page as the admin API's ``paging.paging_now`` lists it."""
+        return cls(
+            owner=str(value["owner"]),
+            tier=value.get("tier"),
+            contact_kind=str(value["contact_kind"]),
+            contact=str(value["contact"]),
+            paged_at=datetime.fromisoformat(str(value["paged_at"])),
+            delivery_state=str(value["delivery"]["state"]),
+            delivery=str(value["delivery"]["summary"]),
+        )
+
+
+@dataclass(frozen=True)
+class EscalationState:
+    """Where the paging stands: who is being paged now and how each page fared, and when the next
+    escalation and the next public update are due (None: nothing is waiting)."""
+
+    paging_now: tuple[PageState, ...] = ()
+    next_escalation_at: datetime | None = None
+    next_update_due_at: datetime | None = None
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any] | None) -> EscalationState:
+        if not value:
+            return cls()
+
+        def at(key: str) -> datetime | None:
+            return datetime.fromisoformat(str(value[key])) if value.get(key) else None
+
+        return cls(
+            tuple(PageState.from_json(page) for page in value.get("paging_now") or ()),
+            at("next_escalation_at"),
+            at("next_update_due_at"),
+        )
+
+
+@dataclass(frozen=True)
 class IncidentDetail:
     """What ``show`` prints: the incident, its timeline (oldest first), its components, its audit
-    events, and where it stands against its severity's SLA targets (empty when unknown)."""
+    events, where it stands against its severity's SLA targets (empty when unknown), and where
+    its paging stands."""
 
     incident: IncidentSummary
     updates: tuple[UpdateRecord, ...]
     components: tuple[AffectedComponent, ...]
     events: tuple[AuditRecord, ...]
     sla_targets: tuple[TargetEvaluation, ...]
+    escalation: EscalationState = EscalationState()
 
 
 @dataclass(frozen=True)
@@ -168,13 +222,15 @@ class Paging:
 
     pages: tuple[PageRecord, ...]
     next_step_at: datetime | None
+    not_paged: tuple[str, ...] = ()  # not paged because they declared the incident
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> Paging:
-        """``{"pages": [{"tier", "owner", ...}], "next_step_at": iso | None}``, as the admin API sends it."""
+        """``{"pages": [{"tier", "owner", ...}], "next_step_at": iso | None, "not_paged": [name]}``, as the admin API sends it."""
         at = value.get("next_step_at")
         pages = tuple(PageRecord(tier=p["tier"], owner=str(p["owner"])) for p in value["pages"])
-        return cls(pages, datetime.fromisoformat(str(at)) if at else None)
+        not_paged = tuple(str(name) for name in value.get("not_paged") or ())
+        return cls(pages, datetime.fromisoformat(str(at)) if at else None, not_paged)
 
 
 @dataclass(frozen=True)
@@ -185,6 +241,14 @@ class Declared:
     incident: IncidentSummary
     paging: Paging
     warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VisibilityChanged:
+    """An incident retracted from the public or published to it, and the components that changed."""
+
+    incident: IncidentSummary
+    changes: tuple[ComponentChange, ...]
 
 
 @dataclass(frozen=True)
@@ -272,7 +336,10 @@ class Backend(Protocol):
         detected_at: datetime | None,
         impact: str | None,
         playbook: str | None = None,
-    ) -> Declared: ...
+        page_me: bool = False,
+    ) -> Declared:
+        """``page_me``: page the person declaring too (by default they are not paged for it)."""
+        ...
 
     def post_update(
         self,
@@ -287,6 +354,16 @@ class Backend(Protocol):
     def resolve(self, *, incident_id: str, message: str | None, at: datetime | None) -> UpdateRecord: ...
 
     def reopen(self, *, incident_id: str, message: str | None, status: str) -> UpdateRecord: ...
+
+    def edit_title(self, *, incident_id: str, title: str) -> IncidentSummary: ...
+
+    def edit_update(self, *, incident_id: str, number: int, message: str) -> UpdateRecord:
+        """Correct the ``number``-th update of the timeline (1 = the first)."""
+        ...
+
+    def retract(self, *, incident_id: str, reason: str) -> VisibilityChanged: ...
+
+    def publish(self, *, incident_id: str) -> VisibilityChanged: ...
 
     def acknowledge(self, *, incident_id: str, by: str) -> tuple[IncidentSummary, bool]:
         """The incident, and whether this call acknowledged it (``False``: somebody already had)."""

@@ -27,6 +27,7 @@ from incident_cli.backend import (
     ComponentRecord,
     Declared,
     Escalated,
+    EscalationState,
     IncidentDetail,
     IncidentSummary,
     MaintenanceRecord,
@@ -39,6 +40,7 @@ from incident_cli.backend import (
     SlackSummaryQueued,
     SlaPause,
     UpdateRecord,
+    VisibilityChanged,
 )
 from statuspage.audit.actions import AuditAction
 from statuspage.components import service as components_service
@@ -60,6 +62,7 @@ from statuspage.incidents import service as incidents
 from statuspage.incidents import sla as incident_sla
 from statuspage.maintenance import service as maintenance_service
 from statuspage.oncall import engine as oncall
+from statuspage.oncall import queries as oncall_queries
 from statuspage.oncall import timers as oncall_timers
 from statuspage.postmortems import document
 from statuspage.postmortems import service as postmortems
@@ -104,6 +107,7 @@ class LocalBackend(Backend):
         detected_at: datetime | None,
         impact: str | None,
         playbook: str | None = None,
+        page_me: bool = False,
     ) -> Declared:
         runtime = self.runtime
         _loaded, problems = oncall.load_lenient(runtime.settings.config, runtime.wiring.playbooks_dir)
@@ -118,6 +122,7 @@ class LocalBackend(Backend):
                 detected_at=detected_at,
                 impact=impact,
                 playbook=playbook,
+                page_me=page_me,
             )
             return Declared(summary(incident), paging_of(session, _key(incident.id), added), tuple(problems))
 
@@ -151,6 +156,35 @@ class LocalBackend(Backend):
         with self.runtime.session() as session:
             ctx = self.runtime.context(session, self.actor)
             return update_record(incidents.reopen(ctx=ctx, incident_id=incident_id, message=message, status=status))
+
+    def edit_title(self, *, incident_id: str, title: str) -> IncidentSummary:
+        from statuspage.incidents import corrections
+
+        with self.runtime.session() as session:
+            ctx = self.runtime.context(session, self.actor)
+            return summary(corrections.edit_title(ctx=ctx, incident_id=incident_id, title=title))
+
+    def edit_update(self, *, incident_id: str, number: int, message: str) -> UpdateRecord:
+        from statuspage.incidents import corrections
+
+        with self.runtime.session() as session:
+            ctx = self.runtime.context(session, self.actor)
+            return update_record(corrections.edit_update(ctx=ctx, incident_id=incident_id, number=number, message=message))
+
+    def retract(self, *, incident_id: str, reason: str) -> VisibilityChanged:
+        from statuspage.incidents import corrections
+
+        with self.runtime.session() as session:
+            ctx = self.runtime.context(session, self.actor)
+            incident, changes = corrections.retract(ctx=ctx, incident_id=incident_id, reason=reason)
+            return _visibility(incident, changes)
+
+    def publish(self, *, incident_id: str) -> VisibilityChanged:
+        from statuspage.incidents import visibility
+
+        with self.runtime.session() as session:
+            incident, changes = visibility.publish(ctx=self.runtime.context(session, self.actor), incident_id=incident_id)
+            return _visibility(incident, changes)
 
     def acknowledge(self, *, incident_id: str, by: str) -> tuple[IncidentSummary, bool]:
         with self.runtime.session() as session:
@@ -300,6 +334,7 @@ class LocalBackend(Backend):
                 components=tuple(affected_component(link, row) for link, row in affected),
                 events=tuple(audit_record(row) for row in events),
                 sla_targets=(),
+                escalation=EscalationState.from_json(oncall_queries.outlook(session, key).to_json()),
             )
         config = self.runtime.settings.config
         evaluation = incident_sla.measure(incident, config, incident_sla.calendar_for(config), self.now())
@@ -375,7 +410,12 @@ def update_record(row: IncidentUpdate) -> UpdateRecord:
         author=row.author,
         created_at=row.created_at,
         affected_components=ComponentChange.all_from_json(row.affected_components),
+        edited_at=row.edited_at,
     )
+
+
+def _visibility(row: Incident, changes: Sequence[Any]) -> VisibilityChanged:
+    return VisibilityChanged(summary(row), ComponentChange.all_from_json(changes))
 
 
 def affected_component(link: IncidentComponent, component: Component) -> AffectedComponent:
@@ -419,7 +459,9 @@ def paging_of(session: Session, incident_id: int, added: Sequence[object]) -> Pa
                 Timer.incident_id == incident_id, Timer.state == oncall_timers.PENDING, Timer.kind == "ack_timeout"
             )
         ).one()
-    return Paging(pages=tuple(PageRecord(tier=row.tier, owner=row.owner) for row in pages), next_step_at=deadline)
+    skipped = (row for row in added if isinstance(row, AuditEvent) and row.action == AuditAction.INCIDENT_PAGE_SKIPPED)
+    not_paged = tuple(dict.fromkeys(str((row.after or {}).get("owner")) for row in skipped))
+    return Paging(pages=tuple(PageRecord(tier=row.tier, owner=row.owner) for row in pages), next_step_at=deadline, not_paged=not_paged)
 
 
 def severity_change(added: Sequence[object]) -> dict[str, Any]:

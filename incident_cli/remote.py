@@ -34,6 +34,7 @@ from incident_cli.backend import (
     ComponentRecord,
     Declared,
     Escalated,
+    EscalationState,
     IncidentDetail,
     IncidentSummary,
     MaintenanceRecord,
@@ -45,6 +46,7 @@ from incident_cli.backend import (
     SlackSummaryQueued,
     SlaPause,
     UpdateRecord,
+    VisibilityChanged,
 )
 from statuspage.domain.sla import Outcome, TargetEvaluation
 
@@ -101,6 +103,7 @@ class RemoteBackend(Backend):
         detected_at: datetime | None,
         impact: str | None,
         playbook: str | None = None,
+        page_me: bool = False,
     ) -> Declared:
         body = drop_none(
             {
@@ -112,6 +115,7 @@ class RemoteBackend(Backend):
                 "detected_at": detected_at.isoformat() if detected_at else None,
                 "impact": impact,
                 "playbook": playbook,
+                "page_me": page_me or None,
             }
         )
         data = self.request("POST", "/incidents", body=body)
@@ -145,6 +149,23 @@ class RemoteBackend(Backend):
     def reopen(self, *, incident_id: str, message: str | None, status: str) -> UpdateRecord:
         body = drop_none({"message": message, "status": status})
         return self._posted(self.request("POST", f"/incidents/{segment(incident_id)}/reopen", body=body))
+
+    def edit_title(self, *, incident_id: str, title: str) -> IncidentSummary:
+        return self._incident(self.request("POST", f"/incidents/{segment(incident_id)}/title", body={"title": title}))
+
+    def edit_update(self, *, incident_id: str, number: int, message: str) -> UpdateRecord:
+        path = f"/incidents/{segment(incident_id)}/updates/{number}"
+        return self._posted(self.request("PUT", path, body={"message": message}))
+
+    def retract(self, *, incident_id: str, reason: str) -> VisibilityChanged:
+        return self._visibility(self.request("POST", f"/incidents/{segment(incident_id)}/retract", body={"reason": reason}))
+
+    def publish(self, *, incident_id: str) -> VisibilityChanged:
+        return self._visibility(self.request("POST", f"/incidents/{segment(incident_id)}/publish"))
+
+    def _visibility(self, data: JSON) -> VisibilityChanged:
+        with shape(self.server):
+            return VisibilityChanged(self._incident_from(data["incident"]), ComponentChange.all_from_json(data["changes"]))
 
     def acknowledge(self, *, incident_id: str, by: str) -> tuple[IncidentSummary, bool]:
         data = self.request("POST", f"/incidents/{segment(incident_id)}/acknowledge", body={"by": by})
@@ -244,6 +265,7 @@ class RemoteBackend(Backend):
                 # As the server measured them; none from a server that does not send them (``show``
                 # then leaves the SLA table out).
                 sla_targets=tuple(_target_from(t) for t in data.get("sla_targets") or ()),
+                escalation=EscalationState.from_json(data.get("paging")),
             )
 
     # Components and maintenance --------------------------------------------------------------
@@ -376,6 +398,7 @@ class RemoteBackend(Backend):
             author=exact.get("author", ""),
             created_at=required_time(exact.get("created_at") or update["created_at"]),
             affected_components=ComponentChange.all_from_json(update["affected_components"]),
+            edited_at=time(exact.get("edited_at")),
         )
 
     def _posted(self, data: JSON) -> UpdateRecord:

@@ -212,10 +212,45 @@ class Renderer:
             timeline.add_row(*cells)
 
         title = Text(f"Incident {incident.id}: ", style="bold").append(Text(incident.title, style="bold"))
-        parts: list[Any] = [Panel(facts, title=title, title_align="left")]
+        parts: list[Any] = [Panel(facts, title=title, title_align="left", expand=False)]
+        paging = self.paging(detail, now=now)
+        if paging is not None:
+            parts += [paging, Text("")]
         if detail.sla_targets:
             parts += [self.sla_targets(detail.sla_targets), Text("")]
         return Group(*parts, affected, Text(""), timeline)
+
+    def paging(self, detail: IncidentDetail, *, now: datetime) -> Table | None:
+        """Where the paging of an open incident stands: who holds command, who is being paged now
+        through which contact and whether it reached them, and what falls due next."""
+        incident, state = detail.incident, detail.escalation
+        if incident.resolved_at is not None:
+            return None
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+        if incident.acknowledged_by:
+            held = Text(f"acknowledged by {incident.acknowledged_by}")
+            if incident.commander and incident.commander != incident.acknowledged_by:
+                held.append(f"; {incident.commander} is the commander (hand over with: incident handover "
+                            f"{incident.id} --to {incident.acknowledged_by!r})")
+            table.add_row("Command", held)
+        for page in state.paging_now:
+            tier = f"tier {page.tier}, " if page.tier is not None else ""
+            style = "red" if page.delivery_state == "failed" else ("" if page.delivery_state == "sent" else "yellow")
+            line = Text(f"{page.owner} ({tier}{page.contact_kind} {page.contact}): ").append(page.delivery, style=style)
+            table.add_row("Paging now", line)
+        if state.next_escalation_at is not None:
+            table.add_row("Next escalation", self._due(state.next_escalation_at, now))
+        if state.next_update_due_at is not None:
+            table.add_row("Next public update", self._due(state.next_update_due_at, now))
+        return table if table.row_count else None
+
+    def _due(self, at: datetime, now: datetime) -> str:
+        seconds = int((at - now).total_seconds())
+        if seconds < 0:
+            return f"{self.time(at)} (overdue by {describe_seconds(-seconds)})"
+        return f"{self.time(at)} (in {describe_seconds(seconds)})"
 
     def sla_targets(self, targets: Sequence[TargetEvaluation]) -> Table:
         """Each target with its deadline and where it stands: time left, met, or breached by how much."""

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from statuspage.db.models import PageSent
-from statuspage.oncall import delivery
+from statuspage.db.models import PageSent, Timer
+from statuspage.oncall import delivery, timers
 
 
 def paging_now(session: Session, incident_id: int) -> list[str]:
@@ -69,6 +70,7 @@ class PageDelivery:
             "contact": self.contact,
             "paged_at": iso(self.paged_at),
             "delivery": {
+                "summary": self.delivery,
                 "state": self.delivery_state,
                 "ref": self.delivery_ref,
                 "error": self.delivery_error,
@@ -103,3 +105,36 @@ def pages_with_delivery(session: Session, incident_id: int) -> list[PageDelivery
         )
         for page in pages
     ]
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """Where the paging of an incident stands: the pages of its latest step that nobody has
+    acknowledged (with what became of each), and when the next escalation and the next public
+    update are due (None: nothing is waiting)."""
+
+    paging_now: list[PageDelivery]
+    next_escalation_at: datetime | None
+    next_update_due_at: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "paging_now": [page.to_json() for page in self.paging_now],
+            "next_escalation_at": self.next_escalation_at.isoformat() if self.next_escalation_at else None,
+            "next_update_due_at": self.next_update_due_at.isoformat() if self.next_update_due_at else None,
+        }
+
+
+def outlook(session: Session, incident_id: int) -> Outlook:
+    rows = session.exec(select(PageSent).where(PageSent.incident_id == incident_id).order_by(col(PageSent.id))).all()
+    latest = (rows[-1].step, rows[-1].loop) if rows else None
+    unacknowledged = {page.id for page in rows if (page.step, page.loop) == latest and page.acknowledged_at is None}
+    now_paged = [page for page in pages_with_delivery(session, incident_id) if page.id in unacknowledged]
+    due = dict(
+        session.exec(
+            select(Timer.kind, func.min(Timer.due_at))
+            .where(Timer.incident_id == incident_id, Timer.state == timers.PENDING)
+            .group_by(col(Timer.kind))
+        ).all()
+    )
+    return Outlook(now_paged, due.get("ack_timeout"), due.get("reminder"))

@@ -10,10 +10,11 @@ from statuspage.audit.actions import AuditAction
 from statuspage.components import service as components_service
 from statuspage.db.models import AuditEvent, Component, Maintenance
 from statuspage.errors import NotFound
-from statuspage.incidents import handling
+from statuspage.incidents import corrections, handling, visibility
 from statuspage.incidents import service as incidents
 from statuspage.maintenance import service as maintenance_service
 from statuspage.oncall import engine as oncall
+from statuspage.oncall import queries as oncall_queries
 from statuspage.web.admin.calls import PREFIX, Call, Reply, added_rows
 from statuspage.web.admin.payloads import (
     audit_json,
@@ -33,6 +34,8 @@ from statuspage.web.admin.schemas import (
     AuditQuery,
     ChangeSeverity,
     DeclareIncident,
+    EditTitle,
+    EditUpdate,
     EscalateIncident,
     HandOverIncident,
     IncidentListQuery,
@@ -41,6 +44,7 @@ from statuspage.web.admin.schemas import (
     RecordRootCause,
     ReopenIncident,
     ResolveIncident,
+    RetractIncident,
     ScheduleMaintenance,
     SetComponentStatus,
     UpdateMaintenance,
@@ -87,6 +91,8 @@ def declare_incident(call: Call) -> Reply:
             detected_at=body.detected_at,
             impact=body.impact,
             playbook=body.playbook,
+            page_me=body.page_me,
+            declarer=call.human,
         )
     assert incident.id is not None
     return Reply(
@@ -115,6 +121,7 @@ def show_incident(call: Call) -> Reply:
             "incident": data,
             "audit_events": [audit_json(e) for e in events],
             "sla_targets": sla_targets_json(call, incident),
+            "paging": oncall_queries.outlook(call.session, incident.id or 0).to_json(),
         }
     )
 
@@ -286,3 +293,30 @@ def list_audit(call: Call) -> Reply:
         statement = statement.where(AuditEvent.action == query.action)
     events = call.session.exec(statement).all()
     return Reply({"page": call.builder.page_json(), "audit_events": [audit_json(e) for e in events]})
+
+
+# Corrections -------------------------------------------------------------------------------------
+
+
+def edit_title(call: Call) -> Reply:
+    body: EditTitle = call.body
+    incident = corrections.edit_title(ctx=call.ctx, incident_id=parse_id(call.params["incident_id"], "incident"), title=body.title)
+    return incident_reply(call, incident)
+
+
+def edit_update(call: Call) -> Reply:
+    body: EditUpdate = call.body
+    key = parse_id(call.params["incident_id"], "incident")
+    number = parse_id(call.params["number"], "update")
+    return update_reply(call, corrections.edit_update(ctx=call.ctx, incident_id=key, number=number, message=body.message))
+
+
+def retract_incident(call: Call) -> Reply:
+    body: RetractIncident = call.body
+    incident, changes = corrections.retract(ctx=call.ctx, incident_id=parse_id(call.params["incident_id"], "incident"), reason=body.reason)
+    return Reply({**incident_reply(call, incident).data, "changes": changes})
+
+
+def publish_incident(call: Call) -> Reply:
+    incident, changes = visibility.publish(ctx=call.ctx, incident_id=parse_id(call.params["incident_id"], "incident"))
+    return Reply({**incident_reply(call, incident).data, "changes": changes})

@@ -130,6 +130,11 @@ RESPONSE_SCHEMAS: dict[str, JSON] = {
                     ),
                 },
                 "next_step_at": {**_TIME, "description": "When the next step runs unless someone acknowledges."},
+                "not_paged": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "Whom the change did not page: the person who declared the incident (unless page_me).",
+                },
             }
         ),
         "description": "Who the change paged, in order.",
@@ -140,6 +145,11 @@ RESPONSE_SCHEMAS: dict[str, JSON] = {
             "incident": _ref("Incident"),
             "incident_update": _ref("IncidentUpdate"),
             "acknowledged": {"type": "boolean"},
+            "changes": {
+                "type": "array",
+                "items": {"type": "object"},
+                "description": "Components whose shown status a retraction or publication changed.",
+            },
             "paging": _ref("Paging"),
             "warnings": {
                 "type": "array",
@@ -217,6 +227,12 @@ RESPONSE_SCHEMAS: dict[str, JSON] = {
                 "items": {"type": "object"},
                 "description": "Each target of the incident's severity: deadline, outcome (met, breached, pending), "
                 "breached_by_seconds and remaining_seconds, on the target's clock.",
+            },
+            "paging": {
+                "type": "object",
+                "description": "Who is being paged now (pages of the latest step nobody acknowledged, each with its "
+                "delivery: queued, sent with the provider's id, failed with its answer, not_sent), and when the next "
+                "escalation (next_escalation_at) and the next public update (next_update_due_at) are due.",
             },
         },
         required=["page", "incident", "audit_events"],
