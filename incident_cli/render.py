@@ -53,6 +53,8 @@ AUDIT_WORDS: dict[str, str] = {
     AuditAction.INCIDENT_REMIND: "reminded to post an update",
     AuditAction.INCIDENT_ESCALATION_EXHAUSTED: "escalation exhausted",
     AuditAction.INCIDENT_PAGE_FAILED: "page failed",
+    AuditAction.INCIDENT_PAGE_DELIVERED: "page delivery",
+    AuditAction.INCIDENT_ACK_LINK: "acknowledged by link",
     AuditAction.INCIDENT_SLACK: "posted to Slack",
     AuditAction.INCIDENT_SEVERITY: "changed severity",
     AuditAction.INCIDENT_SLA_BREACH: "SLA breached",
@@ -91,6 +93,13 @@ def audit_detail(action: str, before: dict[str, Any] | None, after: dict[str, An
         return "paged tiers " + ", ".join(str(t) for t in a.get("paged_tiers", [])) + "; nobody acknowledged"
     if action == AuditAction.INCIDENT_SLACK:
         return f"{a.get('channel') or 'incidents channel'}: {a.get('text')}"
+    if action == AuditAction.INCIDENT_PAGE_DELIVERED:
+        d = a.get("delivery") or {}
+        outcome = f"sent (ref {d['ref']})" if d.get("state") == "sent" and d.get("ref") else str(d.get("state", "")).replace("_", " ")
+        outcome += f": {d['error']}" if d.get("error") and d.get("state") != "sent" else ""
+        return f"{a.get('owner')} ({a.get('contact_kind')} {a.get('contact')}): {outcome}"
+    if action == AuditAction.INCIDENT_ACK_LINK:
+        return f"{a.get('owner')}, from the link in the {a.get('contact_kind')} page"
     if action == AuditAction.INCIDENT_PAGE_FAILED:
         return f"{a.get('owner')} ({a.get('contact_kind')} {a.get('contact')}): {a.get('error')}"
     if action == AuditAction.INCIDENT_SLA_BREACH:

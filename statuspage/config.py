@@ -384,7 +384,7 @@ class EmailConfig(Strict):
     def _smtp_url(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        from statuspage.mail.smtp_url import SmtpUrlError, parse_smtp_url
+        from statuspage.smtp_url import SmtpUrlError, parse_smtp_url
 
         try:
             parse_smtp_url(value)

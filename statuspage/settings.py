@@ -193,7 +193,7 @@ MIN_SECRET_KEY = 16
 
 def smtp_url_from(env: Mapping[str, str], config: Config) -> str | None:
     """``STATUSPAGE_SMTP_URL`` when set, else the configuration's ``email.smtp_url``; checked."""
-    from statuspage.mail.smtp_url import SmtpUrlError, parse_smtp_url
+    from statuspage.smtp_url import SmtpUrlError, parse_smtp_url
 
     given = env.get(SMTP_URL_ENV, "").strip()
     if not given:

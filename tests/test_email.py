@@ -31,7 +31,7 @@ from statuspage.incidents import service as incidents
 from statuspage.mail import hook as mail_hook
 from statuspage.mail.compose import compose, header_text
 from statuspage.mail.sender import EmailSender
-from statuspage.mail.smtp_url import SmtpUrlError, parse_smtp_url
+from statuspage.smtp_url import SmtpUrlError, parse_smtp_url
 from statuspage.oncall import delivery
 from statuspage.oncall.queries import pages_with_delivery
 from statuspage.postmortems import document

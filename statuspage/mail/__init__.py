@@ -2,7 +2,7 @@
 message through the outbox's ``email`` channel, sent to an SMTP server (``STATUSPAGE_SMTP_URL``)
 or, without one, written as an ``.eml`` file under ``var/mail/``.
 
-- :mod:`statuspage.mail.smtp_url`: the SMTP server's URL, read and checked.
+- :mod:`statuspage.smtp_url` (beside the package, as the configuration reads it too): the SMTP server's URL.
 - :mod:`statuspage.mail.hook`: the before-commit hook that queues one message per email page.
 - :mod:`statuspage.mail.compose`: what the message says (plain text and HTML), its headers.
 - :mod:`statuspage.mail.sender`: the outbox sender (SMTP, or the ``.eml`` files).
