@@ -1,7 +1,8 @@
 """``incident alerts`` (what monitoring sent, and the incident each alert opened or joined) and
-``incident publish`` (show an internal incident, opened from an alert, to the public).
+``incident publish`` (show an internal incident, opened from an alert or retracted, to the public).
 
-Both work on the database directly and refuse --server with a one-line error."""
+``alerts`` works on the database directly and refuses --server with a one-line error; ``publish``
+works in remote mode too."""
 
 from __future__ import annotations
 
@@ -21,23 +22,18 @@ if TYPE_CHECKING:
 ALERT_STYLE = {"firing": "bold red", "resolved": "green"}
 
 
-@click.command("publish", help="Show an internal incident (one opened from an alert) on the status page, its feeds, "
+@click.command("publish", help="Show an internal incident (one opened from an alert, or retracted) on the status page, its feeds, "
                "the v2 API and to webhook subscribers, from now on. Recorded in the audit log.")
 @click.argument("incident_id", metavar="ID")
 @pass_state
 def publish(state: State, incident_id: str) -> None:
-    from statuspage.incidents import visibility
-
-    runtime = state.local_runtime("incident publish")
-    with runtime.session() as session:
-        incident, changes = visibility.publish(ctx=runtime.context(session, state.actor), incident_id=incident_id)
-        url = runtime.settings.incident_url(incident.id or 0)
-        title = incident.title
+    backend = state.backend
+    result = backend.publish(incident_id=incident_id)
     out = console()
-    out.print(Text(f"Incident {incident_id.strip().removeprefix('#')} is public now: ").append(Text(title)))
-    for change in changes:
-        out.print(Text(f"  {change['name']}: {change['old_status']} → {change['new_status']}"))
-    click.echo(url)
+    out.print(Text(f"Incident {result.incident.id} is public now: ").append(Text(result.incident.title)))
+    for change in result.changes:
+        out.print(Text(f"  {change.name}: {change.old_status} → {change.new_status}"))
+    click.echo(backend.incident_url(result.incident.id))
 
 
 def alert_json(alert: Alert, incident: Incident | None) -> dict[str, Any]:

@@ -27,9 +27,13 @@ if TYPE_CHECKING:
 @click.option("--detected-at", help="When the problem began: '12m ago' or 2026-11-25T03:02 (default: now).")
 @click.option("--impact", type=click.Choice([i.value for i in INCIDENT_IMPACTS]), help="Override the impact the severity implies.")
 @click.option("--playbook", metavar="NAME", help="Run this playbook instead of the one chosen for the severity (see: incident playbook validate).")
+@click.option("--page-me", is_flag=True, help="Page me too if the playbook pages my tier (by default whoever declares is the commander and is not paged for it).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (a Sev-1 declared on a terminal asks first).")
 @click.option("--json", "as_json", is_flag=True, help="Print the incident as Statuspage v2 JSON.")
 @pass_state
-def declare(state: State, severity: str, title: str, components: tuple[str, ...], message: str | None, commander: str | None, detected_at: str | None, impact: str | None, playbook: str | None, as_json: bool) -> None:
+def declare(state: State, severity: str, title: str, components: tuple[str, ...], message: str | None, commander: str | None, detected_at: str | None, impact: str | None, playbook: str | None, page_me: bool, yes: bool, as_json: bool) -> None:
+    if not yes and always_pages(severity):
+        confirm_declaration(title, components)
     backend = state.backend
     declared = backend.declare(
         severity=severity,
@@ -40,6 +44,7 @@ def declare(state: State, severity: str, title: str, components: tuple[str, ...]
         detected_at=state.when(detected_at, "detected-at"),
         impact=impact,
         playbook=playbook,
+        page_me=page_me,
     )
     say_warnings(declared.warnings)
     incident = declared.incident
@@ -51,7 +56,35 @@ def declare(state: State, severity: str, title: str, components: tuple[str, ...]
         out.print(incident.title, markup=False)
         out.print(backend.incident_url(incident.id), markup=False)
     # On stderr: stdout stays the two lines (or the JSON) scripts read.
-    say_paging(state, incident.id, declared.paging, err=True)
+    say_paging(state, incident.id, declared.paging, err=True, declaring=True)
+
+
+class NotDeclared(click.ClickException):
+    """The declaration was not confirmed: nothing was sent or written (exit status 1)."""
+
+    exit_code = 1
+
+
+def confirm_declaration(title: str, components: tuple[str, ...]) -> None:
+    """On a terminal, ask before a Sev-1 is declared: before anything is read, sent or written.
+    Scripts (stdin or stdout not a terminal) are never asked."""
+    import sys
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return
+    affected = ", ".join(parse_components(components))
+    try:
+        confirmed = click.confirm(f"Declare a public Sev-1 {json.dumps(title, ensure_ascii=False)} affecting {affected}?", default=False)
+    except click.Abort:
+        confirmed = False
+    if not confirmed:
+        raise NotDeclared("not declared")
+
+
+def always_pages(severity: str) -> bool:
+    """Whether ``severity`` as typed (``1``, ``sev1``, ``P1``) is Sev-1, the severity that always
+    pages (see :data:`statuspage.oncall.engine.ALWAYS_PAGED`)."""
+    return severity.strip().lower().removeprefix("sev").removeprefix("p").strip() == "1"
 
 
 @click.command("update", help="Post an update to the public timeline; optionally change status or components.")

@@ -21,8 +21,14 @@ def say_warnings(warnings: tuple[str, ...]) -> None:
         click.echo(f"warning: {line}", err=True)
 
 
-def say_paging(state: State, incident_id: int, paging: Paging, *, err: bool = False) -> None:
-    """Who a command paged, by tier, and when the next step runs unless someone acknowledges."""
+def say_paging(state: State, incident_id: int, paging: Paging, *, err: bool = False, declaring: bool = False) -> None:
+    """Who a command paged, by tier, and when the next step runs unless someone acknowledges; and
+    who was not paged because they declared the incident (``declaring``: you, who just did)."""
+    for name in paging.not_paged:
+        if declaring:
+            click.echo(f"not paging you ({name}): you declared it; --page-me to be paged", err=err)
+        else:
+            click.echo(f"not paging {name}: they declared the incident", err=err)
     by_tier: dict[str, list[str]] = {}
     for page in paging.pages:
         label = f"tier {page.tier}" if page.tier is not None else "by name"

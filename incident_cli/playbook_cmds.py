@@ -18,6 +18,7 @@ from typing import NoReturn
 import click
 
 from statuspage.clickutil import EXIT_USER_ERROR, OneLineErrors
+from statuspage.contact_urls import shown_contact
 from statuspage.domain.durations import Duration, DurationError
 from statuspage.domain.escalation import (
     Acknowledged,
@@ -202,7 +203,8 @@ def _describe(item: SimulatedEvent, previous: SimulatedEvent | None, start: date
 def _action_text(action: object, start: datetime) -> str | None:
     if isinstance(action, Page):
         who = f"tier {action.tier}: {action.owner}" if action.tier is not None else action.owner
-        return f"page {who} ({action.contact_kind} {action.contact})"
+        rule = f" by their notification rule (after {action.by_rule})" if action.by_rule else ""
+        return f"page {who} ({action.contact_kind} {shown_contact(action.contact_kind, action.contact)}){rule}"
     if isinstance(action, NotifyChannel):
         return f"notify {action.channel} (tier {action.tier})"
     if isinstance(action, ScheduleTimer) and action.kind == "ack_timeout":

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from statuspage.audit.actions import AuditAction
+from statuspage.contact_urls import shown_contact
 from statuspage.domain.durations import describe_seconds
 from statuspage.domain.sla import TARGET_LABELS, Outcome, TargetEvaluation
 
@@ -63,6 +64,11 @@ AUDIT_WORDS: dict[str, str] = {
 }
 
 
+def _contact(after: dict[str, Any]) -> str:
+    """A page's contact as shown: an apprise or webhook URL without its secrets."""
+    return shown_contact(str(after.get("contact_kind")), str(after.get("contact")))
+
+
 def audit_detail(action: str, before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
     """The one line that says what an audit event did; untrusted parts stay plain text."""
     a, b = after or {}, before or {}
@@ -70,7 +76,7 @@ def audit_detail(action: str, before: dict[str, Any] | None, after: dict[str, An
         return f"{b.get('commander')} → {a.get('commander')}"
     if action == AuditAction.INCIDENT_PAGE:
         tier = f"tier {a['tier']}: " if a.get("tier") else ""
-        return f"{tier}{a.get('owner')} ({a.get('contact_kind')} {a.get('contact')})"
+        return f"{tier}{a.get('owner')} ({a.get('contact_kind')} {_contact(a)})"
     if action == AuditAction.INCIDENT_PAGE_SKIPPED:
         return (f"tier {a['tier']}: " if a.get("tier") else "") + str(a.get("owner"))
     if action == AuditAction.INCIDENT_EDIT_TITLE:
@@ -97,11 +103,11 @@ def audit_detail(action: str, before: dict[str, Any] | None, after: dict[str, An
         d = a.get("delivery") or {}
         outcome = f"sent (ref {d['ref']})" if d.get("state") == "sent" and d.get("ref") else str(d.get("state", "")).replace("_", " ")
         outcome += f": {d['error']}" if d.get("error") and d.get("state") != "sent" else ""
-        return f"{a.get('owner')} ({a.get('contact_kind')} {a.get('contact')}): {outcome}"
+        return f"{a.get('owner')} ({a.get('contact_kind')} {_contact(a)}): {outcome}"
     if action == AuditAction.INCIDENT_ACK_LINK:
         return f"{a.get('owner')}, from the link in the {a.get('contact_kind')} page"
     if action == AuditAction.INCIDENT_PAGE_FAILED:
-        return f"{a.get('owner')} ({a.get('contact_kind')} {a.get('contact')}): {a.get('error')}"
+        return f"{a.get('owner')} ({a.get('contact_kind')} {_contact(a)}): {a.get('error')}"
     if action == AuditAction.INCIDENT_SLA_BREACH:
         return f"{str(a.get('target') or '').replace('_', ' ')} target {a.get('promised')} missed"
     if action == AuditAction.INCIDENT_SLA_PAUSE:
@@ -247,7 +253,7 @@ class Renderer:
         for page in state.paging_now:
             tier = f"tier {page.tier}, " if page.tier is not None else ""
             style = "red" if page.delivery_state == "failed" else ("" if page.delivery_state == "sent" else "yellow")
-            line = Text(f"{page.owner} ({tier}{page.contact_kind} {page.contact}): ").append(page.delivery, style=style)
+            line = Text(f"{page.owner} ({tier}{page.contact_kind} {shown_contact(page.contact_kind, page.contact)}): ").append(page.delivery, style=style)
             table.add_row("Paging now", line)
         if state.next_escalation_at is not None:
             table.add_row("Next escalation", self._due(state.next_escalation_at, now))

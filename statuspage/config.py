@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -26,6 +27,7 @@ from statuspage.alerts.config import AlertsConfig
 from statuspage.domain.age import Age, AgeError
 from statuspage.domain.durations import Duration, DurationError
 from statuspage.domain.enums import ComponentStatus, Impact
+from statuspage.domain.matrix import parse_delay
 from statuspage.yamlsource import SourceError
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -267,43 +269,86 @@ class SupportTier(Strict):
     extras: tuple[str, ...] = ()
 
 
+CONTACT_METHODS = ("slack_user", "slack_channel", "phone", "email", "apprise", "webhook")
+
+
 class Contact(Strict):
     slack_user: str | None = None
     slack_channel: str | None = None
     phone: str | None = None
     email: str | None = None
+    # An Apprise URL (ntfy://…, tgram://…, twilio://… for SMS), or an http(s) URL for a signed POST.
+    apprise: str | None = None
+    webhook: str | None = None
 
-    @field_validator("email")
+    @field_validator("apprise", "webhook")
     @classmethod
-    def _email(cls, value: str | None) -> str | None:
-        if value is not None and not EMAIL_ADDRESS.match(value):
-            raise PydanticCustomError(
-                "email", "{value} is not an email address like ana@example.com", {"value": json.dumps(value)}
-            )
+    def _url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        from statuspage.contact_urls import url_problem
+
+        if value is not None and (problem := url_problem(str(info.field_name), value)):
+            raise PydanticCustomError("url", "{problem}", {"problem": problem})
         return value
 
     @model_validator(mode="after")
     def _one(self) -> Contact:
-        given = [k for k in ("slack_user", "slack_channel", "phone", "email") if getattr(self, k)]
+        given = [k for k in CONTACT_METHODS if getattr(self, k)]
         if len(given) != 1:
             raise PydanticCustomError(
-                "contact", "a contact names exactly one of slack_user, slack_channel, phone, email"
+                "contact", "a contact names exactly one of slack_user, slack_channel, phone, email, apprise, webhook"
             )
         return self
 
     @property
     def method(self) -> str:
-        return next(k for k in ("slack_user", "slack_channel", "phone", "email") if getattr(self, k))
+        return next(k for k in CONTACT_METHODS if getattr(self, k))
 
     @property
     def address(self) -> str:
         return str(getattr(self, self.method))
 
 
+def _rule_delay(value: Any) -> Duration:
+    if isinstance(value, Duration):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value == 0:
+        return Duration()
+    if not isinstance(value, str):
+        raise PydanticCustomError("duration", "expected a delay like 0m, 2m or 5m")
+    try:
+        delay = parse_delay(value)
+    except DurationError:
+        raise PydanticCustomError("duration", "{value} is not a delay like 0m, 2m or 5m", {"value": json.dumps(value)}) from None
+    if delay.is_business:
+        raise PydanticCustomError(
+            "duration", "{value} counts business time; a notification rule waits wall-clock time, like 5m", {"value": json.dumps(value)}
+        )
+    return delay
+
+
+class NotifyRule(Strict):
+    """A personal notification rule: page the owner's ``contact`` (a kind, e.g. email) ``after``
+    the person was paged, unless someone acknowledged first (see statuspage.domain.notification_rules)."""
+
+    contact: str
+    after: Annotated[Duration, BeforeValidator(_rule_delay), PlainSerializer(str, return_type=str)]
+
+    @field_validator("contact")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        if value not in CONTACT_METHODS:
+            raise PydanticCustomError(
+                "contact", "{value} is not a contact kind (known: {known})", {"value": json.dumps(value), "known": ", ".join(CONTACT_METHODS)}
+            )
+        return value
+
+
 class Owner(Strict):
     name: str = Field(min_length=1)
     role: str = ""
     contacts: tuple[Contact, ...] = Field(min_length=1)
+    # Personal notification rules, in order; without them every contact is paged at once.
+    notify: tuple[NotifyRule, ...] | None = Field(default=None, min_length=1)
 
 
 class AckWithin(Strict):
@@ -333,6 +378,8 @@ class EscalationTier(Strict):
 
 class Escalation(Strict):
     tiers: tuple[EscalationTier, ...] = Field(min_length=1)
+    # Signs the POSTs to webhook contacts (STATUSPAGE_PAGE_WEBHOOK_SECRET overrides it).
+    webhook_secret: str | None = Field(default=None, min_length=16, repr=False)
 
     def tier(self, level: int) -> EscalationTier | None:
         return next((t for t in self.tiers if t.level == level), None)

@@ -127,11 +127,18 @@ def problems(
     validators (``function-after[...]``) and any of ``wrappers`` (a union branch, say), which are
     not keys a person wrote. ``override`` may word an error itself (return None to decline)."""
     result = []
-    for item in error.errors():
+    items = error.errors()
+    for item in items:
+        if item["type"] == "too_short" and any(_inside(other["loc"], item["loc"]) for other in items):
+            continue  # a list left too short only because one of its entries failed: that entry says why
         loc = tuple(part for part in item["loc"] if not _wrapper(part, wrappers))
         message = override(loc, item) if override is not None else None
         result.append((loc, message if message is not None else describe(item, words)))
     return result
+
+
+def _inside(loc: tuple[int | str, ...], container: tuple[int | str, ...]) -> bool:
+    return len(loc) > len(container) and loc[: len(container)] == container
 
 
 def _wrapper(part: int | str, wrappers: Collection[str]) -> bool:

@@ -52,13 +52,23 @@ class Runtime:
     def senders(self) -> dict[str, Sender]:
         """One sender per outbox channel this process delivers; the caller closes them."""
         from statuspage.mail.sender import EmailSender
+        from statuspage.pagers.apprise_sender import AppriseSender
+        from statuspage.pagers.webhook_sender import PageWebhookSender
         from statuspage.slack.sender import SlackSender
         from statuspage.webhooks.sender import WebhookSender
 
         email = EmailSender(
             smtp_url=self.settings.smtp_url, mail_dir=self.settings.mail_dir, secret_key=self.settings.secret_key
         )
-        return {"webhook": WebhookSender(), "slack": SlackSender(), "email": email}
+        return {
+            "webhook": WebhookSender(),
+            "slack": SlackSender(),
+            "email": email,
+            "apprise": AppriseSender(secret_key=self.settings.secret_key),
+            "page_webhook": PageWebhookSender(
+                secret=self.settings.page_webhook_secret, secret_key=self.settings.secret_key
+            ),
+        }
 
     def worker_jobs(self) -> list[Callable[[], bool]]:
         """What the on-call worker runs on every pass besides timers and the outbox."""
@@ -85,13 +95,20 @@ class Runtime:
 
 def wiring_for(settings: Settings) -> Wiring:
     """The hooks every change of this product runs before its commit, in order: the webhook
-    outbox, then Slack's, then email pages'. A new channel that listens to changes adds its hook here."""
+    outbox, then Slack's, then email pages', then pages to apprise and webhook contacts. A new
+    channel that listens to changes adds its hook here."""
     from statuspage.mail import hook as mail_hook
+    from statuspage.pagers import hook as pager_hook
     from statuspage.slack import hook as slack_hook
     from statuspage.webhooks import service as webhooks
 
     return Wiring(
-        before_commit=(webhooks.enqueue_changes, slack_hook.enqueue_changes, mail_hook.enqueue_changes),
+        before_commit=(
+            webhooks.enqueue_changes,
+            slack_hook.enqueue_changes,
+            mail_hook.enqueue_changes,
+            pager_hook.enqueue_changes,
+        ),
         playbooks_dir=settings.playbooks_dir,
     )
 
@@ -99,7 +116,7 @@ def wiring_for(settings: Settings) -> Wiring:
 def default_timer_handlers() -> dict[str, TimerHandler]:
     from statuspage.incidents import service as incidents
 
-    return {"ack_timeout": incidents.on_timer, "reminder": incidents.on_timer}
+    return {"ack_timeout": incidents.on_timer, "reminder": incidents.on_timer, "contact_rule": incidents.on_timer}
 
 
 def describe_url(url: str) -> str:

@@ -96,7 +96,29 @@ def cross_check(config: Config) -> list[tuple[Loc, str]]:
                 problems.append(
                     (("escalation", "tiers", index, "acknowledge_within", key), f"no severity {json.dumps(key)} is defined")
                 )
+        for owner_index, owner in enumerate(escalation_tier.owners):
+            problems += _notify_rule_problems(owner, ("escalation", "tiers", index, "owners", owner_index, "notify"))
     return problems + alert_rule_problems(config)
+
+
+def _notify_rule_problems(owner: Owner, where: Loc) -> list[tuple[Loc, str]]:
+    """An owner's notification rules: each names a contact kind the owner has, once, and each
+    waits longer than the one before."""
+    problems: list[tuple[Loc, str]] = []
+    kinds = [c.method for c in owner.contacts]
+    seen: dict[str, int] = {}
+    for index, rule in enumerate(owner.notify or ()):
+        if rule.contact not in kinds:
+            has = ", ".join(dict.fromkeys(kinds))
+            problems.append(((*where, index, "contact"), f"{owner.name} has no {rule.contact} contact (has: {has})"))
+        elif rule.contact in seen:
+            problems.append(((*where, index, "contact"), f"{rule.contact} already has a rule (notify[{seen[rule.contact]}])"))
+        seen.setdefault(rule.contact, index)
+        if index and rule.after.seconds <= (previous := (owner.notify or ())[index - 1].after).seconds:
+            problems.append(
+                ((*where, index, "after"), f"{rule.after} does not come after the rule before it ({previous}); delays must increase")
+            )
+    return problems
 
 
 @dataclass(frozen=True)
@@ -110,6 +132,8 @@ class Settings:
     smtp_url: str | None = None
     # STATUSPAGE_SECRET_KEY: the key of the one-click acknowledgement links, when not the database's.
     secret_key: str | None = field(default=None, repr=False)
+    # Signs the POSTs to webhook contacts (STATUSPAGE_PAGE_WEBHOOK_SECRET, else escalation.webhook_secret).
+    page_webhook_secret: str | None = field(default=None, repr=False)
 
     @cached_property
     def data_dir(self) -> Path:
@@ -183,11 +207,13 @@ def load_settings(
         database_url=database_url,
         smtp_url=smtp_url_from(env, config),
         secret_key=secret_key_from(env),
+        page_webhook_secret=page_webhook_secret_from(env, config),
     )
 
 
 SMTP_URL_ENV = "STATUSPAGE_SMTP_URL"
 SECRET_KEY_ENV = "STATUSPAGE_SECRET_KEY"
+PAGE_WEBHOOK_SECRET_ENV = "STATUSPAGE_PAGE_WEBHOOK_SECRET"
 MIN_SECRET_KEY = 16
 
 
@@ -216,3 +242,13 @@ def secret_key_from(env: Mapping[str, str]) -> str | None:
 
 def default_database_url(config_path: Path) -> str:
     return f"sqlite:///{config_path.parent / 'var' / 'statuspage.db'}"
+
+
+def page_webhook_secret_from(env: Mapping[str, str], config: Config) -> str | None:
+    """``STATUSPAGE_PAGE_WEBHOOK_SECRET`` when set, else ``escalation.webhook_secret``."""
+    given = env.get(PAGE_WEBHOOK_SECRET_ENV, "").strip()
+    if not given:
+        return config.escalation.webhook_secret
+    if len(given) < MIN_SECRET_KEY:
+        raise ConfigError([f"{PAGE_WEBHOOK_SECRET_ENV}: at least {MIN_SECRET_KEY} characters, e.g. from: openssl rand -hex 32"])
+    return given

@@ -75,7 +75,8 @@ def describe(event: AuditEvent) -> str | None:
     who = f"incident {event.subject_id}"
     if event.action == AuditAction.INCIDENT_PAGE:
         tier = f"tier {after.get('tier')}" if after.get("tier") is not None else "directly"
-        return f"{who}: page {tier}: {after.get('owner')} ({after.get('contact_kind')} {after.get('contact')})"
+        rule = f" by their notification rule (after {after['by_rule']})" if after.get("by_rule") else ""
+        return f"{who}: page {tier}: {after.get('owner')} ({after.get('contact_kind')} {after.get('contact')}){rule}"
     if event.action == AuditAction.INCIDENT_NOTIFY_CHANNEL:
         return f"{who}: notify {after.get('channel')} (tier {after.get('tier')})"
     if event.action == AuditAction.INCIDENT_ESCALATE:

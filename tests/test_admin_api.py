@@ -527,7 +527,7 @@ def test_declare_escalate_and_severity_say_whom_they_paged(client: TestClient, w
     assert_problem(client.post(f"{API}/incidents/1/escalate", json={"to_tier": 7}, headers=writer), 422, "no escalation tier 7")
 
     quiet = declare(client, writer, severity=3, title="Typo")
-    assert quiet.json()["paging"] == {"pages": [], "next_step_at": None}
+    assert quiet.json()["paging"] == {"pages": [], "next_step_at": None, "not_paged": []}
     raised = client.post(f"{API}/incidents/2/severity", json={"severity": "sev2"}, headers=writer).json()
     assert raised["severity_change"] == {"from": 3, "to": 2, "playbook": "sev2"}
     assert raised["incident"]["admin"]["severity"] == 2 and raised["paging"]["pages"]

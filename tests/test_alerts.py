@@ -550,7 +550,8 @@ def test_the_same_request_twice_at_once_opens_one_incident(runtime: Runtime, mak
 
 
 # Text with NULs and other control characters often: PostgreSQL refuses a NUL in a text column.
-TEXT = st.text(alphabet=st.sampled_from("a-/{}\"=\x00\x1f\n é") | st.characters(), max_size=30)
+# (No lone surrogates: JSON can carry them, but the test client cannot encode them to send.)
+TEXT = st.text(alphabet=st.sampled_from("a-/{}\"=\x00\x1f\n é") | st.characters(exclude_categories=("Cs",)), max_size=30)
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False, allow_infinity=False) | TEXT,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),

@@ -10,8 +10,8 @@ read in both modes after the changes.
 
 Only ``watch`` (the worker), ``token`` (tokens are made where the data is), ``report
 import-kpis`` (the KPIs are a file beside the configuration, which the server's report reads),
-``playbook`` (files only), and ``alerts`` and ``publish`` (which work on the database directly)
-are left to local mode; the end of :func:`test_every_change_prints_the_same_in_both_modes`
+``playbook`` (files only), and ``alerts`` (which works on the database directly) are left to
+local mode; the end of :func:`test_every_change_prints_the_same_in_both_modes`
 holds the list to that.
 """
 
@@ -47,7 +47,7 @@ from statuspage.web.app import create_app
 from tests.test_cli_remote import free_port, one_line_error
 
 Run = Callable[..., Result]
-LOCAL_ONLY = {"watch", "token", "playbook", "report import-kpis", "alerts", "publish"}
+LOCAL_ONLY = {"watch", "token", "playbook", "report import-kpis", "alerts"}
 KPIS = (
     "month,fcr_percent,csat,nps,abandonment_percent,backlog_per_agent\n"
     "2026-10,72.5,4.6,42,6.5,18\n"
@@ -173,7 +173,11 @@ def command_path(args: tuple[str, ...]) -> str:
 
 def leaf_commands(group: click.Group, prefix: str = "") -> set[str]:
     found: set[str] = set()
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    # Every command, the lazily imported ones included (``commands`` holds only those loaded).
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         path = f"{prefix}{name}"
         if isinstance(command, click.Group):
             found |= leaf_commands(command, path + " ")
@@ -197,6 +201,12 @@ def test_every_change_prints_the_same_in_both_modes(both: Both, tmp_path: Path) 
     both("declare", "-s", "4", "-t", "Minor", "-c", "web", "--playbook", "builtin", "--impact", "minor")
     both("declare", "-s", "1", "-t", "x", "-c", "api", "--playbook", "nope", code=2)
     both("declare", "-s", "1", "-t", "x", "-c", "nope", code=2)
+    # The person declaring is not paged for it, unless they ask.
+    mine = both("--as", " ana ruiz", "declare", "-s", "1", "-t", "Mine", "-c", "web")
+    assert "not paging you (Ana Ruiz): you declared it; --page-me to be paged" in mine.stderr
+    assert "Paged tier 1: Ben Okafor\n" in mine.stderr
+    paged = both("--as", "Ana Ruiz", "declare", "-s", "1", "-t", "Mine too", "-c", "web", "--page-me")
+    assert "Paged tier 1: Ana Ruiz, Ben Okafor" in paged.stderr and "not paging" not in paged.stderr
 
     # Severity and escalation say whom they paged, on stdout.
     raised = both("severity", "1", "sev1")
@@ -215,6 +225,18 @@ def test_every_change_prints_the_same_in_both_modes(both: Both, tmp_path: Path) 
     both("escalate", "3")
     both("ack", "1", "--as", "Chen Wei")
     both("ack", "1")
+
+    # Corrections: the title, an update's text, withdrawing from the public and back.
+    both("edit", "2", "--title", "Checkout failing for <some> cards")
+    both("edit", "2", "--update", "1", "-m", "Payments fail for some cards.")
+    both("edit", "2", "--update", "9", "-m", "x", code=2)
+    both("edit", "2", "--title", "x", "--update", "1", code=2)
+    both("edit", "2", code=2)
+    retracted = both("retract", "3", "--reason", "Declared on the wrong page.")
+    assert retracted.stdout.startswith("Incident 3 is retracted, off the status page now: Typo on the pricing page\n")
+    both("retract", "3", "--reason", "again", code=2)
+    both("publish", "3")
+    both("publish", "3", code=2)
 
     # The incident's public life, and how it is handled.
     both("update", "2", "--status", "identified", "-m", "Bad deploy.", "-c", "web=degraded_performance")
@@ -305,6 +327,10 @@ def test_unknown_ids_are_refused_alike(both: Both, tmp_path: Path) -> None:
         ("postmortem", "42", "--publish", "--out-dir", str(tmp_path / "pm")),
         ("component", "set", "nope", "operational"),
         ("maintenance", "status", "42", "completed"),
+        ("edit", "42", "--title", "x"),
+        ("edit", "42", "--update", "1", "-m", "x"),
+        ("retract", "42", "--reason", "x"),
+        ("publish", "42"),
     ]
     for args in refusals:
         result = both(*args, code=2)

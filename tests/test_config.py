@@ -263,7 +263,7 @@ BROKEN = [
         "[{slack_user: U01ANARUIZ, email: ana@sendero.example}, {phone",
         "{slack_user: U01ANARUIZ, email",
         "escalation.tiers[0].owners[0].contacts[0]",
-        "a contact names exactly one of slack_user, slack_channel, phone, email",
+        "a contact names exactly one of slack_user, slack_channel, phone, email, apprise, webhook",
     ),
     Broken(
         "upper-case-id",

@@ -31,12 +31,12 @@ from statuspage.incidents import service as incidents
 from statuspage.mail import hook as mail_hook
 from statuspage.mail.compose import compose, header_text
 from statuspage.mail.sender import EmailSender
-from statuspage.smtp_url import SmtpUrlError, parse_smtp_url
 from statuspage.oncall import delivery
 from statuspage.oncall.queries import pages_with_delivery
 from statuspage.postmortems import document
 from statuspage.runtime import Runtime, ensure_ready
 from statuspage.settings import ConfigError, Settings, load_settings
+from statuspage.smtp_url import SmtpUrlError, parse_smtp_url
 from tests.outbox_faults import Crash, CrashAfterSend
 from tests.smtp_server import SmtpServer, free_port, serve, silent
 

@@ -71,10 +71,12 @@ TIER2 = [
     Page(2, 0, 2, "Dana Kowalski", "slack_user", "U01DANAKOW"),
     Page(2, 0, 2, "Dana Kowalski", "email", "dana.kowalski@sendero.example"),
 ]
+# Elena Petrova has notification rules: Slack at once, email after 2m, the phone after 5m. Tier 3
+# is paged at +20m in the Sev-1 walk.
 TIER3 = [
     Page(4, 0, 3, "Elena Petrova", "slack_user", "U01ELENAPE"),
-    Page(4, 0, 3, "Elena Petrova", "phone", "+1 555 0103"),
-    Page(4, 0, 3, "Elena Petrova", "email", "elena.petrova@sendero.example"),
+    ScheduleTimer("rule:1:4:0:3:email:Elena Petrova", minutes(22), "contact_rule"),
+    ScheduleTimer("rule:2:4:0:3:phone:Elena Petrova", minutes(25), "contact_rule"),
 ]
 SEV1_TIER3_SLACK = SlackPost(
     None,
@@ -403,9 +405,8 @@ def test_manual_escalation_after_ack_pages_the_tier_once() -> None:
     machine(Acknowledged("Ana Ruiz", minutes(1)))
     assert machine(EscalateRequested(minutes(2), "alice", to_tier=3)) == [
         Escalated(1, 3, "manual"),
+        # Acknowledged already: Elena's notification rules send only what is due at once.
         Page(-1, 0, 3, "Elena Petrova", "slack_user", "U01ELENAPE"),
-        Page(-1, 0, 3, "Elena Petrova", "phone", "+1 555 0103"),
-        Page(-1, 0, 3, "Elena Petrova", "email", "elena.petrova@sendero.example"),
     ]
     assert machine.state.paged_tiers == (1, 3)
     assert machine(EscalateRequested(minutes(3), "alice")) == []  # nobody above tier 3
@@ -525,11 +526,11 @@ def test_simulate_without_ack_runs_to_exhaustion_and_summarises_reminders() -> N
     assert lines[14:20] == [
         "+00:20 no ack: escalate to tier 3",
         "+00:20 page tier 3: Elena Petrova (slack_user U01ELENAPE)",
-        "+00:20 page tier 3: Elena Petrova (phone +1 555 0103)",
-        "+00:20 page tier 3: Elena Petrova (email elena.petrova@sendero.example)",
         '+00:20 slack to the incidents channel: Sev-1 "API down" is still unacknowledged after a round of every '
         "tier; the executive on-call has been paged. Acknowledge with `incident ack 1`.",
         "+00:20 wait for an acknowledgement until +00:30",
+        "+00:22 page tier 3: Elena Petrova (email elena.petrova@sendero.example) by their notification rule (after 2m)",
+        "+00:25 page tier 3: Elena Petrova (phone +1 555 0103) by their notification rule (after 5m)",
     ]
     # Every tier is paged again each round, from the front line, until the eleventh round ends.
     assert [line for line in lines if line.endswith("page tier 1: Ana Ruiz (phone +1 555 0101)")] == [

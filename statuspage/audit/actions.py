@@ -29,9 +29,16 @@ class AuditAction(StrEnum):
     INCIDENT_SLA_BREACH = "incident.sla_breach"
     # An internal incident (opened from an alert) shown to the public from now on.
     INCIDENT_PUBLISH = "incident.publish"
+    # Corrections (statuspage.incidents.corrections): a title or a published update's text put
+    # right, and an incident withdrawn from the public page (internal again) as a mistake.
+    INCIDENT_EDIT_TITLE = "incident.edit_title"
+    INCIDENT_EDIT_UPDATE = "incident.edit_update"
+    INCIDENT_RETRACT = "incident.retract"
     # What the on-call engine did (statuspage.oncall.engine) and what the outbox could not do.
     INCIDENT_PLAYBOOK = "incident.playbook"
     INCIDENT_PAGE = "incident.page"
+    # A page not sent: the person declared the incident (``incident declare --page-me`` pages them).
+    INCIDENT_PAGE_SKIPPED = "incident.page_skipped"
     INCIDENT_PAGE_FAILED = "incident.page_failed"
     # What became of a page once its channel answered (sent, or not sent and why).
     INCIDENT_PAGE_DELIVERED = "incident.page_delivered"

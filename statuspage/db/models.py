@@ -121,6 +121,8 @@ class IncidentUpdate(SQLModel, table=True):
     author: str = Field(max_length=200)
     created_at: datetime = _time()
     affected_components: list[dict[str, str]] | None = Field(default=None, sa_type=JSON)
+    # When its text was last corrected (``incident edit --update``); shown as "edited" in public.
+    edited_at: datetime | None = _time(nullable=True)
 
 
 class IncidentComponent(SQLModel, table=True):

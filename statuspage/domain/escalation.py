@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from statuspage.domain.durations import Duration
 from statuspage.domain.escalation_actions import (
@@ -40,6 +40,7 @@ from statuspage.domain.escalation_actions import (
     Exhausted,
     NotifyChannel,
     Page,
+    PageSkipped,
     PostUpdate,
     RemindCommander,
     Resolved,
@@ -50,6 +51,7 @@ from statuspage.domain.escalation_actions import (
     TimerFired,
 )
 from statuspage.domain.matrix import Matrix, MatrixOwner, MatrixTier
+from statuspage.domain.notification_rules import CONTACT_RULE, fire_rule, page_by_rules, rule_keys_of
 from statuspage.domain.playbook import (
     NotifyStep,
     Playbook,
@@ -61,9 +63,11 @@ from statuspage.domain.playbook import (
     WaitForAckStep,
     wall_clock,
 )
+from statuspage.domain.templating import IncidentView, TemplateRenderer, TemplateRenderError
 
 __all__ = [
     "ACK_TIMEOUT",
+    "CONTACT_RULE",
     "MANUAL",
     "REMINDER",
     "Acknowledged",
@@ -77,6 +81,7 @@ __all__ = [
     "IncidentView",
     "NotifyChannel",
     "Page",
+    "PageSkipped",
     "PostUpdate",
     "RemindCommander",
     "Resolved",
@@ -98,34 +103,6 @@ MANUAL = "manual"
 # Validation guarantees a wait between a repeat and its target, so one event runs at most a few
 # dozen steps; this only stops a hand-edited frozen copy from looping forever.
 MAX_STEPS_PER_EVENT = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class IncidentView:
-    """What templates can see of an incident: ``{{ incident.title }}``. Deliberately small and
-    read-only, so a template cannot reach the database session through a model object."""
-
-    id: int
-    title: str
-    severity: int
-    status: str
-    commander: str | None = None
-    url: str = ""
-
-
-class TemplateRenderError(Exception):
-    """A playbook template that cannot be rendered for this incident; the message says why."""
-
-
-class TemplateRenderer(Protocol):
-    """Renders a playbook template (the text of a ``post_update`` or ``slack`` step) as plain text.
-
-    The machine carries templates as source text and leaves the template language to its caller
-    (:mod:`statuspage.playbooks.render`). A template that cannot be rendered raises
-    :class:`TemplateRenderError`: the machine then posts nothing of it and tells the responders.
-    """
-
-    def __call__(self, source: str, *, incident: IncidentView, playbook: str) -> str: ...
 
 
 # --- state ---------------------------------------------------------------------------------
@@ -150,6 +127,9 @@ class EscalationState:
     reminder_seq: int = 0  # n of the last remind:<n> scheduled
     acknowledged_by: str | None = None
     wait_timeout: str | None = None  # the length of the wait being waited on, for the escalation reason
+    not_paging: str | None = None  # who is never paged for this incident: the person who declared it
+    rule_seq: int = 0  # n of the last notification rule timer scheduled (rule:<n>:...)
+    rule_keys: tuple[str, ...] = ()  # pending notification rule timers (statuspage.domain.notification_rules)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -167,6 +147,8 @@ class EscalationState:
             "reminder_seq": self.reminder_seq,
             "acknowledged_by": self.acknowledged_by,
             "wait_timeout": self.wait_timeout,
+            **({"not_paging": self.not_paging} if self.not_paging is not None else {}),
+            **({"rule_seq": self.rule_seq, "rule_keys": list(self.rule_keys)} if self.rule_seq else {}),
         }
 
     @classmethod
@@ -189,10 +171,18 @@ class EscalationState:
             reminder_seq=int(data.get("reminder_seq", 0)),
             acknowledged_by=data.get("acknowledged_by"),
             wait_timeout=data.get("wait_timeout"),
+            not_paging=data.get("not_paging"),
+            rule_seq=int(data.get("rule_seq", 0)),
+            rule_keys=tuple(str(k) for k in data.get("rule_keys") or ()),
         )
 
 
 # --- the machine ---------------------------------------------------------------------------
+
+
+def same_person(a: str, b: str) -> bool:
+    """Two names of one person: compared trimmed and case-insensitively ("ana ruiz " is Ana Ruiz)."""
+    return a.strip().casefold() == b.strip().casefold()
 
 
 def ack_key(step: int, loop: int) -> str:
@@ -228,10 +218,13 @@ def advance(
         severity,
         incident,
         render,
+        event.at,
     )
     if state.resolved:
         return state, []
     if isinstance(event, Started):
+        if event.not_paging is not None:
+            state = replace(state, not_paging=event.not_paging)
         return run.started(state, event.at)
     if isinstance(event, TimerFired):
         return run.timer_fired(state, event.key, event.at)
@@ -251,6 +244,7 @@ class _Run:
     severity: int
     incident: IncidentView
     render_template: TemplateRenderer
+    at: datetime  # the event's time: when a notification rule's delay starts
     actions: list[Action] = field(default_factory=list)
 
     # -- events --
@@ -261,11 +255,12 @@ class _Run:
             # program's timers and start the new one. The loop counter moves on so that no
             # timer key is reused. An acknowledgement stands: the service records only the
             # first one, so a program that needed a second could never be stopped.
-            for key in (state.waiting_key, state.reminder_key):
+            for key in (state.waiting_key, state.reminder_key, *state.rule_keys):
                 if key:
                     self.actions.append(CancelTimer(key))
             state = replace(
                 state,
+                rule_keys=(),
                 next_step=0,
                 loops={},
                 last_tier=None,
@@ -292,22 +287,29 @@ class _Run:
             self.actions.append(RemindCommander(due_at=at, update_every="" if every is None else str(every)))
             state = self.schedule_reminder(replace(state, reminder_key=None), at)
             return state, self.actions
+        if key in state.rule_keys:
+            # A notification rule's delay ran out (an acknowledgement cancels it; this is a guard).
+            self.actions += [] if state.acknowledged else fire_rule(self.matrix, key)
+            return replace(state, rule_keys=tuple(k for k in state.rule_keys if k != key)), self.actions
         return state, []  # stale: an old wait, an old reminder, or a duplicate delivery
 
     def acknowledged(self, state: EscalationState, by: str) -> tuple[EscalationState, list[Action]]:
         if state.acknowledged:
             return state, []
-        if state.waiting_key:
-            self.actions.append(CancelTimer(state.waiting_key))
-        return replace(state, acknowledged=True, acknowledged_by=by, waiting_key=None, wait_timeout=None), self.actions
+        for key in (state.waiting_key, *state.rule_keys):
+            if key:
+                self.actions.append(CancelTimer(key))
+        state = replace(state, acknowledged=True, acknowledged_by=by, waiting_key=None, wait_timeout=None, rule_keys=())
+        return state, self.actions
 
     def resolved(self, state: EscalationState, at: datetime) -> tuple[EscalationState, list[Action]]:
-        for key in (state.waiting_key, state.reminder_key):
+        for key in (state.waiting_key, state.reminder_key, *state.rule_keys):
             if key:
                 self.actions.append(CancelTimer(key))
         for index, step in enumerate(self.playbook.on_resolve):
             self.run_plain_step(step, f"on_resolve[{index}]")
-        return replace(state, resolved=True, waiting_key=None, wait_timeout=None, reminder_key=None), self.actions
+        state = replace(state, resolved=True, waiting_key=None, wait_timeout=None, reminder_key=None, rule_keys=())
+        return state, self.actions
 
     def escalate(
         self, state: EscalationState, at: datetime, to_tier: int | None
@@ -385,20 +387,30 @@ class _Run:
         tier, owner = found
         if reason is not None and state.last_tier is not None and tier.level > state.last_tier:
             self.actions.append(Escalated(from_tier=state.last_tier, to_tier=tier.level, reason=reason))
-        self.page_owner(owner, step=index, loop=state.loop, tier=None)
+        state = self.page_owner(owner, state, step=index, tier=None)
         return replace(state, last_tier=tier.level)
 
     def page_tier(self, state: EscalationState, tier: MatrixTier, *, step: int) -> EscalationState:
         for owner in tier.owners:
-            self.page_owner(owner, step=step, loop=state.loop, tier=tier.level)
+            state = self.page_owner(owner, state, step=step, tier=tier.level)
         for contact in tier.notify:
             self.actions.append(NotifyChannel(step, contact.address, tier.level, contact.kind))
         paged = state.paged_tiers if tier.level in state.paged_tiers else state.paged_tiers + (tier.level,)
         return replace(state, paged_tiers=paged, last_tier=tier.level)
 
-    def page_owner(self, owner: MatrixOwner, *, step: int, loop: int, tier: int | None) -> None:
-        for contact in owner.contacts:
-            self.actions.append(Page(step, loop, tier, owner.name, contact.kind, contact.address))
+    def page_owner(self, owner: MatrixOwner, state: EscalationState, *, step: int, tier: int | None) -> EscalationState:
+        if state.not_paging is not None and same_person(owner.name, state.not_paging):
+            self.actions.append(PageSkipped(step, state.loop, tier, owner.name))
+            return state
+        # A new page of the person replaces what their notification rules still had to send.
+        superseded = rule_keys_of(state.rule_keys, owner.name)
+        self.actions += [CancelTimer(key) for key in superseded]
+        # Once acknowledged (a tier paged by hand) there is nobody to chase: the rules due at once only.
+        at = None if state.acknowledged else self.at
+        actions, keys, seq = page_by_rules(owner, step=step, loop=state.loop, tier=tier, at=at, seq=state.rule_seq)
+        self.actions += actions
+        pending = tuple(k for k in state.rule_keys if k not in superseded) + tuple(keys)
+        return replace(state, rule_keys=pending, rule_seq=seq) if superseded or keys else state
 
     def run_plain_step(self, step: Step, where: str) -> None:
         body = step.body

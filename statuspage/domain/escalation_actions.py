@@ -19,6 +19,7 @@ __all__ = [
     "Exhausted",
     "NotifyChannel",
     "Page",
+    "PageSkipped",
     "PostUpdate",
     "RemindCommander",
     "Resolved",
@@ -35,9 +36,12 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Started:
-    """The playbook was attached: on declare, or again when the severity was raised."""
+    """The playbook was attached: on declare, or again when the severity was raised.
+    ``not_paging``: a person the program is never to page (the one who declared the incident);
+    ``None`` keeps whoever the state already names."""
 
     at: datetime
+    not_paging: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +80,9 @@ Event = Started | TimerFired | Acknowledged | Resolved | EscalateRequested
 @dataclass(frozen=True, slots=True)
 class Page:
     """Page one owner through one contact. ``tier`` is None when the step named the owner;
-    ``step`` is -1 for a manual escalation outside the playbook's steps."""
+    ``step`` is -1 for a manual escalation outside the playbook's steps. ``by_rule`` is the delay
+    (``"2m"``) of the owner's notification rule that sent it later than the step; None when the
+    page went out with the step."""
 
     step: int
     loop: int
@@ -84,6 +90,17 @@ class Page:
     owner: str
     contact_kind: str
     contact: str
+    by_rule: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageSkipped:
+    """A page not sent: ``owner`` is the person the incident is not to page (who declared it)."""
+
+    step: int
+    loop: int
+    tier: int | None
+    owner: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +117,7 @@ class NotifyChannel:
 class ScheduleTimer:
     key: str
     due_at: datetime
-    kind: str  # "ack_timeout" | "reminder"
+    kind: str  # "ack_timeout" | "reminder" | "contact_rule"
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +167,7 @@ class Exhausted:
 
 Action = (
     Page
+    | PageSkipped
     | NotifyChannel
     | ScheduleTimer
     | CancelTimer

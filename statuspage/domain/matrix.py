@@ -11,11 +11,12 @@ settings.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from statuspage.domain.durations import Duration
+from statuspage.domain.durations import Duration, DurationError
 
 __all__ = [
     "AckWithinSource",
@@ -24,10 +25,13 @@ __all__ = [
     "Matrix",
     "MatrixContact",
     "MatrixOwner",
+    "MatrixRule",
     "MatrixTier",
     "OwnerSource",
+    "RuleSource",
     "TierSource",
     "matrix_json",
+    "parse_delay",
 ]
 
 
@@ -42,6 +46,14 @@ class ContactSource(Protocol):
     def address(self) -> str: ...
 
 
+class RuleSource(Protocol):
+    @property
+    def contact(self) -> str: ...  # a contact kind the owner has
+
+    @property
+    def after(self) -> Duration: ...
+
+
 class OwnerSource(Protocol):
     @property
     def name(self) -> str: ...
@@ -51,6 +63,9 @@ class OwnerSource(Protocol):
 
     @property
     def contacts(self) -> Sequence[ContactSource]: ...
+
+    @property
+    def notify(self) -> Sequence[RuleSource] | None: ...  # personal notification rules, in order
 
 
 class AckWithinSource(Protocol):
@@ -83,6 +98,16 @@ class EscalationSource(Protocol):
     def tiers(self) -> Sequence[TierSource]: ...
 
 
+def parse_delay(text: str) -> Duration:
+    """A notification rule's delay: a duration like ``2m``, or zero (``0``, ``0m``: at once).
+    Raises :class:`DurationError`."""
+    if isinstance(text, str) and re.fullmatch(r"\s*0+\s*(?:bd|bh|w|d|h|m|s)?\s*", text):
+        return Duration()
+    if not isinstance(text, str):
+        raise DurationError(text, "is not a duration like 0m, 2m or 5m")
+    return Duration.parse(text)
+
+
 # --- the frozen matrix ---------------------------------------------------------------------
 
 
@@ -93,10 +118,20 @@ class MatrixContact:
 
 
 @dataclass(frozen=True, slots=True)
+class MatrixRule:
+    """A personal notification rule: page the owner's ``contact`` (a kind) ``after`` being paged."""
+
+    contact: str
+    after: Duration
+
+
+@dataclass(frozen=True, slots=True)
 class MatrixOwner:
     name: str
     role: str
     contacts: tuple[MatrixContact, ...]
+    # Empty: every contact at once. See statuspage.domain.notification_rules.
+    rules: tuple[MatrixRule, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +160,12 @@ class Matrix:
             ack: dict[str, Duration] = {"default": tier.acknowledge_within.default}
             ack.update(tier.acknowledge_within.by_severity)
             owners = tuple(
-                MatrixOwner(o.name, o.role, tuple(MatrixContact(c.method, c.address) for c in o.contacts))
+                MatrixOwner(
+                    o.name,
+                    o.role,
+                    tuple(MatrixContact(c.method, c.address) for c in o.contacts),
+                    tuple(MatrixRule(r.contact, r.after) for r in o.notify or ()),
+                )
                 for o in tier.owners
             )
             notify = tuple(MatrixContact(c.method, c.address) for c in tier.notify)
@@ -140,7 +180,12 @@ class Matrix:
                     "name": t.name,
                     "acknowledge_within": {k: str(v) for k, v in t.acknowledge_within.items()},
                     "owners": [
-                        {"name": o.name, "role": o.role, "contacts": [{c.kind: c.address} for c in o.contacts]}
+                        {
+                            "name": o.name,
+                            "role": o.role,
+                            "contacts": [{c.kind: c.address} for c in o.contacts],
+                            **({"notify": [{"contact": r.contact, "after": str(r.after)} for r in o.rules]} if o.rules else {}),
+                        }
                         for o in t.owners
                     ],
                     "notify": [{c.kind: c.address} for c in t.notify],
@@ -160,7 +205,13 @@ class Matrix:
                 name=str(t["name"]),
                 acknowledge_within={k: Duration.parse(v) for k, v in t["acknowledge_within"].items()},
                 owners=tuple(
-                    MatrixOwner(str(o["name"]), str(o.get("role", "")), contacts(o["contacts"])) for o in t["owners"]
+                    MatrixOwner(
+                        str(o["name"]),
+                        str(o.get("role", "")),
+                        contacts(o["contacts"]),
+                        tuple(MatrixRule(str(r["contact"]), parse_delay(str(r["after"]))) for r in o.get("notify") or ()),
+                    )
+                    for o in t["owners"]
                 ),
                 notify=contacts(t.get("notify", [])),
             )

@@ -26,6 +26,7 @@ from statuspage.domain.escalation import (
     advance,
 )
 from statuspage.domain.matrix import Matrix
+from statuspage.domain.notification_rules import is_rule_key
 from statuspage.domain.playbook import Playbook
 
 __all__ = ["SimulatedEvent", "simulate"]
@@ -113,4 +114,5 @@ def simulate(
 
 
 def _is_ack_key(event: Event) -> bool:
-    return isinstance(event, TimerFired) and event.key.startswith("ack:")
+    """An acknowledgement deadline or a notification rule: a timer that pages, not a reminder."""
+    return isinstance(event, TimerFired) and (event.key.startswith("ack:") or is_rule_key(event.key))

@@ -138,12 +138,16 @@ def declare(
     impact: str | None = None,
     playbook: str | None = None,
     internal: bool = False,
+    page_me: bool = False,
+    declarer: str | None = None,
 ) -> Incident:
     """Open an incident, post its first public update, mark its components and start its playbook.
 
     ``playbook`` names one to run instead of the one chosen for the severity (an unknown name is
     refused). A Sev-1 always pages: with its playbook, else the built-in escalation. An
-    ``internal`` one pages too but stays off every public output until published.
+    ``internal`` one pages too but stays off every public output until published. The person
+    declaring (``declarer``, default the actor) is its commander and is not paged for it, by any
+    step of its escalation, unless ``page_me``.
     """
     config = ctx.config
     level = parse_severity(severity, config)
@@ -200,7 +204,8 @@ def declare(
         after={**_snapshot(incident), "components": {k: v.value for k, v in statuses.items()}, "detected_at": detected_at, "internal": internal},
     )
     if chosen is not None and ctx.announce:
-        oncall.attach(ctx, incident, chosen, at=now, publish=_publish)
+        not_paging = None if page_me else (declarer or ctx.actor.name)
+        oncall.attach(ctx, incident, chosen, at=now, publish=_publish, not_paging=not_paging)
     return incident
 
 

@@ -5,7 +5,9 @@ Publishing shows the incident on every public output from then on: the pages, fe
 read only public incidents, its components take the status it holds them at (an internal
 incident holds nothing in public), and webhook subscribers get it as ``incident.created``, since
 they have never heard of it. Its timeline so far (the first update, any a playbook posted)
-becomes public as it is; there is no way back to internal, as the public may already have read it.
+becomes public as it is. A public incident declared by mistake is withdrawn with
+:func:`statuspage.incidents.corrections.retract`, which makes it internal again; publishing shows
+it once more.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from statuspage.incidents.queries import get
 
 @write
 def publish(*, ctx: WriteContext, incident_id: int | str) -> tuple[Incident, list[dict[str, str]]]:
-    """Make an internal incident public; returns it with the component changes that made."""
+    """Make an internal incident (opened from an alert, or retracted) public; returns it with the
+    component changes that made."""
     incident = get(session=ctx.session, incident_id=incident_id, for_update=True)
     if not incident.internal:
         raise Conflict(f"incident {incident.id} is already public")

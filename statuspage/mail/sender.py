@@ -48,10 +48,10 @@ from sqlmodel import col
 from statuspage.context import WriteContext
 from statuspage.db.models import OutboxMessage, PageSent
 from statuspage.mail.compose import Composed, compose, header_text
-from statuspage.smtp_url import SmtpTarget, parse_smtp_url
 from statuspage.oncall import ack_links, delivery
 from statuspage.outbox import PENDING, Outcome
 from statuspage.slack.pages import late_by, page_moot
+from statuspage.smtp_url import SmtpTarget, parse_smtp_url
 
 log = logging.getLogger(__name__)
 

@@ -44,7 +44,14 @@ SLACK_OFF = "Slack is switched off (slack.enabled: false)"
 EMAIL_OFF = "email pages are switched off (email.enabled: false)"
 SLACK_KINDS = frozenset({"slack_user", "slack_channel"})
 # A contact's kind in words, for what people read.
-CONTACT_LABELS = {"slack_user": "Slack", "slack_channel": "Slack channel", "phone": "phone", "email": "email"}
+CONTACT_LABELS = {
+    "slack_user": "Slack",
+    "slack_channel": "Slack channel",
+    "phone": "phone",
+    "email": "email",
+    "apprise": "Apprise",
+    "webhook": "webhook",
+}
 MAX_REF = 200
 
 

@@ -68,6 +68,7 @@ ONCALL_ACTIONS = frozenset(
     {
         AuditAction.INCIDENT_PLAYBOOK,
         AuditAction.INCIDENT_PAGE,
+        AuditAction.INCIDENT_PAGE_SKIPPED,
         AuditAction.INCIDENT_NOTIFY_CHANNEL,
         AuditAction.INCIDENT_ESCALATE,
         AuditAction.INCIDENT_REMIND,
@@ -161,13 +162,15 @@ def get_run(ctx: WriteContext, incident_id: int, *, lock: bool = True) -> Escala
     return ctx.session.exec(statement.execution_options(populate_existing=True)).first()
 
 
-def attach(ctx: WriteContext, incident: Incident, playbook: Playbook, *, at: datetime, publish: Publish) -> EscalationRun:
+def attach(
+    ctx: WriteContext, incident: Incident, playbook: Playbook, *, at: datetime, publish: Publish, not_paging: str | None = None
+) -> EscalationRun:
     """Freeze ``playbook`` and the current escalation matrix onto the incident and start it.
 
     A run already there (the severity was raised) is re-attached: the machine keeps its state
     (an acknowledgement stands, timer keys never repeat) and starts the new program. A new run
     for an incident someone has already acknowledged starts acknowledged: it reminds, it does
-    not page.
+    not page. ``not_paging`` names a person the run never pages (who declared the incident).
     """
     assert incident.id is not None
     run = get_run(ctx, incident.id)
@@ -202,7 +205,7 @@ def attach(ctx: WriteContext, incident: Incident, playbook: Playbook, *, at: dat
         at=at,
         after={"playbook": playbook.name, "severity": incident.severity},
     )
-    _dispatch(ctx, incident, machine.Started(at), publish)
+    _dispatch(ctx, incident, machine.Started(at, not_paging=not_paging), publish)
     return run
 
 
@@ -231,7 +234,9 @@ def resolve(ctx: WriteContext, incident: Incident, *, at: datetime, publish: Pub
     """
     assert incident.id is not None
     _dispatch(ctx, incident, machine.Resolved(at), publish)
-    timers.cancel_all(ctx.session, incident_id=incident.id, kinds=(machine.ACK_TIMEOUT, machine.REMINDER))
+    timers.cancel_all(
+        ctx.session, incident_id=incident.id, kinds=(machine.ACK_TIMEOUT, machine.REMINDER, machine.CONTACT_RULE)
+    )
 
 
 def reopen(ctx: WriteContext, incident: Incident, *, at: datetime, publish: Publish) -> None:
@@ -279,8 +284,8 @@ def escalate(ctx: WriteContext, incident: Incident, *, to_tier: int | None, at: 
 
 
 def on_timer(ctx: WriteContext, incident: Incident, timer: Timer, *, publish: Publish) -> None:
-    """An acknowledgement deadline or reminder of ``incident`` fell due (the incident service's
-    timer handler calls this with the incident row locked)."""
+    """An acknowledgement deadline, reminder or notification rule of ``incident`` fell due (the
+    incident service's timer handler calls this with the incident row locked)."""
     _dispatch(ctx, incident, machine.TimerFired(key=timer.key, at=ctx.now()), publish)
 
 
@@ -416,8 +421,11 @@ def _perform(
                 "owner": action.owner,
                 "contact_kind": action.contact_kind,
                 "contact": action.contact,
+                **({"by_rule": action.by_rule} if action.by_rule else {}),
             },
         )
+    elif isinstance(action, machine.PageSkipped):
+        audit(AuditAction.INCIDENT_PAGE_SKIPPED, {"step": action.step, "loop": action.loop, "tier": action.tier, "owner": action.owner})
     elif isinstance(action, machine.NotifyChannel):
         audit(AuditAction.INCIDENT_NOTIFY_CHANNEL, {"step": action.step, "tier": action.tier, "channel": action.channel})
     elif isinstance(action, machine.ScheduleTimer):

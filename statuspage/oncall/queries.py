@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from statuspage.contact_urls import shown_contact
 from statuspage.db.models import PageSent, Timer
 from statuspage.oncall import delivery, timers
 
@@ -67,7 +68,8 @@ class PageDelivery:
             "tier": self.tier,
             "owner": self.owner,
             "contact_kind": self.contact_kind,
-            "contact": self.contact,
+            # Shown to people (incident show, the admin API): a URL contact without its secrets.
+            "contact": shown_contact(self.contact_kind, self.contact),
             "paged_at": iso(self.paged_at),
             "delivery": {
                 "summary": self.delivery,

@@ -232,12 +232,14 @@ class V2Builder:
                     "body": u.body,
                     "incident_id": incident_id,
                     "created_at": self.time(u.created_at),
-                    "updated_at": self.time(u.created_at),
+                    "updated_at": self.time(u.edited_at or u.created_at),
                     "display_at": self.time(u.created_at),
                     "affected_components": u.affected_components,
                     "deliver_notifications": True,
                     "custom_tweet": None,
                     "tweet_id": None,
+                    # Beyond the Statuspage format: when its text was corrected, if it was.
+                    "edited_at": self.time(u.edited_at),
                 }
                 for u in updates
             ],

@@ -96,10 +96,11 @@ HANDLED = frozenset(
     }
 )
 CONTACT_LABELS = delivery.CONTACT_LABELS
-# The contact kinds a channel carries (Slack here, email by statuspage.mail); a page to any other
+# The contact kinds a channel carries (Slack here, email by statuspage.mail, apprise and webhook by
+# statuspage.pagers); a page to any other
 # (a phone), or to email while it is switched off, is recorded as not sent, and the paging reply
 # says so.
-CARRIED = frozenset({"slack_user", "slack_channel", "email"})
+CARRIED = frozenset({"slack_user", "slack_channel", "email", "apprise", "webhook"})
 
 
 def not_sent_reason(contact_kind: str, config: Config) -> str | None:

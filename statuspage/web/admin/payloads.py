@@ -11,6 +11,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from statuspage import ids
+from statuspage.audit.actions import AuditAction
+from statuspage.contact_urls import shown_contact
 from statuspage.db.models import (
     ActionItem,
     AuditEvent,
@@ -60,6 +62,7 @@ def incidents_payload(builder: V2Builder, rows: Sequence[Incident]) -> list[JSON
             updates[update.incident_id][f"{update.incident_id}-{update.id}"] = {
                 "author": update.author,
                 "created_at": utc(update.created_at),
+                "edited_at": utc(update.edited_at),
             }
     for item, row in zip(data, rows, strict=True):
         key = row.id or 0
@@ -166,11 +169,23 @@ def paging_json(session: Session, incident_id: int, added: Sequence[object]) -> 
         ).one()
     return {
         "pages": [
-            {"tier": p.tier, "owner": p.owner, "contact_kind": p.contact_kind, "contact": p.contact, "paged_at": utc(p.paged_at)}
+            {"tier": p.tier, "owner": p.owner, "contact_kind": p.contact_kind, "contact": shown_contact(p.contact_kind, p.contact), "paged_at": utc(p.paged_at)}
             for p in pages
         ],
         "next_step_at": utc(deadline),
+        "not_paged": not_paged(added),
     }
+
+
+def not_paged(added: Sequence[object]) -> list[str]:
+    """Whom the change did not page because they declared the incident, each once, in order."""
+    names: list[str] = []
+    for row in added:
+        if isinstance(row, AuditEvent) and row.action == AuditAction.INCIDENT_PAGE_SKIPPED:
+            owner = str((row.after or {}).get("owner"))
+            if owner not in names:
+                names.append(owner)
+    return names
 
 
 def action_json(item: ActionItem) -> JSON:

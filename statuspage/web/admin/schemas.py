@@ -158,6 +158,9 @@ class DeclareIncident(Body):
     playbook: PlaybookName | None = Field(
         default=None, description="Run this playbook instead of the one chosen for the severity ('builtin': the built-in escalation)."
     )
+    page_me: bool = Field(
+        default=False, description="Page the person declaring (the X-Incident-User) too; by default they are not paged for it."
+    )
 
     @field_validator("severity", mode="before")
     @classmethod
@@ -196,6 +199,18 @@ class ResolveIncident(Body):
 class ReopenIncident(Body):
     message: Message | None = None
     status: Literal["investigating", "identified", "monitoring"] = "investigating"
+
+
+class EditTitle(Body):
+    title: Title = Field(description="The corrected title.")
+
+
+class EditUpdate(Body):
+    message: Message = Field(description="The corrected text of the update.")
+
+
+class RetractIncident(Body):
+    reason: Reason = Field(description="Why it is withdrawn from the public, e.g. 'declared on the wrong page'.")
 
 
 class AcknowledgeIncident(Body):
