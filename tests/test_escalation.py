@@ -605,3 +605,18 @@ def test_simulate_refuses_a_bad_duration_in_one_line() -> None:
     assert result.stderr.splitlines() == [
         "playbook simulate: Invalid value for --ack-after: 'soon' is not a duration like 20m or 4h (see --help)"
     ]
+
+
+def test_escalating_back_to_a_tier_already_paged_starts_a_new_pass_with_timers_of_its_own() -> None:
+    machine = Machine(SEV1)
+    machine(Started(T0))
+    # Tier 1 again, while its own wait is pending: the wait is replaced, under a new key.
+    again = machine(EscalateRequested(minutes(2), "Ana Ruiz", 1))
+    assert CancelTimer("ack:1:0") in again
+    assert ScheduleTimer("ack:1:1", minutes(7), "ack_timeout") in again
+    assert [(a.tier, a.loop) for a in again if isinstance(a, Page)] == [(1, 1)] * len([p for p in TIER1 if isinstance(p, Page)])
+    # Up to tier 2, then back to 1: every wait has a key never used before.
+    machine(EscalateRequested(minutes(3), "Ana Ruiz", 2))
+    back = machine(EscalateRequested(minutes(4), "Ana Ruiz", 1))
+    keys = [a.key for a in back if isinstance(a, ScheduleTimer)]
+    assert keys == ["ack:1:2"]

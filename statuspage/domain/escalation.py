@@ -324,7 +324,10 @@ class _Run:
             # (its wait, the tiers after it) instead of paging the tier twice.
             if state.waiting_key:
                 self.actions.append(CancelTimer(state.waiting_key))
-            state = replace(state, waiting_key=None, wait_timeout=None, next_step=step_index)
+            # Back to a step already run (a lower tier, or the one being waited on): a new pass,
+            # so that its wait gets a timer key of its own.
+            loop = state.loop + 1 if step_index < state.next_step else state.loop
+            state = replace(state, waiting_key=None, wait_timeout=None, next_step=step_index, loop=loop)
             return self.run_steps(state, at, reason=None), self.actions
         # Acknowledged or out of steps: page the tier once; the program stays as it is.
         return self.page_tier(state, target, step=-1), self.actions
