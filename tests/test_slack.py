@@ -811,3 +811,14 @@ def test_a_headline_deleted_in_slack_is_posted_again_by_the_next_reply(
     assert headline.text == "Sev-3 identified: Checkout failing"
     assert [m.text for m in slack.replies("#incidents", headline.ts)] == [f"#{incident_id} Identified: Found it."]
     assert {m.state for m in rows(runtime)} == {"delivered"}
+
+
+def test_an_acknowledgement_by_someone_else_says_who_holds_command_and_offers_the_hand_over(settings: Settings) -> None:
+    incident = {"id": 7, "title": "Checkout failing", "severity": 1, "status": "investigating", "url": "http://h/incidents/7"}
+    other = render("acknowledge", settings.config, incident=incident, data={"by": "Ben <Okafor>", "author": "Ben", "commander": "Ana Ruiz"})
+    assert other["blocks"][1]["elements"][0]["text"] == (
+        'Paging stops here. Ana Ruiz is the commander; to hand command to Ben &lt;Okafor&gt;: '
+        '`incident handover 7 --to "Ben &lt;Okafor&gt;"`'
+    )
+    own = render("acknowledge", settings.config, incident=incident, data={"by": "Ana Ruiz", "author": "Ana", "commander": "Ana Ruiz"})
+    assert own["blocks"][1]["elements"][0]["text"] == "Paging stops here."

@@ -373,7 +373,8 @@ def acknowledge(*, ctx: WriteContext, incident_id: int | str, by: str | None = N
         subject_type="incident",
         subject_id=incident.id or 0,
         at=when,
-        after={"acknowledged_by": who, "acknowledged_at": when},
+        # Who holds command then: someone other than the commander took the page (Slack offers the hand-over).
+        after={"acknowledged_by": who, "acknowledged_at": when, "commander": incident.commander},
     )
     oncall.acknowledge(ctx, incident, by=who, at=when, publish=_publish)
     return incident, True

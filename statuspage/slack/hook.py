@@ -331,7 +331,7 @@ def _reply_data(event: AuditEvent, before: dict[str, Any], after: dict[str, Any]
     if action == AuditAction.INCIDENT_RESOLVE:
         return {"message": after.get("message") or "", "author": author}
     if action == AuditAction.INCIDENT_ACKNOWLEDGE:
-        return {"by": after.get("acknowledged_by") or author, "author": author}
+        return {"by": after.get("acknowledged_by") or author, "author": author, "commander": after.get("commander")}
     if action in {AuditAction.INCIDENT_HAND_OVER, AuditAction.INCIDENT_HANDOVER_EARLY}:
         return {"from": before.get("commander"), "to": after.get("commander"), "author": author}
     if action == AuditAction.INCIDENT_ROOT_CAUSE:
