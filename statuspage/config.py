@@ -23,7 +23,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from statuspage.alerts.config import AlertsConfig
+from statuspage.alert_config import AlertsConfig
 from statuspage.domain.age import Age, AgeError
 from statuspage.domain.durations import Duration, DurationError
 from statuspage.domain.enums import ComponentStatus, Impact
@@ -477,7 +477,7 @@ class Config(Strict):
     email: EmailConfig = EmailConfig()
     database: DatabaseConfig = DatabaseConfig()
     retention: RetentionConfig = RetentionConfig()
-    # Alerts from monitoring: routing rules and the storm cap (see statuspage.alerts.config).
+    # Alerts from monitoring: routing rules and the storm cap (see statuspage.alert_config).
     alerts: AlertsConfig = AlertsConfig()
     # Where the playbooks are: relative to the configuration file, else the shipped ones.
     playbooks: str = "playbooks"

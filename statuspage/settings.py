@@ -21,7 +21,6 @@ from pydantic import (
 )
 
 from statuspage import pydantic_errors
-from statuspage.alerts.config import cross_check as alert_rule_problems
 from statuspage.config import (  # noqa: F401 - the schema's names, read from here by the rest of the product
     SEVERITY_KEY,
     SLUG,
@@ -98,7 +97,7 @@ def cross_check(config: Config) -> list[tuple[Loc, str]]:
                 )
         for owner_index, owner in enumerate(escalation_tier.owners):
             problems += _notify_rule_problems(owner, ("escalation", "tiers", index, "owners", owner_index, "notify"))
-    return problems + alert_rule_problems(config)
+    return problems + _alert_rule_problems(config)
 
 
 def _notify_rule_problems(owner: Owner, where: Loc) -> list[tuple[Loc, str]]:
@@ -252,3 +251,21 @@ def page_webhook_secret_from(env: Mapping[str, str], config: Config) -> str | No
     if len(given) < MIN_SECRET_KEY:
         raise ConfigError([f"{PAGE_WEBHOOK_SECRET_ENV}: at least {MIN_SECRET_KEY} characters, e.g. from: openssl rand -hex 32"])
     return given
+
+
+def _alert_rule_problems(config: Config) -> list[tuple[tuple[str | int, ...], str]]:
+    """References from the rules to the rest of the configuration: severities and components."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    components = {component.id for component in config.components}
+    names: set[str] = set()
+    for index, rule in enumerate(config.alerts.rules):
+        where: tuple[str | int, ...] = ("alerts", "rules", index)
+        if rule.name in names:
+            problems.append(((*where, "name"), f"{json.dumps(rule.name)} is used twice"))
+        names.add(rule.name)
+        if config.severity(rule.severity) is None:
+            known = ", ".join(sorted(config.severities))
+            problems.append(((*where, "severity"), f"no severity sev{rule.severity} is defined (known: {known})"))
+        if rule.component is not None and rule.component not in components:
+            problems.append(((*where, "component"), f"no component {json.dumps(rule.component)} (known: {', '.join(sorted(components))})"))
+    return problems

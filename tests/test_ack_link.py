@@ -20,9 +20,9 @@ from statuspage import outbox
 from statuspage.clock import FixedClock
 from statuspage.context import WriteContext
 from statuspage.db.models import AuditEvent, Incident, PageSent, Timer
+from statuspage.incidents import ack_links
 from statuspage.incidents import service as incidents
 from statuspage.mail.sender import EmailSender
-from statuspage.oncall import ack_links
 from statuspage.runtime import Runtime
 from statuspage.settings import ConfigError, Settings, load_settings
 from statuspage.web import ack

@@ -58,7 +58,7 @@ def ack_link(database_url: str, incident_id: int) -> str:
 
     from statuspage.db.engine import make_engine
     from statuspage.db.models import PageSent
-    from statuspage.oncall import ack_links
+    from statuspage.incidents import ack_links
 
     engine = make_engine(database_url)
     try:

@@ -42,7 +42,7 @@ class AuditAction(StrEnum):
     INCIDENT_PAGE_FAILED = "incident.page_failed"
     # What became of a page once its channel answered (sent, or not sent and why).
     INCIDENT_PAGE_DELIVERED = "incident.page_delivered"
-    # A page's one-click acknowledgement link was used (statuspage.oncall.ack_links).
+    # A page's one-click acknowledgement link was used (statuspage.incidents.ack_links).
     INCIDENT_ACK_LINK = "incident.ack_link"
     INCIDENT_NOTIFY_CHANNEL = "incident.notify_channel"
     INCIDENT_ESCALATE = "incident.escalate"

@@ -29,7 +29,7 @@ class SiteState(SQLModel, table=True):
     config_hash: str = Field(default="", max_length=64)
     updated_at: datetime | None = _time(nullable=True)
     # The key signing one-click acknowledgement links when STATUSPAGE_SECRET_KEY is not set:
-    # generated once, on first need (statuspage.oncall.ack_links).
+    # generated once, on first need (statuspage.incidents.ack_links).
     secret_key: str | None = Field(default=None, max_length=128)
 
 

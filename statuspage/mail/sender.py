@@ -47,8 +47,9 @@ from sqlmodel import col
 
 from statuspage.context import WriteContext
 from statuspage.db.models import OutboxMessage, PageSent
+from statuspage.incidents import ack_links
 from statuspage.mail.compose import Composed, compose, header_text
-from statuspage.oncall import ack_links, delivery
+from statuspage.oncall import delivery
 from statuspage.outbox import PENDING, Outcome
 from statuspage.slack.pages import late_by, page_moot
 from statuspage.smtp_url import SmtpTarget, parse_smtp_url

@@ -4,7 +4,6 @@
 - :mod:`statuspage.oncall.engine` — attaches a frozen playbook to an incident and performs what the
   pure state machine (:mod:`statuspage.domain.escalation`) decides, inside the caller's transaction;
 - :mod:`statuspage.oncall.delivery` — whether each page reached its person (sent, failed, not sent);
-- :mod:`statuspage.oncall.ack_links` — the signed one-click acknowledgement link in every page;
 - :mod:`statuspage.oncall.queries` — who is being paged, and each page with its delivery;
 - :mod:`statuspage.worker` (beside this package) — the loop behind ``incident watch``, which fires
   them, delivers the outbox and records SLA breaches.

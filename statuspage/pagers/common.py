@@ -10,8 +10,9 @@ from typing import Any
 from statuspage.contact_urls import shown_contact
 from statuspage.context import WriteContext
 from statuspage.db.models import OutboxMessage, PageSent
+from statuspage.incidents import ack_links
 from statuspage.mail.sender import is_uncertain
-from statuspage.oncall import ack_links, delivery
+from statuspage.oncall import delivery
 from statuspage.outbox import Outcome
 from statuspage.settings import Config
 from statuspage.slack.pages import late_by, page_moot

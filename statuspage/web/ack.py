@@ -3,7 +3,7 @@
 ``GET`` shows what the link is for (the incident, who was paged) and a button; only the ``POST``
 that button sends acknowledges, so a mail scanner opening every link changes nothing. The POST
 acknowledges through the incident service as the paged person (source ``web``) and uses the
-link up (:mod:`statuspage.oncall.ack_links`). A link that is not genuine is answered 404, one
+link up (:mod:`statuspage.incidents.ack_links`). A link that is not genuine is answered 404, one
 used already or whose incident is resolved 410, each with a short page saying so; neither is
 cached, and the token never leaves in a Referer header.
 """
@@ -22,7 +22,7 @@ from statuspage.context import Actor, WriteContext
 from statuspage.db.engine import new_session
 from statuspage.domain.enums import Source
 from statuspage.errors import UserError
-from statuspage.oncall import ack_links
+from statuspage.incidents import ack_links
 
 if TYPE_CHECKING:
     from statuspage.web.site import Site

@@ -20,14 +20,15 @@ alerts:
       resolve_incident: false               # default: a person resolves the incident
 ```
 
-Self-contained (pydantic and the domain only): :mod:`statuspage.config` imports it.
+Self-contained (pydantic and the domain only): :mod:`statuspage.config` imports it, and
+:mod:`statuspage.settings` checks the rules against the rest of the configuration.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 from pydantic_core import PydanticCustomError
@@ -35,9 +36,6 @@ from pydantic_core import PydanticCustomError
 from statuspage.domain.alerts import Rule
 from statuspage.domain.durations import Duration, DurationError
 from statuspage.domain.enums import ComponentStatus
-
-if TYPE_CHECKING:
-    from statuspage.config import Config
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _SEVERITY = re.compile(r"^sev([1-9])$")
@@ -166,21 +164,3 @@ class AlertsConfig(BaseModel):
 
     def cap(self, rule: Rule) -> int:
         return rule.max_new_incidents or self.max_new_incidents
-
-
-def cross_check(config: Config) -> list[tuple[tuple[str | int, ...], str]]:
-    """References from the rules to the rest of the configuration: severities and components."""
-    problems: list[tuple[tuple[str | int, ...], str]] = []
-    components = {component.id for component in config.components}
-    names: set[str] = set()
-    for index, rule in enumerate(config.alerts.rules):
-        where: tuple[str | int, ...] = ("alerts", "rules", index)
-        if rule.name in names:
-            problems.append(((*where, "name"), f"{json.dumps(rule.name)} is used twice"))
-        names.add(rule.name)
-        if config.severity(rule.severity) is None:
-            known = ", ".join(sorted(config.severities))
-            problems.append(((*where, "severity"), f"no severity sev{rule.severity} is defined (known: {known})"))
-        if rule.component is not None and rule.component not in components:
-            problems.append(((*where, "component"), f"no component {json.dumps(rule.component)} (known: {', '.join(sorted(components))})"))
-    return problems
