@@ -60,6 +60,8 @@ class IncidentSummary:
     mitigated_at: datetime | None
     resolved_at: datetime | None
     sla_pauses: tuple[SlaPause, ...]
+    # Not on the status page: opened from an alert, or retracted (``incident publish`` shows it).
+    internal: bool = False
 
     @property
     def open_pause(self) -> SlaPause | None:

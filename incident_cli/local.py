@@ -399,6 +399,7 @@ def summary(row: Incident) -> IncidentSummary:
         mitigated_at=row.mitigated_at,
         resolved_at=row.resolved_at,
         sla_pauses=tuple(SlaPause.from_json(pause) for pause in row.sla_pauses or ()),
+        internal=row.internal,
     )
 
 

@@ -384,6 +384,7 @@ class RemoteBackend(Backend):
             mitigated_at=time(admin["mitigated_at"]),
             resolved_at=time(admin["resolved_at"]),
             sla_pauses=tuple(SlaPause.from_json(p) for p in admin.get("sla_pauses") or ()),
+            internal=bool(admin.get("internal", False)),
         )
         if isinstance(item.get("shortlink"), str):
             self._links[incident.id] = item["shortlink"]

@@ -159,10 +159,13 @@ class Renderer:
         for column in ("ID", "SEV", "STATUS", "DECLARED", "COMMANDER", "TITLE"):
             table.add_column(column, no_wrap=column != "TITLE")
         for incident in incidents:
+            status = self.status(incident.status)
+            if incident.internal:
+                status.append(" (internal)", style="dim")
             table.add_row(
                 str(incident.id),
                 f"sev{incident.severity}",
-                self.status(incident.status),
+                status,
                 self.time(incident.declared_at),
                 Text(incident.commander or "—"),
                 Text(incident.title),
@@ -176,6 +179,8 @@ class Renderer:
         facts.add_column()
         end = incident.resolved_at or now
         facts.add_row("Status", self.status(incident.status))
+        if incident.internal:
+            facts.add_row("Visibility", f"internal: not on the status page (show it with: incident publish {incident.id})")
         facts.add_row("Severity", f"sev{incident.severity} (impact {incident.impact})")
         facts.add_row("Commander", Text(incident.commander or "—"))
         facts.add_row("Detected", self.time(incident.detected_at))

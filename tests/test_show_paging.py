@@ -63,3 +63,14 @@ def test_a_resolved_incident_shows_no_paging(run) -> None:  # type: ignore[no-un
     assert run("declare", "-s", "1", "-t", "Checkout down", "-c", "api", "--yes").exit_code == 0
     assert run("resolve", "1").exit_code == 0
     assert paging_lines(run("show", "1").stdout) == []
+
+
+def test_list_and_show_mark_an_incident_kept_off_the_status_page(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("declare", "-s", "2", "-t", "Wrong alarm", "-c", "api").exit_code == 0
+    assert run("retract", "1", "--reason", "declared by mistake").exit_code == 0
+    listed = run("list").stdout.splitlines()
+    assert listed[1].split()[:4] == ["1", "sev2", "investigating", "(internal)"]
+    assert "Visibility      internal: not on the status page (show it with: incident publish 1)" in run("show", "1").stdout
+    assert run("publish", "1").exit_code == 0
+    assert "(internal)" not in run("list").stdout
+    assert "Visibility" not in run("show", "1").stdout

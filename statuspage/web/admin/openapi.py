@@ -74,7 +74,8 @@ RESPONSE_SCHEMAS: dict[str, JSON] = {
                 "components": {"type": "array", "items": _ref("Component")},
                 "admin": {
                     "type": "object",
-                    "description": "What the public Statuspage format leaves out: exact UTC times, people, held statuses.",
+                    "description": "What the public Statuspage format leaves out: exact UTC times, people, held statuses, "
+                    "and whether the incident is internal (opened from an alert or retracted: on no public page).",
                 },
             }
         ),

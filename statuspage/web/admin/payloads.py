@@ -82,6 +82,7 @@ def incidents_payload(builder: V2Builder, rows: Sequence[Incident]) -> list[JSON
             "root_cause": row.root_cause,
             "remediation": row.remediation,
             "sla_pauses": row.sla_pauses or [],
+            "internal": row.internal,
             "components": held[key],
             "updates": updates[key],
         }
