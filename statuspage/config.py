@@ -460,6 +460,7 @@ class RetentionConfig(Strict):
 
     outbox: AgeField = Age.parse("30d")
     oncall: AgeField = Age.parse("1y")
+    alerts: AgeField = Age.parse("90d")
     access: AgeField = Age.parse("1y")
     audit: AgeField = Age.parse("7y")
 

@@ -15,6 +15,8 @@ from statuspage.clock import FixedClock
 from statuspage.context import Actor
 from statuspage.db.engine import new_session
 from statuspage.db.models import (
+    Alert,
+    AlertRequest,
     AuditEvent,
     EscalationRun,
     Incident,
@@ -156,6 +158,14 @@ def history(runtime: Runtime, clock: FixedClock) -> dict[str, int]:
             _audit(session, "incident.declare", at)
             _audit(session, PRUNED_ACTION, at)
             session.add(Timer(incident_id=None, kind="digest", key=f"digest:{n}", due_at=at, state="fired", created_at=at, fired_at=at))
+            original = AlertRequest(source="generic", received_at=at, dedupe_key=f"k{n}", body={"n": n})
+            session.add(original)
+            session.flush()
+            # A retry a second later (the old one's lands after the cutoff) names the request it repeats.
+            session.add(AlertRequest(source="generic", received_at=at + 2 * SECOND, dedupe_key=f"k{n}", body={"n": n}, duplicate_of=original.id))
+            for status in ("resolved", "firing"):
+                session.add(Alert(source="generic", fingerprint=f"{status}{n}", status=status, title="Disk full", labels={},
+                                  annotations={}, first_received_at=at, last_received_at=at))
         session.commit()
     return ids
 
@@ -169,6 +179,8 @@ def test_prune_deletes_just_what_is_older_than_the_cutoff(runtime: Runtime, cloc
     assert report.counts == {
         "outbox": {"outbox messages": 2},  # the old delivered and dead ones; never the pending
         "oncall": {"timers": 3, "pages": 1, "escalation runs": 1},  # the old incident's, and the old digest
+        # The old request and its retry (younger than the cutoff, gone with it); the old resolved alert.
+        "alerts": {"alert request retries": 1, "alert requests": 1, "alerts": 1},
         "access": {"access records": 1},
         "audit": {"audit events": 1},  # not the record of an earlier prune
     }
@@ -182,6 +194,10 @@ def test_prune_deletes_just_what_is_older_than_the_cutoff(runtime: Runtime, cloc
         assert session.get(EscalationRun, history["reopened"]) is not None
         assert len(session.exec(select(PageSent).where(PageSent.incident_id == history["old"])).all()) == 0
         assert len(session.exec(select(Timer).where(Timer.incident_id == history["reopened"])).all()) == 2
+        assert sorted((a.status, a.fingerprint) for a in session.exec(select(Alert)).all()) == [
+            ("firing", "firing0"), ("firing", "firing1"), ("resolved", "resolved1")
+        ]
+        assert [r.dedupe_key for r in session.exec(select(AlertRequest).order_by(AlertRequest.id)).all()] == ["k1", "k1"]
         states = sorted(m.state for m in session.exec(select(OutboxMessage)).all())
         assert states == ["dead", "delivered", "pending", "pending"]
         recorded = session.exec(select(AuditEvent).where(AuditEvent.action == PRUNED_ACTION).order_by(AuditEvent.id)).all()
@@ -189,7 +205,7 @@ def test_prune_deletes_just_what_is_older_than_the_cutoff(runtime: Runtime, cloc
     (event,) = [e for e in recorded if e.at == clock.now()]
     assert event.id == report.audit_event_id and (event.actor, event.source) == ("alice", "cli")
     assert event.after is not None
-    assert event.after["kinds"] == {"outbox": 2, "oncall": 5, "access": 1, "audit": 1}
+    assert event.after["kinds"] == {"outbox": 2, "oncall": 5, "alerts": 3, "access": 1, "audit": 1}
     assert event.after["older_than"] == "7y" and event.after["cutoff"].startswith("2019-11-25T08:00:00")
     # Only that event is a change to the site; the deletions themselves invalidate no page.
     assert _data_version(runtime) == version + 1

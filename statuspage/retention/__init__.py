@@ -17,4 +17,4 @@ ACCESS_ACTIONS = (ACCESS_ACTION, REFUSED_ACTION)
 # The audit action recording a prune: never pruned, so what was deleted stays on record.
 PRUNED_ACTION = AuditAction.RETENTION_PRUNED
 # What ``statuspage db prune`` may delete, in the order it does (see statuspage.retention.prune).
-KINDS = ("outbox", "oncall", "access", "audit")
+KINDS = ("outbox", "oncall", "alerts", "access", "audit")

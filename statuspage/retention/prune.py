@@ -12,6 +12,9 @@ Kinds that may be pruned, each older than ``--older-than`` and never younger tha
     (the daily digest) due before the cutoff. They go together, so that an incident keeps either
     its whole on-call record or none of it. Monthly reports of those months lose their
     time-to-acknowledge figures.
+``alerts`` (90d)
+    What monitoring sent: each request as received (its retries first), and alerts resolved
+    before the cutoff. Firing alerts are never touched: they hold a component's status.
 ``access`` (1y)
     The audit log's record of each admin API request (action ``api.request``) and the counts of
     anonymous refused ones (``api.refused``).
@@ -44,7 +47,16 @@ from sqlmodel import Session, col, select
 from statuspage.clock import Clock
 from statuspage.context import Actor, Wiring, WriteContext, write
 from statuspage.db.engine import new_session
-from statuspage.db.models import AuditEvent, EscalationRun, Incident, OutboxMessage, PageSent, Timer
+from statuspage.db.models import (
+    Alert,
+    AlertRequest,
+    AuditEvent,
+    EscalationRun,
+    Incident,
+    OutboxMessage,
+    PageSent,
+    Timer,
+)
 from statuspage.domain.age import Age
 from statuspage.domain.enums import OPEN_INCIDENT_STATUSES, IncidentStatus
 from statuspage.retention import ACCESS_ACTIONS, KINDS, PRUNED_ACTION
@@ -54,6 +66,7 @@ BATCH = 5000
 DESCRIPTIONS = {
     "outbox": "delivered and dead outgoing messages",
     "oncall": "timers, pages and escalation runs of resolved incidents",
+    "alerts": "requests from monitoring and resolved alerts",
     "access": "admin API access records",
     "audit": "audit events of changes",
 }
@@ -80,6 +93,10 @@ class Target:
     label: str
     key: Any
     where: Callable[[datetime], ColumnElement[bool]]
+
+
+def _requests_before(cutoff: datetime) -> Any:
+    return select(AlertRequest.id).where(col(AlertRequest.received_at) < cutoff)
 
 
 def _resolved_before(cutoff: datetime) -> Any:
@@ -118,6 +135,24 @@ TARGETS: dict[str, tuple[Target, ...]] = {
             "escalation runs",
             EscalationRun.incident_id,
             lambda cutoff: col(EscalationRun.incident_id).in_(_resolved_before(cutoff)),
+        ),
+    ),
+    "alerts": (
+        # A retry names the request it repeats: retries go first, so no batch leaves one pointing
+        # at a deleted request.
+        Target(
+            "alert request retries",
+            AlertRequest.id,
+            lambda cutoff: and_(
+                col(AlertRequest.duplicate_of).is_not(None),
+                or_(col(AlertRequest.received_at) < cutoff, col(AlertRequest.duplicate_of).in_(_requests_before(cutoff))),
+            ),
+        ),
+        Target("alert requests", AlertRequest.id, lambda cutoff: col(AlertRequest.received_at) < cutoff),
+        Target(
+            "alerts",
+            Alert.id,
+            lambda cutoff: and_(col(Alert.status) == "resolved", col(Alert.last_received_at) < cutoff),
         ),
     ),
     "access": (
