@@ -12,6 +12,7 @@ components it affects); the sender renders the message when it sends it.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from statuspage import outbox
@@ -33,19 +34,44 @@ def enqueue_changes(ctx: WriteContext) -> None:
     """The before-commit hook: one message per email page this transaction wrote."""
     if not ctx.config.email.enabled:
         return
+    for incident_id, facts, after, page_id in pages_written(ctx, {"email"}):
+        address = str(after["contact"])
+        outbox.enqueue(
+            ctx.session,
+            channel=CHANNEL,
+            target=address,
+            ordering_key=ordering_key(address, incident_id),
+            event=PAGE,
+            payload={
+                "kind": "page",
+                "incident": facts,
+                "data": {
+                    "owner": after.get("owner"),
+                    "contact": address,
+                    "tier": after.get("tier"),
+                    **({"page_id": page_id} if page_id is not None else {}),
+                },
+            },
+            now=ctx.now(),
+        )
+
+
+def pages_written(
+    ctx: WriteContext, kinds: Collection[str]
+) -> Iterator[tuple[int, dict[str, Any], dict[str, Any], int | None]]:
+    """Each page this transaction wrote to a contact of one of ``kinds`` (its ``incident.page``
+    event): the incident's id, its facts (gathered once per incident), the event's details and
+    the id of the page row. What every channel that pages a person queues from."""
     by_incident: dict[int, list[AuditEvent]] = {}
     for event in ctx.audit_events:
         after = event.after or {}
         if (
             event.action == AuditAction.INCIDENT_PAGE
             and event.subject_type == "incident"
-            and after.get("contact_kind") == "email"
+            and after.get("contact_kind") in kinds
             and after.get("contact")
         ):
             by_incident.setdefault(int(event.subject_id), []).append(event)
-    if not by_incident:
-        return
-    now = ctx.now()
     for incident_id, events in by_incident.items():
         incident = ctx.session.get(Incident, incident_id)
         if incident is None:
@@ -53,26 +79,7 @@ def enqueue_changes(ctx: WriteContext) -> None:
         facts = incident_facts(ctx, incident)
         page_ids = delivery.page_ids_of(ctx.session, incident_id, events)
         for event, page_id in zip(events, page_ids, strict=True):
-            after = event.after or {}
-            address = str(after["contact"])
-            outbox.enqueue(
-                ctx.session,
-                channel=CHANNEL,
-                target=address,
-                ordering_key=ordering_key(address, incident_id),
-                event=PAGE,
-                payload={
-                    "kind": "page",
-                    "incident": facts,
-                    "data": {
-                        "owner": after.get("owner"),
-                        "contact": address,
-                        "tier": after.get("tier"),
-                        **({"page_id": page_id} if page_id is not None else {}),
-                    },
-                },
-                now=now,
-            )
+            yield incident_id, facts, event.after or {}, page_id
 
 
 def incident_facts(ctx: WriteContext, incident: Incident) -> dict[str, Any]:
