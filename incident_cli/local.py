@@ -8,13 +8,11 @@ Imported only when a command first needs the backend (see :attr:`incident_cli.st
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event, func
 from sqlmodel import Session, col, select
 
 from incident_cli.backend import (
@@ -52,18 +50,14 @@ from statuspage.db.models import (
     Incident,
     IncidentComponent,
     IncidentUpdate,
-    PageSent,
-    Timer,
 )
 from statuspage.domain.months import month_label
-from statuspage.errors import Conflict
 from statuspage.incidents import handling
 from statuspage.incidents import service as incidents
 from statuspage.incidents import sla as incident_sla
 from statuspage.maintenance import service as maintenance_service
 from statuspage.oncall import engine as oncall
 from statuspage.oncall import queries as oncall_queries
-from statuspage.oncall import timers as oncall_timers
 from statuspage.postmortems import document
 from statuspage.postmortems import service as postmortems
 from statuspage.read.v2 import V2Builder
@@ -71,7 +65,6 @@ from statuspage.reports import kpis, monthly, render, slack
 from statuspage.runtime import Runtime
 
 # Also the admin API's words (statuspage.web.admin), so that both modes refuse alike.
-SLACK_NEEDED = "posting the report's summary needs Slack: slack.enabled is false in the configuration"
 
 
 class LocalBackend(Backend):
@@ -111,7 +104,7 @@ class LocalBackend(Backend):
     ) -> Declared:
         runtime = self.runtime
         _loaded, problems = oncall.load_lenient(runtime.settings.config, runtime.wiring.playbooks_dir)
-        with runtime.session() as session, added_rows(session) as added:
+        with runtime.session() as session, oncall_queries.added_rows(session) as added:
             incident = incidents.declare(
                 ctx=runtime.context(session, self.actor),
                 severity=severity,
@@ -210,14 +203,14 @@ class LocalBackend(Backend):
             return summary(handling.record_root_cause(ctx=ctx, incident_id=incident_id, root_cause=root_cause, remediation=remediation))
 
     def escalate(self, *, incident_id: str, to_tier: int | None) -> Escalated:
-        with self.runtime.session() as session, added_rows(session) as added:
+        with self.runtime.session() as session, oncall_queries.added_rows(session) as added:
             ctx = self.runtime.context(session, self.actor)
             tier = incidents.escalate(ctx=ctx, incident_id=incident_id, to_tier=to_tier)
             key = _key(incidents.get(session=session, incident_id=incident_id).id)
             return Escalated(incident_id=key, tier=tier, paging=paging_of(session, key, added))
 
     def change_severity(self, *, incident_id: str, severity: str) -> SeverityChanged:
-        with self.runtime.session() as session, added_rows(session) as added:
+        with self.runtime.session() as session, oncall_queries.added_rows(session) as added:
             ctx = self.runtime.context(session, self.actor)
             incident = incidents.change_severity(ctx=ctx, incident_id=incident_id, severity=severity)
             after = severity_change(added)
@@ -287,8 +280,8 @@ class LocalBackend(Backend):
         year, number = monthly.parse_month(month)
         runtime = self.runtime
         config = runtime.settings.config
-        if post and not config.slack.enabled:
-            raise Conflict(SLACK_NEEDED)
+        if post:
+            slack.require_slack(config)
         measured = kpis.load(kpis.store_path(runtime.settings.data_dir)).get(month_label(year, number))
         with runtime.session() as session:
             result = monthly.monthly_report(session, config, year, number, runtime.clock.now(), kpis=measured)
@@ -434,35 +427,11 @@ def action_record(row: ActionItem) -> ActionRecord:
 # What a change did besides its own row ----------------------------------------------------------
 
 
-@contextmanager
-def added_rows(session: Session) -> Iterator[list[object]]:
-    """The rows added to ``session`` while the block runs, as they are flushed: the pages a change
-    sent and the audit events it wrote are known exactly, whatever other writers do meanwhile."""
-    added: list[object] = []
-
-    def collect(flushing: Session, _context: object, _instances: object) -> None:
-        added.extend(flushing.new)
-
-    event.listen(session, "before_flush", collect)
-    try:
-        yield added
-    finally:
-        event.remove(session, "before_flush", collect)
-
-
 def paging_of(session: Session, incident_id: int, added: Sequence[object]) -> Paging:
     """Who the change paged, in order, and the acknowledgement deadline now pending."""
-    pages = sorted((row for row in added if isinstance(row, PageSent)), key=lambda row: row.id or 0)
-    deadline = None
-    if pages:
-        deadline = session.exec(
-            select(func.min(Timer.due_at)).where(
-                Timer.incident_id == incident_id, Timer.state == oncall_timers.PENDING, Timer.kind == "ack_timeout"
-            )
-        ).one()
-    skipped = (row for row in added if isinstance(row, AuditEvent) and row.action == AuditAction.INCIDENT_PAGE_SKIPPED)
-    not_paged = tuple(dict.fromkeys(str((row.after or {}).get("owner")) for row in skipped))
-    return Paging(pages=tuple(PageRecord(tier=row.tier, owner=row.owner) for row in pages), next_step_at=deadline, not_paged=not_paged)
+    change = oncall_queries.paging_of_change(session, incident_id, added)
+    pages = tuple(PageRecord(tier=row.tier, owner=row.owner) for row in change.pages)
+    return Paging(pages=pages, next_step_at=change.next_step_at, not_paged=tuple(change.not_paged))
 
 
 def severity_change(added: Sequence[object]) -> dict[str, Any]:

@@ -3,15 +3,18 @@ and the admin API alike: who is being paged, and whether each page reached its p
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import event, func
 from sqlmodel import Session, col, select
 
+from statuspage.audit.actions import AuditAction
 from statuspage.contact_urls import shown_contact
-from statuspage.db.models import PageSent, Timer
+from statuspage.db.models import AuditEvent, PageSent, Timer
 from statuspage.oncall import delivery, timers
 
 
@@ -140,3 +143,47 @@ def outlook(session: Session, incident_id: int) -> Outlook:
         ).all()
     )
     return Outlook(now_paged, due.get("ack_timeout"), due.get("reminder"))
+
+
+# What a change paged --------------------------------------------------------------------------
+
+
+@contextmanager
+def added_rows(session: Session) -> Iterator[list[object]]:
+    """The rows added to ``session`` while the block runs, as they are flushed: what a change
+    paged and which audit events it wrote are then known exactly, whatever other writers do."""
+    added: list[object] = []
+
+    def collect(flushing: Session, _context: object, _instances: object) -> None:
+        added.extend(flushing.new)
+
+    event.listen(session, "before_flush", collect)
+    try:
+        yield added
+    finally:
+        event.remove(session, "before_flush", collect)
+
+
+@dataclass(frozen=True)
+class ChangePaging:
+    """Who a change paged (its page rows, in order), whom it did not page because they declared
+    the incident (each once, in order), and, when it paged anyone, the acknowledgement deadline
+    now pending: when the next step runs unless someone acknowledges."""
+
+    pages: list[PageSent]
+    not_paged: list[str]
+    next_step_at: datetime | None
+
+
+def paging_of_change(session: Session, incident_id: int, added: Sequence[object]) -> ChangePaging:
+    pages = sorted((row for row in added if isinstance(row, PageSent)), key=lambda row: row.id or 0)
+    deadline = None
+    if pages:
+        deadline = session.exec(
+            select(func.min(Timer.due_at)).where(
+                Timer.incident_id == incident_id, Timer.state == timers.PENDING, Timer.kind == "ack_timeout"
+            )
+        ).one()
+    skipped = (row for row in added if isinstance(row, AuditEvent) and row.action == AuditAction.INCIDENT_PAGE_SKIPPED)
+    not_paged = list(dict.fromkeys(str((row.after or {}).get("owner")) for row in skipped))
+    return ChangePaging(pages, not_paged, deadline)

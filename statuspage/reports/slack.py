@@ -10,7 +10,9 @@ from statuspage.audit.actions import AuditAction
 from statuspage.context import WriteContext, write
 from statuspage.db.models import OutboxMessage
 from statuspage.domain.report import breach_causes
+from statuspage.errors import Conflict
 from statuspage.reports.monthly import MonthlyReport
+from statuspage.settings import Config
 
 SLACK_CHANNEL = "slack"  # the outbox channel of statuspage.slack
 SLACK_SUMMARY_EVENT = "slack.report_summary"
@@ -39,6 +41,12 @@ def slack_summary_line(data: dict[str, Any]) -> str:
     """The summary as one plain line, for the command's confirmation."""
     credits = ", ".join(f"{c['tier']} {c['percent']}%" for c in data["credits"]) or "none"
     return f"{data['month']}: {data['missed']} missed commitments; credits owed: {credits}"
+
+
+def require_slack(config: Config) -> None:
+    """Refuse, before any work, to post a summary where Slack is switched off."""
+    if not config.slack.enabled:
+        raise Conflict("posting the report's summary needs Slack: slack.enabled is false in the configuration")
 
 
 @write

@@ -3,13 +3,11 @@ one row of the API table."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import event
 from sqlmodel import Session
 
 from statuspage.clock import Clock, SystemClock
@@ -73,19 +71,3 @@ def site_clock(site: Site) -> Clock:
     """The site's clock when it has one (tests freeze it), else the system clock."""
     clock = getattr(site, "clock", None)
     return clock if clock is not None else SystemClock()
-
-
-@contextmanager
-def added_rows(session: Session) -> Iterator[list[object]]:
-    """The rows added to ``session`` while the block runs, as they are flushed: what a change
-    paged and which audit events it wrote are then known exactly, whatever other writers do."""
-    added: list[object] = []
-
-    def collect(flushing: Session, _context: object, _instances: object) -> None:
-        added.extend(flushing.new)
-
-    event.listen(session, "before_flush", collect)
-    try:
-        yield added
-    finally:
-        event.remove(session, "before_flush", collect)

@@ -15,7 +15,7 @@ from statuspage.incidents import service as incidents
 from statuspage.maintenance import service as maintenance_service
 from statuspage.oncall import engine as oncall
 from statuspage.oncall import queries as oncall_queries
-from statuspage.web.admin.calls import PREFIX, Call, Reply, added_rows
+from statuspage.web.admin.calls import PREFIX, Call, Reply
 from statuspage.web.admin.payloads import (
     audit_json,
     component_payload,
@@ -80,7 +80,7 @@ def declare_incident(call: Call) -> Reply:
     declaration goes ahead regardless)."""
     body: DeclareIncident = call.body
     _loaded, problems = oncall.load_lenient(call.ctx.config, call.ctx.wiring.playbooks_dir)
-    with added_rows(call.session) as added:
+    with oncall_queries.added_rows(call.session) as added:
         incident = incidents.declare(
             ctx=call.ctx,
             severity=body.severity,
@@ -195,7 +195,7 @@ def record_root_cause(call: Call) -> Reply:
 def escalate_incident(call: Call) -> Reply:
     body: EscalateIncident = call.body
     key = parse_id(call.params["incident_id"], "incident")
-    with added_rows(call.session) as added:
+    with oncall_queries.added_rows(call.session) as added:
         tier = incidents.escalate(ctx=call.ctx, incident_id=key, to_tier=body.to_tier)
     return Reply(
         {
@@ -210,7 +210,7 @@ def escalate_incident(call: Call) -> Reply:
 def change_severity(call: Call) -> Reply:
     body: ChangeSeverity = call.body
     key = parse_id(call.params["incident_id"], "incident")
-    with added_rows(call.session) as added:
+    with oncall_queries.added_rows(call.session) as added:
         incident = incidents.change_severity(ctx=call.ctx, incident_id=key, severity=body.severity)
     change = next(
         (row.after or {} for row in added if isinstance(row, AuditEvent) and row.action == AuditAction.INCIDENT_SEVERITY), {}

@@ -7,11 +7,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from statuspage import ids
-from statuspage.audit.actions import AuditAction
 from statuspage.contact_urls import shown_contact
 from statuspage.db.models import (
     ActionItem,
@@ -20,13 +18,11 @@ from statuspage.db.models import (
     Incident,
     IncidentComponent,
     IncidentUpdate,
-    PageSent,
-    Timer,
 )
 from statuspage.errors import NotFound, UserError
 from statuspage.incidents import service as incidents
 from statuspage.maintenance import service as maintenance_service
-from statuspage.oncall import timers as oncall_timers
+from statuspage.oncall import queries as oncall_queries
 from statuspage.postmortems import service as postmortems
 from statuspage.read.v2 import V2Builder
 from statuspage.web.admin.calls import JSON, Call, Reply
@@ -157,36 +153,17 @@ def sla_targets_json(call: Call, incident: Incident) -> list[JSON]:
 
 
 def paging_json(session: Session, incident_id: int, added: Sequence[object]) -> JSON:
-    """Who a change paged (the pages among the rows it added, in order) and, when it paged
-    anyone, the acknowledgement deadline now pending: when the next step runs unless someone
-    acknowledges."""
-    pages = sorted((row for row in added if isinstance(row, PageSent)), key=lambda row: row.id or 0)
-    deadline = None
-    if pages:
-        deadline = session.exec(
-            select(func.min(Timer.due_at)).where(
-                Timer.incident_id == incident_id, Timer.state == oncall_timers.PENDING, Timer.kind == "ack_timeout"
-            )
-        ).one()
+    """Who a change paged, whom it did not page (they declared it) and, when it paged anyone,
+    the acknowledgement deadline now pending (see :func:`statuspage.oncall.queries.paging_of_change`)."""
+    change = oncall_queries.paging_of_change(session, incident_id, added)
     return {
         "pages": [
             {"tier": p.tier, "owner": p.owner, "contact_kind": p.contact_kind, "contact": shown_contact(p.contact_kind, p.contact), "paged_at": utc(p.paged_at)}
-            for p in pages
+            for p in change.pages
         ],
-        "next_step_at": utc(deadline),
-        "not_paged": not_paged(added),
+        "next_step_at": utc(change.next_step_at),
+        "not_paged": change.not_paged,
     }
-
-
-def not_paged(added: Sequence[object]) -> list[str]:
-    """Whom the change did not page because they declared the incident, each once, in order."""
-    names: list[str] = []
-    for row in added:
-        if isinstance(row, AuditEvent) and row.action == AuditAction.INCIDENT_PAGE_SKIPPED:
-            owner = str((row.after or {}).get("owner"))
-            if owner not in names:
-                names.append(owner)
-    return names
 
 
 def action_json(item: ActionItem) -> JSON:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from statuspage.domain.months import month_label
-from statuspage.errors import Conflict
 from statuspage.postmortems import document
 from statuspage.postmortems import service as postmortems
 from statuspage.reports import kpis, monthly, render, slack
@@ -22,10 +21,6 @@ from statuspage.web.admin.schemas import (
     RecordAnalysis,
     ReportQuery,
 )
-
-# The words of the command line's local mode too (incident_cli.local), so that both refuse alike.
-SLACK_NEEDED = "posting the report's summary needs Slack: slack.enabled is false in the configuration"
-
 
 # The postmortem -------------------------------------------------------------------------------
 
@@ -121,8 +116,7 @@ def monthly_report(call: Call) -> Reply:
 def post_report_summary(call: Call) -> Reply:
     """Queue the month's summary for the Slack incidents channel; answers with the report it sums up."""
     body: PostReportSummary = call.body
-    if not call.site.settings.config.slack.enabled:
-        raise Conflict(SLACK_NEEDED)
+    slack.require_slack(call.site.settings.config)
     result = _report(call, body.month)
     # The report's read transaction ends here: the summary is queued in a write transaction of its own.
     call.session.commit()
