@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from click.testing import CliRunner, Result
 
 from incident_cli.main import main as incident_main
 from incident_cli.remote import RemoteBackend, ServerUnavailable
+from statuspage.clock import Clock
 from statuspage.db.engine import make_engine
 from statuspage.errors import UserError
 from statuspage.settings import Settings
@@ -41,28 +43,35 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def server(settings: Settings) -> Iterator[str]:
-    """A real uvicorn server on the test database, for the length of one test."""
+@contextmanager
+def serving(settings: Settings, clock: Clock | None = None) -> Iterator[str]:
+    """A real uvicorn server in a thread of this process, on a free port and the test database;
+    yields its base URL."""
     engine = make_engine(settings.database_url)
-    port = free_port()
     config = uvicorn.Config(
-        create_app(settings, engine), host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="none"
+        create_app(settings, engine, clock=clock), host="127.0.0.1", port=free_port(), log_level="warning", lifespan="off", ws="none"
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, name="uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
-    while not server.started:
+    while not running.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             pytest.fail("the server did not start")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{config.port}"
     finally:
-        server.should_exit = True
+        running.should_exit = True
         thread.join(timeout=20)
         engine.dispose()
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[str]:
+    """A real uvicorn server on the test database, for the length of one test."""
+    with serving(settings) as url:
+        yield url
 
 
 @pytest.fixture

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,7 +26,6 @@ from typing import Any
 
 import click
 import pytest
-import uvicorn
 from click.testing import CliRunner, Result
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -38,13 +35,12 @@ from incident_cli.postmortem_cmds import keep_narratives
 from incident_cli.remote import RemoteBackend
 from statuspage.clock import FixedClock
 from statuspage.context import WriteContext
-from statuspage.db.engine import make_engine, normalise_url
+from statuspage.db.engine import normalise_url
 from statuspage.incidents import service as incidents
 from statuspage.postmortems import document
 from statuspage.runtime import Runtime
 from statuspage.settings import Settings
-from statuspage.web.app import create_app
-from tests.test_cli_remote import free_port, one_line_error
+from tests.test_cli_remote import one_line_error, serving
 
 Run = Callable[..., Result]
 LOCAL_ONLY = {"watch", "token", "playbook", "report import-kpis", "alerts"}
@@ -92,24 +88,8 @@ def _runner(env: dict[str, str]) -> Run:
 
 @pytest.fixture
 def server(settings: Settings, frozen: FixedClock) -> Iterator[str]:
-    engine = make_engine(settings.database_url)
-    config = uvicorn.Config(
-        create_app(settings, engine, clock=frozen), host="127.0.0.1", port=free_port(), log_level="warning", lifespan="off", ws="none"
-    )
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not running.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{config.port}"
-    finally:
-        running.should_exit = True
-        thread.join(timeout=20)
-        engine.dispose()
+    with serving(settings, frozen) as url:
+        yield url
 
 
 @pytest.fixture
