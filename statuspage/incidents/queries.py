@@ -75,3 +75,14 @@ def audit_trail(*, session: Session, incident_id: int) -> Sequence[AuditEvent]:
         .where(AuditEvent.subject_type == "incident", AuditEvent.subject_id == str(incident_id))
         .order_by(col(AuditEvent.at), col(AuditEvent.id))
     ).all()
+
+
+def declaration_message(*, session: Session, incident_id: int) -> str | None:
+    """What the incident was declared with: its first public update (the declaration's message,
+    or the standard text when none was given)."""
+    return session.exec(
+        select(IncidentUpdate.body)
+        .where(IncidentUpdate.incident_id == incident_id)
+        .order_by(col(IncidentUpdate.id))
+        .limit(1)
+    ).first()

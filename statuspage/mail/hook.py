@@ -19,7 +19,7 @@ from statuspage import outbox
 from statuspage.audit.actions import AuditAction
 from statuspage.context import WriteContext
 from statuspage.db.models import AuditEvent, Incident
-from statuspage.incidents.queries import component_names, timeline
+from statuspage.incidents.queries import component_names, declaration_message
 from statuspage.oncall import delivery
 
 CHANNEL = "email"
@@ -84,7 +84,6 @@ def pages_written(
 
 def incident_facts(ctx: WriteContext, incident: Incident) -> dict[str, Any]:
     assert incident.id is not None
-    updates = timeline(session=ctx.session, incident_id=incident.id)
     return {
         "id": incident.id,
         "title": incident.title,
@@ -93,7 +92,6 @@ def incident_facts(ctx: WriteContext, incident: Incident) -> dict[str, Any]:
         "url": ctx.config.incident_url(incident.id),
         "declared_at": incident.declared_at.isoformat(),
         "commander": incident.commander,
-        # What the incident was declared with: its first public update.
-        "message": updates[0].body if updates else "",
+        "message": declaration_message(session=ctx.session, incident_id=incident.id) or "",
         "components": component_names(ctx.session, incident.id),
     }

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from statuspage.db.models import Component as ComponentRow
 from statuspage.db.models import Incident, IncidentComponent, OutboxMessage
+from statuspage.incidents.queries import declaration_message
 from statuspage.oncall.queries import paging_now
 from statuspage.outbox import PENDING, Outcome
 from statuspage.settings import Config
@@ -94,7 +95,7 @@ def headline_data(session: Session, config: Config, incident_id: int) -> dict[st
         "resolved_at": incident.resolved_at,
         "url": config.incident_url(incident_id),
         "components": [{"name": name, "status": status} for name, status in components],
-        "message": hook.declaration_message(session, incident_id),
+        "message": declaration_message(session=session, incident_id=incident_id),
     }
 
 

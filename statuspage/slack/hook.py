@@ -33,12 +33,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import Session, col, select
-
 from statuspage import outbox
 from statuspage.audit.actions import AuditAction
 from statuspage.context import WriteContext
-from statuspage.db.models import AuditEvent, Incident, IncidentUpdate
+from statuspage.db.models import AuditEvent, Incident
+from statuspage.incidents.queries import declaration_message
 from statuspage.oncall import delivery
 from statuspage.settings import Config, SlackConfig
 
@@ -149,17 +148,6 @@ def incident_facts(incident: Incident, config: Config) -> dict[str, Any]:
         "status": incident.status,
         "url": config.incident_url(incident.id),
     }
-
-
-def declaration_message(session: Session, incident_id: int) -> str | None:
-    """What the incident was declared with: its first public update (the declaration's message,
-    or the standard text when none was given)."""
-    return session.exec(
-        select(IncidentUpdate.body)
-        .where(IncidentUpdate.incident_id == incident_id)
-        .order_by(col(IncidentUpdate.id))
-        .limit(1)
-    ).first()
 
 
 def plan(
@@ -377,7 +365,7 @@ def enqueue_changes(ctx: WriteContext) -> None:
         if incident is None:
             continue
         pages = any(event.action == AuditAction.INCIDENT_PAGE for event in events)
-        declared_with = declaration_message(ctx.session, incident_id) if pages else None
+        declared_with = declaration_message(session=ctx.session, incident_id=incident_id) if pages else None
         page_ids = delivery.page_ids_of(ctx.session, incident_id, events) if pages else []
         for message in plan(incident, events, ctx.config, declared_with=declared_with, page_ids=page_ids):
             row = outbox.enqueue(
