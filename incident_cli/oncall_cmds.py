@@ -68,6 +68,7 @@ def severity(state: State, incident_id: str, severity: str) -> None:
 @pass_state
 def watch(state: State, once: bool, poll_interval: float, lease: float) -> None:
     from statuspage import worker
+    from statuspage.subscribers.lane import running as subscribers_lane
 
     runtime = state.local_runtime("incident watch")
     try:
@@ -81,22 +82,27 @@ def watch(state: State, once: bool, poll_interval: float, lease: float) -> None:
         sys.stdout.flush()
 
     senders = runtime.senders()
+    bulk = runtime.subscriber_senders()
     try:
         with stop_on_signals() as stop:
             if not once:
                 click.echo(f"Watching for due escalations and reminders in {runtime.settings.config.page.name}'s incidents; stop with Ctrl-C or SIGTERM.", err=True)
-            totals = worker.run_watch(
-                runtime,
-                stop=stop,
-                once=once,
-                senders=senders,
-                poll_interval=poll_interval,
-                lease=timedelta(seconds=lease),
-                say=say,
-                jobs=runtime.worker_jobs(),
-            )
+            # Notices to the page's subscribers go out on a lane of their own, never ahead of a page.
+            with subscribers_lane(runtime, senders=bulk, stop=stop, once=once, poll_interval=poll_interval, say=say) as lane:
+                totals = worker.run_watch(
+                    runtime,
+                    stop=stop,
+                    once=once,
+                    senders=senders,
+                    poll_interval=poll_interval,
+                    lease=timedelta(seconds=lease),
+                    say=say,
+                    jobs=runtime.worker_jobs(),
+                    other_lanes=list(bulk),
+                )
+            totals.delivery.add(lane.report)
     finally:
-        for sender in senders.values():
+        for sender in [*senders.values(), *bulk.values()]:
             sender.close()
     click.echo(str(totals))
 

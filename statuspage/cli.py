@@ -399,25 +399,30 @@ def deliver(config_path: str | None, once: bool, poll_interval: float, lease: fl
 
     from statuspage import outbox
     from statuspage.stopping import stop_on_signals
+    from statuspage.subscribers.lane import running as subscribers_lane
 
     runtime = open_runtime(config_path)
     senders = runtime.senders()
+    bulk = runtime.subscriber_senders()
     try:
         with stop_on_signals() as stop:
             if not once:
                 click.echo("Delivering outgoing messages; stop with Ctrl-C or SIGTERM.", err=True)
-            totals = outbox.run_worker(
-                runtime,
-                stop=stop,
-                once=once,
-                senders=senders,
-                poll_interval=poll_interval,
-                policy=dataclasses.replace(outbox.DEFAULT_POLICY, lease=timedelta(seconds=lease)),
-                on_pass=None if once else (lambda report: click.echo(str(report), err=True)),
-                say=lambda line: click.echo(line, err=True),
-            )
+            with subscribers_lane(runtime, senders=bulk, stop=stop, once=once, poll_interval=poll_interval,
+                                  say=lambda line: click.echo(line, err=True)) as lane:
+                totals = outbox.run_worker(
+                    runtime,
+                    stop=stop,
+                    once=once,
+                    senders=senders,
+                    poll_interval=poll_interval,
+                    policy=dataclasses.replace(outbox.DEFAULT_POLICY, lease=timedelta(seconds=lease)),
+                    on_pass=None if once else (lambda report: click.echo(str(report), err=True)),
+                    say=lambda line: click.echo(line, err=True),
+                )
+            totals.add(lane.report)
     finally:
-        for sender in senders.values():
+        for sender in [*senders.values(), *bulk.values()]:
             sender.close()
         runtime.engine.dispose()
     click.echo(str(totals))

@@ -28,6 +28,7 @@ from statuspage.domain.age import Age, AgeError
 from statuspage.domain.durations import Duration, DurationError
 from statuspage.domain.enums import ComponentStatus, Impact
 from statuspage.domain.matrix import parse_delay
+from statuspage.subscription_config import SubscriptionsConfig
 from statuspage.yamlsource import SourceError
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -398,10 +399,9 @@ class SlackConfig(Strict):
 
 
 class EmailConfig(Strict):
-    """Email pages. ``from`` is the sender (default: the page's name at ``noreply@`` the page's
-    host); ``smtp_url`` the server (``STATUSPAGE_SMTP_URL`` overrides it; without either, pages
-    are written to ``var/mail/``). ``enabled: false``: email contacts are not mailed (their pages
-    read not sent)."""
+    """Email. ``from``: the sender (default: the page's name at ``noreply@`` the page's host);
+    ``smtp_url``: the server (``STATUSPAGE_SMTP_URL`` overrides it; without either, mail is written
+    to ``var/mail/``). ``enabled: false``: email contacts are not paged (their pages read not sent)."""
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -478,6 +478,7 @@ class Config(Strict):
     email: EmailConfig = EmailConfig()
     database: DatabaseConfig = DatabaseConfig()
     retention: RetentionConfig = RetentionConfig()
+    subscriptions: SubscriptionsConfig = SubscriptionsConfig()
     # Alerts from monitoring: routing rules and the storm cap (see statuspage.alert_config).
     alerts: AlertsConfig = AlertsConfig()
     # Where the playbooks are: relative to the configuration file, else the shipped ones.

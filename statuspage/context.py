@@ -30,7 +30,7 @@ from sqlmodel import Session, col
 from statuspage.actors import Actor
 from statuspage.audit.actions import AuditAction
 from statuspage.clock import Clock
-from statuspage.db.models import AuditEvent, SiteState, Timer
+from statuspage.db.models import AuditEvent, ComponentStatusChange, SiteState, Timer
 from statuspage.settings import Config, Settings
 
 P = ParamSpec("P")
@@ -48,6 +48,9 @@ class WriteContext:
     # when an outermost transaction starts and when it ends, so a context used for several
     # changes in a row only ever holds the current one's.
     audit_events: list[AuditEvent] = field(default_factory=list, repr=False)
+    # The component status changes written in the current transaction (the public record of a
+    # component going down or up), for the hooks that tell subscribers; reset like audit_events.
+    component_changes: list[ComponentStatusChange] = field(default_factory=list, repr=False)
     # False when recording history rather than living it (the demo data, an import): nothing is
     # paged and nothing is announced to subscribers or Slack.
     announce: bool = True
@@ -127,6 +130,7 @@ def write(fn: Callable[P, R]) -> Callable[P, R]:
             return result
         session.info["in_write"] = ctx
         ctx.audit_events.clear()
+        ctx.component_changes.clear()
         try:
             bump_data_version(session, ctx.clock.now())
             result = fn(*args, **kwargs)
@@ -141,6 +145,7 @@ def write(fn: Callable[P, R]) -> Callable[P, R]:
         finally:
             session.info.pop("in_write", None)
             ctx.audit_events.clear()
+            ctx.component_changes.clear()
 
     return wrapper
 

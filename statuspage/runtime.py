@@ -70,6 +70,19 @@ class Runtime:
             ),
         }
 
+    def subscriber_senders(self) -> dict[str, Sender]:
+        """The senders of the subscribers' lane (:mod:`statuspage.subscribers.lane`), one per
+        channel; the caller closes them."""
+        from statuspage.subscribers.sender import SubscriberEmailSender, SubscriberWebhookSender
+
+        email = SubscriberEmailSender(
+            smtp_url=self.settings.smtp_url, mail_dir=self.settings.mail_dir, secret_key=self.settings.secret_key
+        )
+        webhook = SubscriberWebhookSender(
+            allow_private=self.settings.allow_private_webhooks, secret_key=self.settings.secret_key
+        )
+        return {"sub_email": email, "sub_notice": email, "sub_webhook": webhook}
+
     def worker_jobs(self) -> list[Callable[[], bool]]:
         """What the on-call worker runs on every pass besides timers and the outbox."""
         from statuspage.slack import digest
@@ -95,11 +108,13 @@ class Runtime:
 
 def wiring_for(settings: Settings) -> Wiring:
     """The hooks every change of this product runs before its commit, in order: the webhook
-    outbox, then Slack's, then email pages', then pages to apprise and webhook contacts. A new
+    outbox, then Slack's, then email pages', then pages to apprise and webhook contacts, then the
+    notices customers subscribed to. A new
     channel that listens to changes adds its hook here."""
     from statuspage.mail import hook as mail_hook
     from statuspage.pagers import hook as pager_hook
     from statuspage.slack import hook as slack_hook
+    from statuspage.subscribers import notices as subscriber_notices
     from statuspage.webhooks import service as webhooks
 
     return Wiring(
@@ -108,6 +123,7 @@ def wiring_for(settings: Settings) -> Wiring:
             slack_hook.enqueue_changes,
             mail_hook.enqueue_changes,
             pager_hook.enqueue_changes,
+            subscriber_notices.enqueue_changes,
         ),
         playbooks_dir=settings.playbooks_dir,
     )

@@ -133,6 +133,9 @@ class Settings:
     secret_key: str | None = field(default=None, repr=False)
     # Signs the POSTs to webhook contacts (STATUSPAGE_PAGE_WEBHOOK_SECRET, else escalation.webhook_secret).
     page_webhook_secret: str | None = field(default=None, repr=False)
+    # Customer webhook URLs may resolve to private addresses (STATUSPAGE_ALLOW_PRIVATE_WEBHOOKS=1,
+    # else subscriptions.allow_private_webhooks): for tests and intranets only.
+    allow_private_webhooks: bool = False
 
     @cached_property
     def data_dir(self) -> Path:
@@ -207,12 +210,14 @@ def load_settings(
         smtp_url=smtp_url_from(env, config),
         secret_key=secret_key_from(env),
         page_webhook_secret=page_webhook_secret_from(env, config),
+        allow_private_webhooks=allow_private_from(env, config),
     )
 
 
 SMTP_URL_ENV = "STATUSPAGE_SMTP_URL"
 SECRET_KEY_ENV = "STATUSPAGE_SECRET_KEY"
 PAGE_WEBHOOK_SECRET_ENV = "STATUSPAGE_PAGE_WEBHOOK_SECRET"
+ALLOW_PRIVATE_ENV = "STATUSPAGE_ALLOW_PRIVATE_WEBHOOKS"
 MIN_SECRET_KEY = 16
 
 
@@ -237,6 +242,17 @@ def secret_key_from(env: Mapping[str, str]) -> str | None:
     if len(given) < MIN_SECRET_KEY:
         raise ConfigError([f"{SECRET_KEY_ENV}: at least {MIN_SECRET_KEY} characters, e.g. from: openssl rand -hex 32"])
     return given
+
+
+def allow_private_from(env: Mapping[str, str], config: Config) -> bool:
+    given = env.get(ALLOW_PRIVATE_ENV, "").strip().lower()
+    if not given:
+        return config.subscriptions.allow_private_webhooks
+    if given in {"1", "true", "yes", "on"}:
+        return True
+    if given in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError([f"{ALLOW_PRIVATE_ENV}: {given!r} is not true or false (1 or 0)"])
 
 
 def default_database_url(config_path: Path) -> str:

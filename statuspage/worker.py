@@ -30,7 +30,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -111,13 +111,15 @@ def run_watch(
     say: Callable[[str], None] | None = None,
     on_pass: Callable[[WatchReport], None] | None = None,
     jobs: Sequence[Callable[[], bool]] = (),
+    other_lanes: Collection[str] = (),
 ) -> WatchReport:
     """Work until ``stop`` is set, sleeping ``poll_interval`` seconds whenever nothing was due.
 
     With ``once``, return as soon as a pass finds nothing more to do (due timers fired, the
     outbox's due messages tried once). ``say`` gets the console lines for what fired timers did.
     The senders are the caller's, who closes them. ``jobs`` run on every pass and say whether
-    they did something (the daily digest: posted it).
+    they did something (the daily digest: posted it). ``other_lanes``: channels another lane of
+    this process delivers (the subscribers'), not to be warned about.
     """
     active = senders
     totals = WatchReport()
@@ -153,7 +155,7 @@ def run_watch(
                 runtime, senders=active, policy=policy, stop=stop.is_set, say=say
             )
             report.digests = _run_jobs(jobs)
-            _warn_unsendable(runtime, active, unsent_warned)
+            _warn_unsendable(runtime, [*active, *other_lanes], unsent_warned)
         except Exception as exc:
             if not database_unavailable(exc):
                 raise
@@ -277,7 +279,7 @@ def _run_jobs(jobs: Sequence[Callable[[], bool]]) -> int:
     return done
 
 
-def _warn_unsendable(runtime: Process, senders: Mapping[str, outbox.Sender], warned: set[str]) -> None:
+def _warn_unsendable(runtime: Process, senders: Collection[str], warned: set[str]) -> None:
     """Log, once per channel, messages waiting for a channel this worker has no sender for."""
     with runtime.session() as session:
         channels = session.exec(

@@ -78,6 +78,12 @@ class AuditAction(StrEnum):
     WEBHOOK_DISABLE = "webhook.disable"
     WEBHOOK_REMOVE = "webhook.remove"
     OUTBOX_RETRY = "outbox.retry"
+    # Customers' subscriptions (never with the address: the log outlives a removal).
+    SUBSCRIBER_SUBSCRIBE = "subscriber.subscribe"
+    SUBSCRIBER_CONFIRM = "subscriber.confirm"
+    SUBSCRIBER_UPDATE = "subscriber.update"
+    SUBSCRIBER_REMOVE = "subscriber.remove"
+    SUBSCRIBER_SUSPEND = "subscriber.suspend"
     REPORT_POST = "report.post"
     RETENTION_PRUNED = "retention.pruned"
     # Admin API access: one per request, and refused anonymous requests counted per minute.

@@ -172,16 +172,18 @@ def refresh_statuses(
         )
         if new.value != component.status:
             change = {"code": component.id, "name": component.name, "old_status": component.status, "new_status": new.value}
-            session.add(
-                ComponentStatusChange(
-                    component_id=component.id,
-                    old_status=component.status,
-                    new_status=new.value,
-                    at=at,
-                    incident_id=incident_id,
-                    maintenance_id=maintenance_id,
-                )
+            row = ComponentStatusChange(
+                component_id=component.id,
+                old_status=component.status,
+                new_status=new.value,
+                at=at,
+                incident_id=incident_id,
+                maintenance_id=maintenance_id,
             )
+            session.add(row)
+            writing = session.info.get("in_write")
+            if writing is not None:
+                writing.component_changes.append(row)
             component.status = new.value
             component.updated_at = at
             changes.append(change)

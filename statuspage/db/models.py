@@ -228,6 +228,8 @@ class OutboxMessage(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outbox_message_due", "state", "next_attempt_at"),
         Index("ix_outbox_message_ordering", "ordering_key", "id"),
+        # Each lane of the worker claims its own channels, oldest first.
+        Index("ix_outbox_message_lane", "channel", "state", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -439,7 +441,19 @@ class Alert(SQLModel, table=True):
     resolved_at: datetime | None = _time(nullable=True)
 
 
+# The subscription tables live beside these, on the same metadata.
+from statuspage.db.subscriber_models import (  # noqa: E402
+    SubscribeAttempt,
+    Subscriber,
+    SubscriberComponent,
+    SubscriberNotice,
+)
+
 __all__ = [
+    "SubscribeAttempt",
+    "Subscriber",
+    "SubscriberComponent",
+    "SubscriberNotice",
     "Alert",
     "AlertRequest",
     "ActionItem",

@@ -6,4 +6,6 @@ or, without one, written as an ``.eml`` file under ``var/mail/``.
 - :mod:`statuspage.mail.hook`: the before-commit hook that queues one message per email page.
 - :mod:`statuspage.mail.compose`: what the message says (plain text and HTML), its headers.
 - :mod:`statuspage.mail.sender`: the outbox sender (SMTP, or the ``.eml`` files).
+- :mod:`statuspage.mail.smtp`: one SMTP connection reused for a batch, and what the server's answers mean
+  for an outbox message (wait, retry, dead); every sender of email goes through it.
 """

@@ -1,11 +1,12 @@
 """The outbox sender for email pages: SMTP with the standard library, or ``.eml`` files.
 
-One SMTP connection per worker, opened on the first message and reused for the messages that
-follow it (a burst of pages in one pass); one idle for longer than :data:`IDLE_SECONDS`, or
-that failed, is closed and the next message opens a new one. A reused connection the server
-closed meanwhile is opened again once, before anything of the message was sent.
+One SMTP connection per worker (:class:`statuspage.mail.smtp.SmtpConnection`), opened on the
+first message and reused for the messages that follow it (a burst of pages in one pass); one
+idle for longer than :data:`IDLE_SECONDS`, or that failed, is closed and the next message opens
+a new one. A reused connection the server closed meanwhile is opened again once, before anything
+of the message was sent.
 
-What the server's answers mean for a page:
+What the server's answers mean for a page (read by :func:`statuspage.mail.smtp.classify`):
 
 - ``250`` to the message: sent. The page's row reads ``sent`` with the server's queue id (from
   ``250 … queued as ABC123``), else the Message-ID.
@@ -34,10 +35,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-import smtplib
-import ssl
 import sys
-import time
 from email import policy
 from pathlib import Path
 from typing import Any, TextIO
@@ -49,6 +47,7 @@ from statuspage.context import WriteContext
 from statuspage.db.models import OutboxMessage, PageSent
 from statuspage.incidents import ack_links
 from statuspage.mail.compose import Composed, compose, header_text
+from statuspage.mail.smtp import FAILURES, IDLE_SECONDS, OTHER_ANSWER_ATTEMPTS, SmtpConnection, classify, queue_id
 from statuspage.oncall import delivery
 from statuspage.outbox import PENDING, Outcome
 from statuspage.slack.pages import late_by, page_moot
@@ -56,18 +55,7 @@ from statuspage.smtp_url import SmtpTarget, parse_smtp_url
 
 log = logging.getLogger(__name__)
 
-IDLE_SECONDS = 10.0
-OTHER_ANSWER_ATTEMPTS = 3
-QUEUE_ID = re.compile(r"queued as\s+<?([A-Za-z0-9._@:+/=-]+)>?", re.IGNORECASE)
 _FILE_PART = re.compile(r"[^A-Za-z0-9._@-]+")
-
-
-class SmtpAnswer(Exception):
-    """The server answered a command with something other than success."""
-
-    def __init__(self, stage: str, code: int, text: str) -> None:
-        super().__init__(f"{code} {text}")
-        self.stage, self.code, self.text = stage, code, text
 
 
 class EmailSender:
@@ -89,14 +77,19 @@ class EmailSender:
         self.secret_key = secret_key
         self.out = out
         self.idle_seconds = idle_seconds
-        self._conn: smtplib.SMTP | None = None
-        self._last_used = 0.0
+        self.smtp: SmtpConnection | None = (
+            SmtpConnection(self.target, idle_seconds=idle_seconds) if self.target is not None else None
+        )
         self._key: bytes | None = None
-        # How many SMTP connections were opened, for the worker's log and for tests.
-        self.connections = 0
+
+    @property
+    def connections(self) -> int:
+        """How many SMTP connections were opened, for the worker's log and for tests."""
+        return self.smtp.connections if self.smtp is not None else 0
 
     def close(self) -> None:
-        self._drop(polite=True)
+        if self.smtp is not None:
+            self.smtp.close()
 
     # One message -------------------------------------------------------------------------------
 
@@ -122,155 +115,28 @@ class EmailSender:
         url = ack_links.ack_url(ctx.config, key, page_id) if page_id is not None else None
         composed = compose(message, ctx.config, ack_url=url, now=ctx.now(), late=late_by(message, ctx))
         session.rollback()
-        if self.target is None:
+        if self.smtp is None:
             return self._write_file(message, ctx, composed, page_id)
-        return self._send(message, ctx, composed, page_id, self.target)
+        return self._send(message, ctx, composed, page_id, self.smtp)
 
     def _send(
-        self, message: OutboxMessage, ctx: WriteContext, composed: Composed, page_id: int | None, target: SmtpTarget
+        self, message: OutboxMessage, ctx: WriteContext, composed: Composed, page_id: int | None, smtp: SmtpConnection
     ) -> Outcome:
         mark_uncertain(ctx, message)
         body = composed.email.as_bytes(policy=policy.SMTP)
         try:
-            answer = self._transmit(target, composed.sender, composed.recipient, body)
-        except SmtpAnswer as exc:
-            return self._refused(exc, composed, target)
-        except smtplib.SMTPAuthenticationError as exc:
-            self._drop()
-            detail = f"{target.display} refused the login: {exc.smtp_code} {_text(exc.smtp_error)}"
-            if 400 <= exc.smtp_code < 500:
-                return Outcome.wait(detail)
-            return Outcome.dead(f"{detail}; check STATUSPAGE_SMTP_URL")
-        except smtplib.SMTPNotSupportedError as exc:
-            self._drop()
-            return Outcome.dead(f"{target.display}: {exc}; change STATUSPAGE_SMTP_URL (starttls, smtps://)")
-        except ssl.SSLCertVerificationError as exc:
-            self._drop()
-            return Outcome.dead(f"the TLS certificate of {target.host} is not trusted: {exc.verify_message}")
-        except smtplib.SMTPConnectError as exc:
-            self._drop()
-            detail = f"{target.display} refused the connection: {exc.smtp_code} {_text(exc.smtp_error)}"
-            return Outcome.dead(detail) if exc.smtp_code >= 500 else Outcome.wait(detail)
-        except smtplib.SMTPServerDisconnected as exc:
-            self._drop()
-            if isinstance(exc.__context__, TimeoutError):
-                return Outcome.wait(f"no answer from {target.display} within {target.timeout:g}s")
-            return Outcome.wait(f"{target.display} closed the connection: {exc or 'no reason given'}")
-        except TimeoutError:
-            self._drop()
-            return Outcome.wait(f"no answer from {target.display} within {target.timeout:g}s")
-        except OSError as exc:
-            self._drop()
-            return Outcome.wait(f"cannot reach {target.display}: {type(exc).__name__}: {exc}")
-        except smtplib.SMTPResponseException as exc:
-            self._drop()
-            detail = f"{target.display} answered {exc.smtp_code} {_text(exc.smtp_error)}"
-            return Outcome.wait(detail) if 400 <= exc.smtp_code < 500 else Outcome.dead(detail)
-        except smtplib.SMTPException as exc:
-            self._drop()
-            return Outcome.dead(f"{target.display}: {exc}")
-        queue_id = _queue_id(answer)
-        ref = queue_id or composed.message_id
+            answer = smtp.send(composed.sender, composed.recipient, body)
+        except FAILURES as exc:
+            return classify(exc, target=smtp.target, recipient=composed.recipient)
+        found = queue_id(answer)
+        ref = found or composed.message_id
         self._note(ctx, page_id, delivery.SENT, ref=ref)
         log.info("email page %s to %s: %s", message.id, composed.recipient, answer)
         result: dict[str, Any] = {"message_id": composed.message_id, "answer": answer[:300]}
-        if queue_id:
-            result["queue_id"] = queue_id
+        if found:
+            result["queue_id"] = found
         late = late_by(message, ctx)
         return Outcome.delivered(result | ({"late": late} if late else {}))
-
-    def _refused(self, exc: SmtpAnswer, composed: Composed, target: SmtpTarget) -> Outcome:
-        answer = f"{exc.code} {_text(exc.text)}".strip()
-        if exc.stage == "RCPT TO":
-            detail = f"{target.display} refused {composed.recipient}: {answer}"
-        else:
-            detail = f"{target.display} answered {exc.stage} with {answer}"
-        if 400 <= exc.code < 500:
-            if exc.code == 421:
-                self._drop()
-            return Outcome.wait(detail)
-        if 500 <= exc.code < 600:
-            return Outcome.dead(detail, result={"answer": answer})
-        self._drop()
-        return Outcome.retry(detail, max_attempts=OTHER_ANSWER_ATTEMPTS)
-
-    # SMTP --------------------------------------------------------------------------------------
-
-    def _transmit(self, target: SmtpTarget, sender: str, recipient: str, body: bytes) -> str:
-        """One SMTP transaction on the worker's connection; the server's final answer."""
-        for _ in range(2):
-            conn, fresh = self._connection(target)
-            try:
-                code, text = conn.mail(sender)
-            except (smtplib.SMTPServerDisconnected, OSError):
-                self._drop()
-                if fresh:
-                    raise
-                continue  # the server closed the idle connection: nothing was sent, open another
-            break
-        if code != 250:
-            self._reset(conn)
-            raise SmtpAnswer("MAIL FROM", code, _text(text))
-        code, text = conn.rcpt(recipient)
-        if code not in (250, 251):
-            self._reset(conn)
-            raise SmtpAnswer("RCPT TO", code, _text(text))
-        try:
-            code, text = conn.data(body)
-        except smtplib.SMTPDataError as exc:
-            self._reset(conn)
-            raise SmtpAnswer("DATA", exc.smtp_code, _text(exc.smtp_error)) from None
-        if code != 250:
-            self._reset(conn)
-            raise SmtpAnswer("the message", code, _text(text))
-        self._last_used = time.monotonic()
-        return f"{code} {_text(text)}"
-
-    def _connection(self, target: SmtpTarget) -> tuple[smtplib.SMTP, bool]:
-        if self._conn is not None and time.monotonic() - self._last_used > self.idle_seconds:
-            self._drop(polite=True)
-        if self._conn is not None:
-            return self._conn, False
-        conn: smtplib.SMTP
-        if target.tls:
-            conn = smtplib.SMTP_SSL(target.host, target.port, timeout=target.timeout, context=ssl.create_default_context())
-        else:
-            conn = smtplib.SMTP(target.host, target.port, timeout=target.timeout)
-        try:
-            conn.ehlo()
-            if target.starttls:
-                conn.starttls(context=ssl.create_default_context())
-                conn.ehlo()
-            if target.user:
-                conn.login(target.user, target.password or "")
-        except BaseException:
-            _close(conn)
-            raise
-        self._conn, self._last_used = conn, time.monotonic()
-        self.connections += 1
-        return conn, True
-
-    def _reset(self, conn: smtplib.SMTP) -> None:
-        try:
-            code, _ = conn.rset()
-        except (smtplib.SMTPException, OSError):
-            code = 0
-        if code != 250:
-            self._drop()
-        else:
-            self._last_used = time.monotonic()
-
-    def _drop(self, *, polite: bool = False) -> None:
-        conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        if polite:
-            try:
-                conn.quit()
-                return
-            except (smtplib.SMTPException, OSError):
-                pass
-        _close(conn)
 
     # Without a server --------------------------------------------------------------------------
 
@@ -350,24 +216,6 @@ def mark_uncertain(ctx: WriteContext, message: OutboxMessage) -> None:
         session.rollback()
         raise
     message.result = {"uncertain": True}
-
-
-def _queue_id(answer: str) -> str | None:
-    match = QUEUE_ID.search(answer)
-    return match.group(1) if match else None
-
-
-def _text(value: bytes | str | None) -> str:
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    return " ".join((value or "").split())
-
-
-def _close(conn: smtplib.SMTP) -> None:
-    try:
-        conn.close()
-    except OSError:
-        pass
 
 
 def _shown(path: Path) -> str:

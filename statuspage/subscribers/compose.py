@@ -1,0 +1,164 @@
+"""The emails subscribers get: the confirmation, the manage link, a webhook's failure notice, and
+the notices themselves (a new incident, an update, a resolution, maintenance).
+
+Each has a plain-text part and an HTML alternative (``templates/email/subscriber.*.j2``; the HTML
+is autoescaped, every header value is made one line), and every notice carries:
+
+- ``List-Unsubscribe: <…/subscribe/unsubscribe/TOKEN>`` and ``List-Unsubscribe-Post:
+  List-Unsubscribe=One-Click`` (RFC 8058): a mail client's unsubscribe button POSTs to the link
+  and the subscription ends, no page to visit;
+- ``List-Id`` (the page), ``Auto-Submitted: auto-generated`` and ``Precedence: bulk``, so
+  vacation responders stay quiet;
+- ``Message-ID`` from the outbox delivery id, the same on every attempt (a copy sent again after
+  a crash is recognised as the same message), and ``References`` naming the incident, so a mail
+  client threads one incident's messages together.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from statuspage.mail.compose import _environment, from_address, header_text, mail_domain
+from statuspage.settings import Config, resource_dir
+
+STATUS_WORDS = {
+    "investigating": "Investigating",
+    "identified": "Identified",
+    "monitoring": "Monitoring",
+    "resolved": "Resolved",
+    "postmortem": "Postmortem",
+    "scheduled": "Scheduled",
+    "in_progress": "In progress",
+    "verifying": "Verifying",
+    "completed": "Completed",
+}
+HEADLINES = {
+    "incident.created": "New incident",
+    "incident.updated": "Incident update",
+    "incident.resolved": "Resolved",
+    "maintenance.scheduled": "Maintenance scheduled",
+    "maintenance.started": "Maintenance started",
+    "maintenance.completed": "Maintenance completed",
+}
+
+
+@dataclass(frozen=True)
+class Links:
+    manage: str | None = None
+    unsubscribe: str | None = None
+    confirm: str | None = None
+
+
+@dataclass(frozen=True)
+class Composed:
+    email: EmailMessage
+    sender: str
+    recipient: str
+    subject: str
+    message_id: str
+
+
+def _local(value: str | None, zone: ZoneInfo) -> str:
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value).astimezone(zone)
+    return f"{moment:%Y-%m-%d %H:%M} {moment.tzname()}"
+
+
+def _text(value: Any) -> str:
+    text = str(value or "").replace("\r\n", "\n").replace("\r", "\n")
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc").strip()
+
+
+def notice_context(event: str, payload: dict[str, Any], config: Config) -> dict[str, Any]:
+    """What a notice's email shows, from the Statuspage body the notice carries."""
+    zone = ZoneInfo(config.page.time_zone)
+    subject = payload.get("incident") or payload.get("scheduled_maintenance") or {}
+    updates = subject.get("incident_updates") or []
+    latest = updates[0] if updates else {}
+    maintenance = "scheduled_maintenance" in payload
+    return {
+        "headline": HEADLINES.get(event, "Update"),
+        "maintenance": maintenance,
+        "title": header_text(subject.get("name"), 150),
+        "status": STATUS_WORDS.get(str(subject.get("status")), str(subject.get("status") or "").replace("_", " ").capitalize()),
+        "impact": str(subject.get("impact") or "none"),
+        "components": [header_text(c.get("name")) for c in subject.get("components") or []],
+        "message": _text(latest.get("body")),
+        "posted": _local(latest.get("created_at") or subject.get("updated_at"), zone),
+        "scheduled_for": _local(subject.get("scheduled_for"), zone) if maintenance else "",
+        "scheduled_until": _local(subject.get("scheduled_until"), zone) if maintenance else "",
+        "url": subject.get("shortlink") or config.page.url,
+        "subject_id": str(subject.get("id") or ""),
+    }
+
+
+def compose(
+    *,
+    kind: str,
+    config: Config,
+    recipient: str,
+    delivery_id: str,
+    now: datetime,
+    links: Links,
+    event: str = "",
+    payload: dict[str, Any] | None = None,
+    detail: str = "",
+    webhook: str | None = None,
+) -> Composed:
+    """One subscriber email. ``kind``: confirm, manage, failing or notice (with ``event`` and the
+    notice's ``payload``)."""
+    context: dict[str, Any] = {
+        "kind": kind,
+        "page": config.page,
+        "links": links,
+        "detail": _text(detail),
+        "webhook": webhook,
+        "expires_in": str(config.subscriptions.confirm_within),
+    }
+    name = header_text(config.page.name, 100)
+    if kind == "notice":
+        assert payload is not None
+        context.update(notice_context(event, payload, config))
+        subject = f"[{name}] {context['headline']}: {context['title']}"
+        if not context["maintenance"] and event != "incident.created":
+            subject += f" ({context['status']})"
+    elif kind == "confirm":
+        subject = f"Confirm your subscription to {name} status"
+    elif kind == "manage":
+        subject = f"Your subscription to {name} status"
+    else:
+        subject = f"Your webhook for {name} status has stopped"
+    env = _environment(str(resource_dir("templates")))
+    text = env.get_template("email/subscriber.txt.j2").render(context)
+    html = env.get_template("email/subscriber.html.j2").render(context)
+
+    domain = mail_domain(config)
+    sender = from_address(config)
+    email = EmailMessage()
+    subject = header_text(subject)
+    email["Subject"] = subject
+    email["From"] = sender
+    email["To"] = Address(addr_spec=recipient)
+    email["Date"] = format_datetime(now)
+    message_id = f"<{delivery_id}@{domain}>"
+    email["Message-ID"] = message_id
+    email["Auto-Submitted"] = "auto-generated"
+    if kind == "notice":
+        email["Precedence"] = "bulk"
+        email["List-Id"] = f"{name} status <{config.page.id}.{domain}>"
+        if context["subject_id"]:
+            email["References"] = f"<{'maintenance' if context['maintenance'] else 'incident'}-{context['subject_id']}@{domain}>"
+    if links.unsubscribe:
+        email["List-Unsubscribe"] = f"<{links.unsubscribe}>"
+        email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    email.set_content(text)
+    email.add_alternative(html, subtype="html")
+    return Composed(email=email, sender=sender.addr_spec, recipient=recipient, subject=subject, message_id=message_id)
