@@ -88,7 +88,8 @@ def watch(state: State, once: bool, poll_interval: float, lease: float) -> None:
             if not once:
                 click.echo(f"Watching for due escalations and reminders in {runtime.settings.config.page.name}'s incidents; stop with Ctrl-C or SIGTERM.", err=True)
             # Notices to the page's subscribers go out on a lane of their own, never ahead of a page.
-            with subscribers_lane(runtime, senders=bulk, stop=stop, once=once, poll_interval=poll_interval, say=say) as lane:
+            with subscribers_lane(runtime, senders=bulk, stop=stop, once=once, poll_interval=poll_interval,
+                                  lease=timedelta(seconds=lease), say=say) as lane:
                 totals = worker.run_watch(
                     runtime,
                     stop=stop,

@@ -61,7 +61,10 @@ class Runtime:
             smtp_url=self.settings.smtp_url, mail_dir=self.settings.mail_dir, secret_key=self.settings.secret_key
         )
         return {
-            "webhook": WebhookSender(),
+            "webhook": WebhookSender(
+                check_addresses=self.settings.config.subscriptions.check_admin_webhooks,
+                allow_private=self.settings.allow_private_webhooks,
+            ),
             "slack": SlackSender(),
             "email": email,
             "apprise": AppriseSender(secret_key=self.settings.secret_key),

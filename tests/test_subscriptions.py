@@ -5,7 +5,12 @@ local receiver. Nothing reaches an unconfirmed address but its confirmation."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -253,3 +258,75 @@ def test_one_notice_per_change_expanded_in_chunks_exactly_once(runtime: Runtime,
         assert notices["incident.created"].queued == 7 and notices["component.updated"].queued == 0
         rows = session.exec(select(OutboxMessage).where(OutboxMessage.channel == "sub_notice")).all()
         assert len({r.target for r in rows}) == 7 == len(rows)
+
+
+INCIDENT = Path(sys.executable).parent / "incident"
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_fan_out_sends_each_subscriber_one_message(
+    runtime: Runtime, ctx: WriteContext, smtp: SmtpServer, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """``kill -9`` of ``incident watch`` while it mails hundreds of subscribers, then a new worker:
+    everyone gets the notice, and at most the one message in flight at the kill goes twice, with
+    the same Message-ID (mail systems keep one copy per id)."""
+    count = 400
+    for n in range(count):
+        subscribe(ctx, f"s{n}@example.com", confirmed=True, source="import")
+    declare(ctx, ["api"], title="Everything is slow")
+    env = {**os.environ, **cli_env, "STATUSPAGE_SMTP_URL": smtp.url}
+
+    def start(*args: str, name: str) -> subprocess.Popen[bytes]:
+        with (tmp_path / f"{name}.err").open("wb") as err:
+            return subprocess.Popen([str(INCIDENT), "watch", "--lease", "1", *args], env=env, stdout=subprocess.DEVNULL, stderr=err)
+
+    worker = start("--poll-interval", "0.05", name="killed")
+    try:
+        deadline = time.monotonic() + 60
+        while len(smtp.messages) < 40 and time.monotonic() < deadline and worker.poll() is None:
+            time.sleep(0.01)
+        worker.send_signal(signal.SIGKILL)
+    finally:
+        worker.wait(timeout=10)
+    sent_before = len(smtp.messages)
+    assert 0 < sent_before < count, "the worker finished before it could be killed; raise count"
+
+    time.sleep(1.2)  # the dead worker's claims run out
+    again = start("--once", name="restarted")
+    assert again.wait(timeout=120) == 0, (tmp_path / "restarted.err").read_text()
+
+    notices = [m for m in smtp.messages if m.rcpt_tos[0].endswith("@example.com")]  # not the on-call pages
+    ids: dict[str, set[str]] = {}
+    for received in notices:
+        ids.setdefault(received.rcpt_tos[0], set()).add(str(received.message["Message-ID"]))
+    assert len(ids) == count
+    assert all(len(message_ids) == 1 for message_ids in ids.values())
+    assert len(notices) - count <= 1
+
+
+def test_admin_webhooks_can_be_held_to_public_addresses(runtime: Runtime, ctx: WriteContext, receiver: Receiver) -> None:
+    from statuspage.outbox import deliver_due
+    from statuspage.webhooks import service as admin_webhooks
+    from statuspage.webhooks.sender import WebhookSender
+
+    url = f"http://127.0.0.1:{receiver.port}/admin-hook"
+    with pytest.raises(service.InvalidInput, match="loopback address"):
+        admin_webhooks.subscribe(ctx=ctx, url=url, check_addresses=True)
+    admin_webhooks.subscribe(ctx=ctx, url=url)  # as shipped: the administrator's choice
+    declare(ctx, ["api"])
+    checked = WebhookSender(check_addresses=True)
+    try:
+        report = deliver_due(runtime, senders={"webhook": checked})
+    finally:
+        checked.close()
+    assert report.dead >= 1 and receiver.requests == []
+    lenient = WebhookSender(check_addresses=True, allow_private=True)
+    try:
+        from statuspage.outbox import retry_dead
+
+        with runtime.session() as session:
+            retry_dead(ctx=runtime.context(session, ctx.actor))
+        deliver_due(runtime, senders={"webhook": lenient})
+    finally:
+        lenient.close()
+    assert [r.path for r in receiver.requests][:1] == ["/admin-hook"]

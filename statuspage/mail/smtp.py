@@ -179,17 +179,17 @@ def classify(exc: BaseException, *, target: SmtpTarget, recipient: str) -> Outco
         if isinstance(exc.__context__, TimeoutError):
             return Outcome.wait(f"no answer from {target.display} within {target.timeout:g}s")
         return Outcome.wait(f"{target.display} closed the connection: {exc or 'no reason given'}")
-    if isinstance(exc, TimeoutError):
-        return Outcome.wait(f"no answer from {target.display} within {target.timeout:g}s")
-    if isinstance(exc, OSError):
-        return Outcome.wait(f"cannot reach {target.display}: {type(exc).__name__}: {exc}")
-    # Never reached while smtplib's exceptions are OSErrors (caught just above); kept so that a
-    # change of that order keeps its meaning.
+    # Any other answer of the server (a STARTTLS refused with 554, say) means what its code says;
+    # an SMTP error without one (no authentication method in common) cannot get better by waiting.
     if isinstance(exc, smtplib.SMTPResponseException):
         detail = f"{target.display} answered {exc.smtp_code} {text_of(exc.smtp_error)}"
         return Outcome.wait(detail) if 400 <= exc.smtp_code < 500 else Outcome.dead(detail)
     if isinstance(exc, smtplib.SMTPException):
         return Outcome.dead(f"{target.display}: {exc}")
+    if isinstance(exc, TimeoutError):
+        return Outcome.wait(f"no answer from {target.display} within {target.timeout:g}s")
+    if isinstance(exc, OSError):
+        return Outcome.wait(f"cannot reach {target.display}: {type(exc).__name__}: {exc}")
     raise exc
 
 

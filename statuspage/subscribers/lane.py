@@ -11,6 +11,7 @@ waits for the other's messages; a lane that dies loses nothing (its claims run o
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -26,9 +27,9 @@ from statuspage.subscribers.service import EMAIL_CHANNEL, NOTICE_CHANNEL, WEBHOO
 log = logging.getLogger(__name__)
 
 CHANNELS = (EMAIL_CHANNEL, NOTICE_CHANNEL, WEBHOOK_CHANNEL)
-# Larger batches than pages': the claim and its lease are shared by more messages. A wait (a mail
-# server saying "try later") backs off further, up to five minutes.
-POLICY = outbox.RetryPolicy(batch_size=100, lease=timedelta(seconds=30), max_wait=timedelta(minutes=5))
+# Larger batches than pages' (the lease is renewed while a batch is sent, as for pages). A wait (a
+# mail server saying "try later") backs off further, up to five minutes.
+POLICY = outbox.RetryPolicy(batch_size=100, max_wait=timedelta(minutes=5))
 OUTAGE_WAIT = 2.0
 
 
@@ -106,11 +107,15 @@ def running(
     stop: threading.Event,
     once: bool = False,
     poll_interval: float = 1.0,
+    lease: timedelta | None = None,
     say: Callable[[str], None] | None = None,
 ) -> Iterator[SubscribersLane]:
     """The lane, running beside the body of the ``with``. On leaving, the lane is stopped (unless
     ``once``: then it finishes what is due) and joined."""
-    lane = SubscribersLane(runtime, senders=senders, stop=stop, once=once, poll_interval=poll_interval, say=say).start()
+    policy = POLICY if lease is None else dataclasses.replace(POLICY, lease=lease)
+    lane = SubscribersLane(
+        runtime, senders=senders, stop=stop, once=once, poll_interval=poll_interval, policy=policy, say=say
+    ).start()
     failed = True
     try:
         yield lane

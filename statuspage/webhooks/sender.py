@@ -120,8 +120,19 @@ def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
 class WebhookSender:
     """Sends ``webhook`` outbox messages; one HTTP client (and its connection pool) per worker."""
 
-    def __init__(self, *, timeout: float = TIMEOUT_SECONDS, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        timeout: float = TIMEOUT_SECONDS,
+        client: httpx.Client | None = None,
+        check_addresses: bool = False,
+        allow_private: bool = False,
+    ) -> None:
         self.timeout = timeout
+        # subscriptions.check_admin_webhooks: the URL must resolve to public addresses when sent,
+        # as customers' webhooks must (statuspage.public_addresses); allow_private lifts it.
+        self.check_addresses = check_addresses
+        self.allow_private = allow_private
         # Redirects are not followed: a signed POST should reach the URL the subscriber gave, and a
         # redirect is a misconfiguration to see in the outbox, not to paper over.
         self.client = client or httpx.Client(timeout=timeout, follow_redirects=False)
@@ -153,8 +164,17 @@ class WebhookSender:
             "X-Statuspage-Signature": sign(secret, timestamp, body),
         }
         try:
-            with self.client.stream("POST", url, content=body, headers=headers) as response:
-                snippet = _read_some(response)
+            if self.check_addresses:
+                from statuspage.public_addresses import AddressRefused, post_pinned
+
+                try:
+                    answer = post_pinned(self.client, url, content=body, headers=headers, allow_private=self.allow_private)
+                except AddressRefused as exc:
+                    return Outcome.wait(str(exc), patient=True) if exc.temporary else Outcome.dead(str(exc))
+                response, snippet = httpx.Response(answer.status_code, headers=answer.headers), answer.snippet
+            else:
+                with self.client.stream("POST", url, content=body, headers=headers) as response:
+                    snippet = _read_some(response)
         except httpx.TimeoutException:
             return Outcome.wait(f"no answer from {_host(url)} within {self.timeout:g}s", patient=True)
         except httpx.HTTPError as exc:

@@ -71,12 +71,23 @@ def new_secret() -> str:
 
 
 @write
-def subscribe(*, ctx: WriteContext, url: str, description: str | None = None) -> tuple[WebhookSubscriber, str]:
+def subscribe(
+    *, ctx: WriteContext, url: str, description: str | None = None, check_addresses: bool = False, allow_private: bool = False
+) -> tuple[WebhookSubscriber, str]:
     """Add a subscriber; returns it with its signing secret, which the caller shows once.
 
     The secret is kept in clear (the worker must sign with it) but never written to the audit log.
+    With ``check_addresses`` (``subscriptions.check_admin_webhooks``), a URL whose host resolves to
+    a private address is refused, as customers' webhooks are.
     """
     clean_url = validate_url(url)
+    if check_addresses:
+        from statuspage.public_addresses import AddressRefused, validate_public_url
+
+        try:
+            validate_public_url(clean_url, allow_private=allow_private)
+        except AddressRefused as exc:
+            raise InvalidInput(str(exc), field="url") from None
     clean_description = clean_text(description, field="description", limit=MAX_DESCRIPTION, required=False) or ""
     secret = new_secret()
     now = ctx.now()
