@@ -177,7 +177,7 @@ def test_prune_deletes_just_what_is_older_than_the_cutoff(runtime: Runtime, cloc
         engine=runtime.engine, wiring=runtime.wiring, clock=clock, config=runtime.settings.config, actor=Actor("alice", Source.CLI), older_than=Age.parse("7y")
     )
     assert report.counts == {
-        "outbox": {"outbox messages": 2},  # the old delivered and dead ones; never the pending
+        "outbox": {"outbox messages": 2, "subscriber notices": 0},  # the old delivered and dead ones; never the pending
         "oncall": {"timers": 3, "pages": 1, "escalation runs": 1},  # the old incident's, and the old digest
         # The old request and its retry (younger than the cutoff, gone with it); the old resolved alert.
         "alerts": {"alert request retries": 1, "alert requests": 1, "alerts": 1},
@@ -234,7 +234,7 @@ def test_a_dry_run_or_a_refused_age_changes_nothing(runtime: Runtime, clock: Fix
         kinds=("outbox", "audit"),
         dry_run=True,
     )
-    assert report.counts == {"outbox": {"outbox messages": 2}, "audit": {"audit events": 1}}
+    assert report.counts == {"outbox": {"outbox messages": 2, "subscriber notices": 0}, "audit": {"audit events": 1}}
     assert report.audit_event_id is None
     assert _counts(runtime) == before
     # An age below one kind's minimum is refused before anything is deleted.
@@ -250,7 +250,7 @@ def test_a_dry_run_or_a_refused_age_changes_nothing(runtime: Runtime, clock: Fix
         older_than=Age.parse("30d"),
         kinds=("outbox",),
     )
-    assert report.counts == {"outbox": {"outbox messages": 4}}
+    assert report.counts == {"outbox": {"outbox messages": 4, "subscriber notices": 0}}
 
 
 # The command ---------------------------------------------------------------------------------

@@ -330,3 +330,25 @@ def test_admin_webhooks_can_be_held_to_public_addresses(runtime: Runtime, ctx: W
     finally:
         lenient.close()
     assert [r.path for r in receiver.requests][:1] == ["/admin-hook"]
+
+
+def test_notices_are_pruned_with_the_outbox_once_sent(
+    runtime: Runtime, ctx: WriteContext, clock: FixedClock, smtp: SmtpServer, lane: Callable[[], SubscribersLane]
+) -> None:
+    from statuspage.actors import Actor
+    from statuspage.domain.age import Age
+    from statuspage.domain.enums import Source
+    from statuspage.retention.prune import prune
+
+    subscribe(ctx, "ops@example.com", confirmed=True, source="import")
+    declare(ctx, ["api"])
+    lane()
+    assert len(smtp.to("ops@example.com")) == 1
+    clock.advance(days=31)
+    report = prune(
+        engine=runtime.engine, wiring=runtime.wiring, clock=clock, config=runtime.settings.config,
+        actor=Actor("alice", Source.CLI), older_than=Age.parse("30d"), kinds=("outbox",),
+    )
+    assert report.counts["outbox"]["subscriber notices"] == 2  # the incident and its component's status
+    with runtime.session() as session:
+        assert session.exec(select(SubscriberNotice)).all() == []

@@ -4,8 +4,9 @@ Kinds that may be pruned, each older than ``--older-than`` and never younger tha
 (``retention:`` in the configuration; the defaults are below):
 
 ``outbox`` (30d)
-    Delivered and dead outgoing messages (webhooks, Slack), by when they were delivered (dead
-    ones: created). Pending messages are never touched: delivery is at least once.
+    Delivered and dead outgoing messages (webhooks, Slack, email), by when they were delivered
+    (dead ones: created), and the notices subscribers were sent, by when the last was queued.
+    Pending messages are never touched: delivery is at least once.
 ``oncall`` (1y)
     Of incidents resolved before the cutoff (and not reopened since): their fired and cancelled
     timers, their pages and their escalation run; plus fired and cancelled timers of no incident
@@ -25,7 +26,7 @@ Kinds that may be pruned, each older than ``--older-than`` and never younger tha
 Never pruned, whatever the age: incidents, their public updates and affected components,
 maintenance and its updates, postmortems (contributing factors, action items), components and
 their status history (uptime and SLA reports), tokens (a name stays one token for ever), webhook
-subscribers, and the ``retention.pruned`` audit events, which say what each prune deleted.
+subscribers and customers' subscriptions (``statuspage subscribers remove`` erases one), and the ``retention.pruned`` audit events, which say what each prune deleted.
 
 Each kind is deleted in transactions of at most :data:`BATCH` rows per table, so a large backlog
 holds no lock for long and a prune that is interrupted can simply be run again. Deleting is not a
@@ -55,6 +56,7 @@ from statuspage.db.models import (
     Incident,
     OutboxMessage,
     PageSent,
+    SubscriberNotice,
     Timer,
 )
 from statuspage.domain.age import Age
@@ -116,6 +118,13 @@ TARGETS: dict[str, tuple[Target, ...]] = {
                 and_(col(OutboxMessage.state) == "delivered", col(OutboxMessage.delivered_at) < cutoff),
                 and_(col(OutboxMessage.state) == "dead", col(OutboxMessage.created_at) < cutoff),
             ),
+        ),
+        # What subscribers were told, once every subscriber's message was queued; a message still
+        # pending after that long is skipped when its notice is gone.
+        Target(
+            "subscriber notices",
+            SubscriberNotice.id,
+            lambda cutoff: and_(col(SubscriberNotice.done_at).is_not(None), col(SubscriberNotice.done_at) < cutoff),
         ),
     ),
     "oncall": (
