@@ -352,3 +352,25 @@ def test_notices_are_pruned_with_the_outbox_once_sent(
     assert report.counts["outbox"]["subscriber notices"] == 2  # the incident and its component's status
     with runtime.session() as session:
         assert session.exec(select(SubscriberNotice)).all() == []
+
+
+def test_pages_have_their_own_lane_ahead_of_any_fan_out(runtime: Runtime, ctx: WriteContext, smtp: SmtpServer) -> None:
+    from statuspage.outbox import deliver_due
+    from statuspage.subscribers import fanout
+
+    for n in range(300):
+        subscribe(ctx, f"s{n}@example.com", confirmed=True, source="import")
+    declare(ctx, ["api"], title="Slow API")
+    with runtime.session() as session:
+        while fanout.expand_chunk(session, now_fn=runtime.clock.now) is not None:
+            pass
+    # Queued after 300 notices, a Sev-1's email pages still go out in the pages lane's first pass.
+    incidents.declare(ctx=ctx, severity=1, title="Checkout down", components=["checkout"], message="x", declarer="nobody")
+    senders = runtime.senders()
+    try:
+        deliver_due(runtime, senders=senders)  # the pages lane: every channel but the subscribers'
+    finally:
+        for sender in senders.values():
+            sender.close()
+    pages = [m for m in smtp.messages if "You are paged" in str(m.message["Subject"])]
+    assert pages and not [m for m in smtp.messages if m.rcpt_tos[0].endswith("@example.com")]
