@@ -17,6 +17,7 @@ from statuspage.domain.enums import Source
 from statuspage.retention import KINDS
 from statuspage.runtime import Runtime, describe_url, ensure_ready, open_runtime
 from statuspage.settings import load_settings
+from statuspage.subscriber_cli import subscribers
 
 CONFIG_HELP = "Configuration file (default: $STATUSPAGE_CONFIG or ./statuspage.yaml)."
 
@@ -182,7 +183,13 @@ def webhooks_add(config_path: str | None, url: str, description: str) -> None:
 
     with _opened(config_path) as runtime, runtime.session() as session:
         ctx = runtime.context(session, Actor(default_actor_name(), Source.CLI))
-        subscriber, secret = webhook_service.subscribe(ctx=ctx, url=url, description=description)
+        subscriber, secret = webhook_service.subscribe(
+            ctx=ctx,
+            url=url,
+            description=description,
+            check_addresses=runtime.settings.config.subscriptions.check_admin_webhooks,
+            allow_private=runtime.settings.allow_private_webhooks,
+        )
     click.echo(f"Added webhook {subscriber.id}: {subscriber.url}")
     click.echo(f"Signing secret (shown once; keep it with the receiver): {secret}")
 
@@ -214,6 +221,9 @@ def webhooks_remove(config_path: str | None, subscriber_id: str) -> None:
         ctx = runtime.context(session, Actor(default_actor_name(), Source.CLI))
         removed = webhook_service.remove(ctx=ctx, subscriber_id=subscriber_id)
     click.echo(f"Removed webhook {removed.id}: {removed.url}")
+
+
+main.add_command(subscribers)
 
 
 @main.group(
@@ -409,7 +419,7 @@ def deliver(config_path: str | None, once: bool, poll_interval: float, lease: fl
             if not once:
                 click.echo("Delivering outgoing messages; stop with Ctrl-C or SIGTERM.", err=True)
             with subscribers_lane(runtime, senders=bulk, stop=stop, once=once, poll_interval=poll_interval,
-                                  say=lambda line: click.echo(line, err=True)) as lane:
+                                  lease=timedelta(seconds=lease), say=lambda line: click.echo(line, err=True)) as lane:
                 totals = outbox.run_worker(
                     runtime,
                     stop=stop,

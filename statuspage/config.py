@@ -479,8 +479,7 @@ class Config(Strict):
     database: DatabaseConfig = DatabaseConfig()
     retention: RetentionConfig = RetentionConfig()
     subscriptions: SubscriptionsConfig = SubscriptionsConfig()
-    # Alerts from monitoring: routing rules and the storm cap (see statuspage.alert_config).
-    alerts: AlertsConfig = AlertsConfig()
+    alerts: AlertsConfig = AlertsConfig()  # alerts from monitoring: rules, storm cap (alert_config)
     # Where the playbooks are: relative to the configuration file, else the shipped ones.
     playbooks: str = "playbooks"
 

@@ -10,6 +10,8 @@ the components they choose, with double opt-in and one-click unsubscribe.
   into one outbox message per matching subscriber, in chunks, in the worker.
 - :mod:`~statuspage.subscribers.compose` and :mod:`~statuspage.subscribers.sender`: the emails
   and webhook bodies, and the outbox senders of the subscribers' lane.
+- :mod:`~statuspage.subscribers.views`: a subscriber and their delivery log as JSON.
+- :mod:`~statuspage.subscribers.csv_io`: the CSV export, and an import file read and checked.
 
 Nothing reaches an address that did not confirm, except the confirmation itself; removing a
 subscriber erases their address, URL and link nonces and keeps only anonymous counts.

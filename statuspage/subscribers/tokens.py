@@ -26,7 +26,8 @@ from datetime import datetime
 
 DOMAIN = "statuspage-subscriber-v1"
 CONFIRM, MANAGE = "c", "m"
-_LINK = re.compile(r"^([cm])\.([1-9][0-9]{0,17})(?:\.([0-9]{1,12}))?\.([A-Za-z0-9_-]{43})$")
+_LINK = re.compile(r"^([cm])\.([1-9][0-9]{0,9})(?:\.([0-9]{1,12}))?\.([A-Za-z0-9_-]{43})$")
+MAX_ID = 2**31 - 1  # the database's integer ids
 _FORM = re.compile(r"^([0-9]{1,12})\.([A-Za-z0-9_-]{16,64})\.([A-Za-z0-9_-]{43})$")
 FORM_MAX_AGE_SECONDS = 2 * 3600
 CSRF_COOKIE = "statuspage_form"
@@ -65,7 +66,7 @@ def parse(token: str) -> Parsed | None:
     if match is None:
         return None
     purpose, subscriber_id, expires, signature = match.groups()
-    if (purpose == CONFIRM) != (expires is not None):
+    if (purpose == CONFIRM) != (expires is not None) or int(subscriber_id) > MAX_ID:
         return None
     return Parsed(purpose, int(subscriber_id), int(expires) if expires else None, signature)
 

@@ -29,7 +29,7 @@ from statuspage.incidents import service as incidents
 from statuspage.read.v2 import V2Builder
 from statuspage.runtime import wiring_for
 from statuspage.settings import Settings, load_settings
-from statuspage.web import ack, feeds, integrations, pages, slack_actions
+from statuspage.web import ack, feeds, integrations, pages, slack_actions, subscribe
 from statuspage.web.admin.access import record_with_change
 from statuspage.web.admin.operations import routes as admin_routes
 from statuspage.web.cache import Produced
@@ -185,6 +185,7 @@ def create_app(
         *integrations.routes(site),
         *slack_actions.routes(site),
         *ack.routes(site),
+        *subscribe.routes(site),
         Mount("/static", app=StaticFiles(directory=str(settings.static_dir)), name="static"),
     ]
     middleware = [

@@ -27,7 +27,7 @@ Decisions, so that clients can rely on them:
   carry an offset (and lie between 1970 and 9000).
 - **Errors** are RFC 9457 ``application/problem+json``: 400 malformed JSON (a key twice in one
   object too: which of the two was meant?), 401, 403, 404 unknown incident/maintenance/component/action item
-  in the path (an id that cannot be one, too: past 32 bits, other scripts' digits), 405, 409 a
+  or subscriber in the path (an id that cannot be one, too: past 32 bits, other scripts' digits), 405, 409 a
   state conflict (resolving a resolved incident), 413, 415 not JSON, 422 invalid input, 503 the
   database away (with ``Retry-After``). A 422's ``detail`` is one line naming the field
   (``severity: must be 1-4``) and ``errors`` lists every ``{field, message}``. An unknown
@@ -46,7 +46,10 @@ an incident: ``POST /incidents/{id}/escalate`` and ``/severity``, ``POST /incide
 ``GET /incidents/{id}/postmortem`` and ``POST .../postmortem/publish``, action items
 (``POST /incidents/{id}/actions``, ``GET /actions``, ``GET /actions/{id}``, ``POST /actions/{id}/done``),
 ``GET /reports/monthly`` and ``POST /reports/monthly/slack-summary``, so that every ``incident``
-command that works on incident data works remotely, printing what it prints locally. Declaring (``--playbook`` too), escalating and changing the severity answer with
+command that works on incident data works remotely, printing what it prints locally. For the
+customers subscribed to the page, ``GET /subscribers/counts`` (by state and kind, and per
+component) and ``GET /subscribers/{id}`` (one subscriber and its delivery log; never the secrets
+signed into its links, nor its messages' bodies). Declaring (``--playbook`` too), escalating and changing the severity answer with
 ``paging``: whom the change paged, in order, and when the next step runs unless someone
 acknowledges. A refusal by the service layer also carries ``message``, its words without the
 field name, which the command line prints as it does in local mode. A database that cannot be

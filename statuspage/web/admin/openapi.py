@@ -244,6 +244,72 @@ RESPONSE_SCHEMAS: dict[str, JSON] = {
     ),
     "MaintenanceEnvelope": _object({"page": _ref("Page"), "scheduled_maintenance": _ref("Maintenance")}),
     "AuditList": _object({"page": _ref("Page"), "audit_events": {"type": "array", "items": _ref("AuditEvent")}}),
+    "SubscriberCounts": _object(
+        {
+            "page": _ref("Page"),
+            "counts": _object(
+                {
+                    "by_state": _object({state: {"type": "integer"} for state in ("pending", "active", "suspended", "removed")}),
+                    "by_kind": {**_object({"email": {"type": "integer"}, "webhook": {"type": "integer"}}), "description": "Not removed."},
+                    "everything": {"type": "integer", "description": "Active subscribers following every component."},
+                    "components": {
+                        "type": "object",
+                        "additionalProperties": {"type": "integer"},
+                        "description": "Per component id, in display order: the active subscribers following it "
+                        "(those following everything included).",
+                    },
+                }
+            ),
+        }
+    ),
+    "Subscriber": _object(
+        {
+            "id": {"type": "integer"},
+            "kind": {"enum": ["email", "webhook"]},
+            "state": {"enum": ["pending", "active", "suspended", "removed"]},
+            "email": {**_NULLABLE_STRING, "description": "The address; for a webhook, the one told of its failures. Null once removed."},
+            "webhook_url": {**_NULLABLE_STRING, "description": "Null for email subscribers, and once removed."},
+            "all_components": {"type": "boolean"},
+            "components": {"type": "array", "items": {"type": "string"}, "description": "Empty when following everything."},
+            "source": {"type": "string", "description": "form, import or admin."},
+            "created_at": _TIME,
+            "confirmed_at": _TIME,
+            "confirm_sent_at": _TIME,
+            "bounces": {"type": "integer", "description": "Permanent failures since the last success."},
+            "last_failure": _NULLABLE_STRING,
+            "last_failure_at": _TIME,
+            "suspended_at": _TIME,
+            "removed_at": _TIME,
+            "delivered_count": {"type": "integer", "description": "Kept after removal, with failed_count."},
+            "failed_count": {"type": "integer"},
+        }
+    ),
+    "SubscriberDelivery": _object(
+        {
+            "id": {"type": "integer"},
+            "delivery_id": {"type": "string"},
+            "channel": {"type": "string"},
+            "event": {"type": "string"},
+            "state": {"enum": ["pending", "delivered", "dead"]},
+            "attempts": {"type": "integer"},
+            "waits": {"type": "integer"},
+            "created_at": _TIME,
+            "next_attempt_at": {**_TIME, "description": "Only while pending."},
+            "delivered_at": _TIME,
+            "last_error": _NULLABLE_STRING,
+        }
+    ),
+    "SubscriberDetail": _object(
+        {
+            "page": _ref("Page"),
+            "subscriber": _ref("Subscriber"),
+            "deliveries": {
+                "type": "array",
+                "items": _ref("SubscriberDelivery"),
+                "description": "What was sent to the subscriber, is waiting, or went dead; newest first, at most 50.",
+            },
+        }
+    ),
 }
 
 _PROBLEM_CONTENT = {"application/problem+json": {"schema": _ref("Problem")}}
@@ -255,7 +321,7 @@ _ERROR_RESPONSES: dict[str, JSON] = {
         "content": _PROBLEM_CONTENT,
     },
     "Forbidden": {"description": "A read token on a write.", "content": _PROBLEM_CONTENT},
-    "NotFound": {"description": "No such incident, maintenance, component or action item.", "content": _PROBLEM_CONTENT},
+    "NotFound": {"description": "No such incident, maintenance, component, action item or subscriber.", "content": _PROBLEM_CONTENT},
     "Conflict": {"description": "The change does not fit the current state.", "content": _PROBLEM_CONTENT},
     "ContentTooLarge": {"description": "The body is larger than 256 KiB.", "content": _PROBLEM_CONTENT},
     "UnsupportedMediaType": {"description": "The body is not JSON.", "content": _PROBLEM_CONTENT},

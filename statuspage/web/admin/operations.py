@@ -92,6 +92,7 @@ from statuspage.web.admin.schemas import (
     SetComponentStatus,
     UpdateMaintenance,
 )
+from statuspage.web.admin.subscribers import show_subscriber, subscriber_counts
 from statuspage.web.site import Site, json_response
 
 log = logging.getLogger(__name__)
@@ -136,6 +137,9 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", "/maintenances/{maintenance_id}", "getMaintenance", "A maintenance window.", "read", show_maintenance, response="MaintenanceEnvelope"),
     Operation("PATCH", "/maintenances/{maintenance_id}", "updateMaintenance", "Move a maintenance along: in_progress, verifying, completed.", "write", update_maintenance, body=UpdateMaintenance, response="MaintenanceEnvelope"),
     Operation("GET", "/audit", "listAuditEvents", "Recent audit events, newest first.", "read", list_audit, query=AuditQuery, response="AuditList"),
+    # Before /subscribers/{subscriber_id}: routes are matched in this order.
+    Operation("GET", "/subscribers/counts", "getSubscriberCounts", "Subscribers by state and kind, and the active ones per component.", "read", subscriber_counts, response="SubscriberCounts"),
+    Operation("GET", "/subscribers/{subscriber_id}", "getSubscriber", "A subscriber (its address gone once removed) and its delivery log, newest first.", "read", show_subscriber, response="SubscriberDetail"),
 )
 
 
