@@ -374,3 +374,13 @@ def test_pages_have_their_own_lane_ahead_of_any_fan_out(runtime: Runtime, ctx: W
             sender.close()
     pages = [m for m in smtp.messages if "You are paged" in str(m.message["Subject"])]
     assert pages and not [m for m in smtp.messages if m.rcpt_tos[0].endswith("@example.com")]
+
+
+def test_the_confirmation_says_how_long_its_link_works(
+    runtime: Runtime, ctx: WriteContext, smtp: SmtpServer, lane: Callable[[], SubscribersLane]
+) -> None:
+    subscribe(ctx, "new@example.com")
+    lane()
+    (confirmation,) = smtp.to("new@example.com")
+    assert "the link works once, for 48 hours" in confirmation.part("plain")
+    assert "for 48 hours" in confirmation.part("html")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -77,6 +77,18 @@ def _text(value: Any) -> str:
     return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc").strip()
 
 
+def _span(span: timedelta) -> str:
+    """``48 hours``, ``30 minutes``, ``7 days``: how long a link works, in words."""
+    minutes = int(span.total_seconds() // 60)
+    if minutes % (24 * 60) == 0 and minutes >= 72 * 60:
+        count, unit = minutes // (24 * 60), "day"
+    elif minutes % 60 == 0:
+        count, unit = minutes // 60, "hour"
+    else:
+        count, unit = minutes, "minute"
+    return f"{count} {unit}{'' if count == 1 else 's'}"
+
+
 def notice_context(event: str, payload: dict[str, Any], config: Config) -> dict[str, Any]:
     """What a notice's email shows, from the Statuspage body the notice carries."""
     zone = ZoneInfo(config.page.time_zone)
@@ -121,7 +133,7 @@ def compose(
         "links": links,
         "detail": _text(detail),
         "webhook": webhook,
-        "expires_in": str(config.subscriptions.confirm_within),
+        "expires_in": _span(config.subscriptions.confirm_within.timedelta),
     }
     name = header_text(config.page.name, 100)
     if kind == "notice":
