@@ -16,14 +16,19 @@ is autoescaped, every header value is made one line), and every notice carries:
 
 from __future__ import annotations
 
+import binascii
+import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from markupsafe import escape
 
 from statuspage.mail.compose import _environment, from_address, header_text, mail_domain
 from statuspage.settings import Config, resource_dir
@@ -174,3 +179,93 @@ def compose(
     email.set_content(text)
     email.add_alternative(html, subtype="html")
     return Composed(email=email, sender=sender.addr_spec, recipient=recipient, subject=subject, message_id=message_id)
+
+
+# Notices in bulk ---------------------------------------------------------------------------------
+#
+# A fan-out sends one notice to thousands of addresses, and the messages differ only in the
+# recipient, the date, the Message-ID and the subscriber's two links. Building each with the email
+# package costs more than sending it, so a notice is composed once (:func:`prepare_notice`), with
+# placeholders where those go, and each message is made from it by substitution
+# (:func:`notice_bytes`): the same headers and parts, in a fraction of the time.
+
+_TO = "recipient@placeholder.invalid"
+_ID = "placeholder-delivery-id"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DATE = format_datetime(_EPOCH)
+_MANAGE = "https://manage.placeholder.invalid/link"
+_UNSUBSCRIBE = "https://unsubscribe.placeholder.invalid/link"
+_MIME_HEADERS = {b"mime-version", b"content-type", b"content-transfer-encoding"}
+
+
+@dataclass(frozen=True)
+class PreparedNotice:
+    head: bytes  # the header block with placeholders, CRLF-ended lines, without MIME headers
+    text: str
+    html: str
+    subject: str
+    sender: str
+    boundary: str
+
+
+def prepare_notice(config: Config, event: str, payload: dict[str, Any]) -> PreparedNotice:
+    composed = compose(
+        kind="notice",
+        config=config,
+        recipient=_TO,
+        delivery_id=_ID,
+        now=_EPOCH,
+        links=Links(manage=_MANAGE, unsubscribe=_UNSUBSCRIBE),
+        event=event,
+        payload=payload,
+    )
+    raw = composed.email.as_bytes(policy=policy.SMTP)
+    head_block = raw.split(b"\r\n\r\n", 1)[0]
+    lines: list[bytes] = []
+    keep = True
+    for line in head_block.split(b"\r\n"):
+        if line[:1] not in (b" ", b"\t"):
+            keep = line.split(b":", 1)[0].strip().lower() not in _MIME_HEADERS
+        if keep:
+            lines.append(line + b"\r\n")
+    text_part = composed.email.get_body(("plain",))
+    html_part = composed.email.get_body(("html",))
+    assert text_part is not None and html_part is not None
+    return PreparedNotice(
+        head=b"".join(lines),
+        text=str(text_part.get_content()),  # type: ignore[attr-defined]
+        html=str(html_part.get_content()),  # type: ignore[attr-defined]
+        subject=composed.subject,
+        sender=composed.sender,
+        boundary="=_" + secrets.token_hex(12),
+    )
+
+
+def _qp(text: str) -> bytes:
+    return binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
+
+
+def notice_bytes(prepared: PreparedNotice, *, recipient: str, delivery_id: str, now: datetime, links: Links) -> bytes | None:
+    """The message for one subscriber, ready for SMTP; None when the address needs the email
+    package (one that is not ASCII: :func:`compose` handles it)."""
+    if not recipient.isascii() or not links.manage or not links.unsubscribe:
+        return None
+    head = (
+        prepared.head.replace(_TO.encode(), recipient.encode())
+        .replace(_ID.encode(), delivery_id.encode())
+        .replace(_DATE.encode(), format_datetime(now).encode())
+        .replace(_UNSUBSCRIBE.encode(), links.unsubscribe.encode())
+    )
+    text = prepared.text.replace(_MANAGE, links.manage).replace(_UNSUBSCRIBE, links.unsubscribe)
+    html = prepared.html.replace(_MANAGE, str(escape(links.manage))).replace(_UNSUBSCRIBE, str(escape(links.unsubscribe)))
+    boundary = prepared.boundary.encode()
+    part = b'Content-Type: text/%s; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
+    return b"".join(
+        (
+            head,
+            b'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="' + boundary + b'"\r\n\r\n',
+            b"--" + boundary + b"\r\n" + part % b"plain" + _qp(text) + b"\r\n",
+            b"--" + boundary + b"\r\n" + part % b"html" + _qp(html) + b"\r\n",
+            b"--" + boundary + b"--\r\n",
+        )
+    )

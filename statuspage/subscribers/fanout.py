@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import exists, insert, or_
+from sqlalchemy import exists, insert, or_, text, update
 from sqlmodel import Session, col, select
 
 from statuspage.context import Process
@@ -35,6 +35,8 @@ from statuspage.subscribers.service import ACTIVE, EMAIL, NOTICE_CHANNEL, WEBHOO
 log = logging.getLogger(__name__)
 
 CHUNK = 5000
+# A fan-out this large refreshes PostgreSQL's statistics of the outbox once it is queued.
+ANALYZE_AFTER = 2000
 CHANNEL_OF = {EMAIL: NOTICE_CHANNEL, WEBHOOK: WEBHOOK_CHANNEL}
 
 
@@ -50,6 +52,16 @@ def expand_chunk(session: Session, *, now_fn: Callable[[], object], chunk: int =
     """Expand the next chunk of the oldest notice not done; how many messages it queued, or
     None when no notice waits. Commits."""
     try:
+        # Write first: on SQLite this takes the write lock now (waiting out another writer), so the
+        # reads below cannot be overtaken by a commit that would make their snapshot impossible to
+        # upgrade when the chunk is written; on PostgreSQL it locks the notices waiting, as the
+        # SELECT … FOR UPDATE below does.
+        session.exec(
+            update(SubscriberNotice)
+            .where(col(SubscriberNotice.done_at).is_(None))
+            .values(expanded_to=col(SubscriberNotice.expanded_to))
+            .execution_options(synchronize_session=False)
+        )
         notice = session.exec(
             select(SubscriberNotice)
             .where(col(SubscriberNotice.done_at).is_(None))
@@ -108,6 +120,11 @@ def expand_chunk(session: Session, *, now_fn: Callable[[], object], chunk: int =
         session.commit()
         if notice.done_at is not None:
             log.info("notice %s (%s) queued for %d subscriber(s)", notice.id, notice.event, notice.queued)
+            if notice.queued >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
+                # The outbox grew by thousands of rows at once: statistics from before would have the
+                # planner check each candidate's ordering key against every pending row.
+                session.execute(text("ANALYZE outbox_message"))
+                session.commit()
         return len(rows)
     except BaseException:
         session.rollback()

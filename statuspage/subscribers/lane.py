@@ -27,10 +27,18 @@ from statuspage.subscribers.service import EMAIL_CHANNEL, NOTICE_CHANNEL, WEBHOO
 log = logging.getLogger(__name__)
 
 CHANNELS = (EMAIL_CHANNEL, NOTICE_CHANNEL, WEBHOOK_CHANNEL)
+# Chunks of a fan-out queued before each round of sending (5,000 subscribers each): a fan-out to
+# 50,000 is queued in one go, in about a second, then sent.
+EXPAND_BUDGET = 10
 # Larger batches than pages' (the lease is renewed while a batch is sent, as for pages). A wait (a
 # mail server saying "try later") backs off further, up to five minutes.
 POLICY = outbox.RetryPolicy(batch_size=100, max_wait=timedelta(minutes=5))
-OUTAGE_WAIT = 2.0
+# After a failed pass (the database busy or away), wait this long, doubling with each failure in a
+# row up to half a minute: a write lock held a moment by another process costs a fraction of a second.
+OUTAGE_WAIT = 0.2
+# An idle lane looks for new notices this often (at most the worker's poll interval): three small
+# queries, so a fan-out starts well within a second of the change.
+IDLE_WAIT = 0.25
 
 
 class SubscribersLane:
@@ -68,15 +76,18 @@ class SubscribersLane:
         return self.report
 
     def run(self) -> None:
-        links = {c: s for c, s in self.senders.items() if c == EMAIL_CHANNEL}
-        bulk = {c: s for c, s in self.senders.items() if c in (NOTICE_CHANNEL, WEBHOOK_CHANNEL)}
+        # One claim per channel, links first: each claim then walks its channel's index in order
+        # (one claim over several channels checks every pending row, slow with thousands).
+        lanes = [{c: self.senders[c]} for c in (EMAIL_CHANNEL, NOTICE_CHANNEL, WEBHOOK_CHANNEL) if c in self.senders]
         failures = 0
         while not self.stop.is_set():
             try:
-                queued = expand_due(self.runtime)
+                queued = expand_due(self.runtime, budget=EXPAND_BUDGET)
                 self.queued += queued
-                first = outbox.deliver_due(self.runtime, senders=links, policy=self.policy, stop=self.stop.is_set, say=self.say)
-                second = outbox.deliver_due(self.runtime, senders=bulk, policy=self.policy, stop=self.stop.is_set, say=self.say)
+                passes = [
+                    outbox.deliver_due(self.runtime, senders=lane, policy=self.policy, stop=self.stop.is_set, say=self.say)
+                    for lane in lanes
+                ]
                 failures = 0
             except Exception as exc:  # noqa: BLE001 - the lane must outlive a bad pass; nothing is lost
                 failures += 1
@@ -86,17 +97,17 @@ class SubscribersLane:
                     log.exception("subscribers' lane: a pass failed; retrying")
                 if self.once and failures >= 5:
                     return
-                self.stop.wait(min(OUTAGE_WAIT * failures, 30.0))
+                self.stop.wait(min(OUTAGE_WAIT * 2 ** (failures - 1), 30.0))
                 continue
-            self.report.add(first)
-            self.report.add(second)
-            done = queued + first.delivered + first.dead + second.delivered + second.dead
+            for report in passes:
+                self.report.add(report)
+            done = queued + sum(report.delivered + report.dead for report in passes)
             if self.once:
                 if done == 0:
                     return
                 continue
-            if queued == 0 and first.claimed + second.claimed == 0:
-                self.stop.wait(self.poll_interval)
+            if queued == 0 and sum(report.claimed for report in passes) == 0:
+                self.stop.wait(min(self.poll_interval, IDLE_WAIT))
 
 
 @contextmanager

@@ -40,12 +40,12 @@ from statuspage.context import WriteContext
 from statuspage.db.models import OutboxMessage
 from statuspage.db.subscriber_models import Subscriber, SubscriberNotice
 from statuspage.incidents import ack_links
-from statuspage.mail.compose import header_text
+from statuspage.mail.compose import header_text, mail_domain
 from statuspage.mail.smtp import FAILURES, SmtpConnection, classify, queue_id
 from statuspage.outbox import Outcome
 from statuspage.smtp_url import parse_smtp_url
 from statuspage.subscribers import service, tokens
-from statuspage.subscribers.compose import Links, compose
+from statuspage.subscribers.compose import Links, PreparedNotice, compose, notice_bytes, prepare_notice
 from statuspage.subscribers.notices import DOCUMENTATION
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ class _Base:
         self.secret_key = secret_key
         self._key: bytes | None = None
         self._notices: OrderedDict[int, SubscriberNotice] = OrderedDict()
+        self._prepared: OrderedDict[int, PreparedNotice] = OrderedDict()
 
     def key(self, ctx: WriteContext) -> bytes:
         if self._key is None:
@@ -161,13 +162,19 @@ class SubscriberEmailSender(_Base):
             if notice is None:
                 session.rollback()
                 return Outcome.delivered({"skipped": "the notice was pruned"})
+        links = self.links(ctx, subscriber, message)
+        if notice is not None and self.smtp is not None:
+            fast = self._notice_bytes(ctx, notice, subscriber.email, message, links)
+            if fast is not None:
+                session.rollback()
+                return self._transmit(ctx, fast[0], subscriber.email, fast[1], subscriber.id or 0, subscriber.bounces, message)
         composed = compose(
             kind=kind,
             config=ctx.config,
             recipient=subscriber.email,
             delivery_id=message.delivery_id,
             now=ctx.now(),
-            links=self.links(ctx, subscriber, message),
+            links=links,
             event=message.event,
             payload=notice.payload if notice is not None else None,
             detail=str(message.payload.get("detail") or ""),
@@ -177,17 +184,38 @@ class SubscriberEmailSender(_Base):
         session.rollback()  # nothing is held open while the server answers
         if self.smtp is None:
             return self._write_file(message, composed.email.as_bytes(policy=policy.default), composed.recipient, composed.subject)
+        body = composed.email.as_bytes(policy=policy.SMTP)
+        return self._transmit(ctx, composed.sender, composed.recipient, body, subscriber_id, bounces, message)
+
+    def _transmit(
+        self, ctx: WriteContext, sender: str, recipient: str, body: bytes, subscriber_id: int, bounces: int, message: OutboxMessage
+    ) -> Outcome:
+        assert self.smtp is not None
         try:
-            answer = self.smtp.send(composed.sender, composed.recipient, composed.email.as_bytes(policy=policy.SMTP))
+            answer = self.smtp.send(sender, recipient, body)
         except FAILURES as exc:
-            return classify(exc, target=self.smtp.target, recipient=composed.recipient)
+            return classify(exc, target=self.smtp.target, recipient=recipient)
         if bounces:
-            service.record_success(session=session, subscriber_id=subscriber_id)
-        result: dict[str, Any] = {"message_id": composed.message_id}
+            service.record_success(session=ctx.session, subscriber_id=subscriber_id)
+        result: dict[str, Any] = {"message_id": f"<{message.delivery_id}@{mail_domain(ctx.config)}>"}
         found = queue_id(answer)
         if found:
             result["queue_id"] = found
         return Outcome.delivered(result)
+
+    def _notice_bytes(
+        self, ctx: WriteContext, notice: SubscriberNotice, recipient: str, message: OutboxMessage, links: Links
+    ) -> tuple[str, bytes] | None:
+        """The message made from the notice composed once (see :func:`prepare_notice`)."""
+        assert notice.id is not None
+        prepared = self._prepared.get(notice.id)
+        if prepared is None:
+            prepared = prepare_notice(ctx.config, notice.event, notice.payload)
+            self._prepared[notice.id] = prepared
+            while len(self._prepared) > 32:
+                self._prepared.popitem(last=False)
+        body = notice_bytes(prepared, recipient=recipient, delivery_id=message.delivery_id, now=ctx.now(), links=links)
+        return None if body is None else (prepared.sender, body)
 
     def _write_file(self, message: OutboxMessage, data: bytes, recipient: str, subject: str) -> Outcome:
         name = f"{message.created_at:%Y%m%d-%H%M%S}-subscriber-{message.target}-{message.event.replace('.', '-')}-{message.id}.eml"
