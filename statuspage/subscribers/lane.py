@@ -31,8 +31,10 @@ CHANNELS = (EMAIL_CHANNEL, NOTICE_CHANNEL, WEBHOOK_CHANNEL)
 # 50,000 is queued in one go, in about a second, then sent.
 EXPAND_BUDGET = 10
 # Larger batches than pages' (the lease is renewed while a batch is sent, as for pages). A wait (a
-# mail server saying "try later") backs off further, up to five minutes.
-POLICY = outbox.RetryPolicy(batch_size=100, max_wait=timedelta(minutes=5))
+# mail server saying "try later") backs off further, up to five minutes. Outcomes are recorded
+# without waiting for PostgreSQL's disk flush: a killed worker loses nothing by it, and only a
+# crash of the database server could send a notice twice (with the same Message-ID).
+POLICY = outbox.RetryPolicy(batch_size=100, max_wait=timedelta(minutes=5), relaxed_commit=True)
 # After a failed pass (the database busy or away), wait this long, doubling with each failure in a
 # row up to half a minute: a write lock held a moment by another process costs a fraction of a second.
 OUTAGE_WAIT = 0.2
