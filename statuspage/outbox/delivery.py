@@ -75,6 +75,7 @@ def deliver_due(
     with runtime.session() as session:
         claimed = claim_due(session, now=runtime.clock.now(), channels=list(active), policy=policy)
         report.claimed = len(claimed)
+        _prepare(runtime, active, claimed)
         with Heartbeat(runtime, claimed, policy.lease) as heartbeat:
             for index, message in enumerate(claimed):
                 if stop is not None and stop():
@@ -103,6 +104,24 @@ def deliver_due(
                 else:
                     report.retried += 1
     return report
+
+
+def _prepare(runtime: Process, senders: Mapping[str, Sender], claimed: list[OutboxMessage]) -> None:
+    """Let each sender that can read what a whole batch needs at once (``prepare(messages, ctx)``)
+    do so, instead of a query per message. A failure only costs that saving."""
+    by_sender: dict[int, tuple[Sender, list[OutboxMessage]]] = {}
+    for message in claimed:
+        sender = senders[message.channel]
+        by_sender.setdefault(id(sender), (sender, []))[1].append(message)
+    for sender, messages in by_sender.values():
+        prepare = getattr(sender, "prepare", None)
+        if prepare is None:
+            continue
+        try:
+            with runtime.session() as session:
+                prepare(messages, runtime.context(session, WORKER_ACTOR))
+        except Exception:  # noqa: BLE001 - each message is then read on its own
+            log.exception("preparing a batch of %d outbox messages failed", len(messages))
 
 
 def _gave_up(

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
+from sqlmodel import col, select
 
 from statuspage.context import WriteContext
 from statuspage.db.models import OutboxMessage
@@ -66,6 +67,7 @@ class _Base:
         self._key: bytes | None = None
         self._notices: OrderedDict[int, SubscriberNotice] = OrderedDict()
         self._prepared: OrderedDict[int, PreparedNotice] = OrderedDict()
+        self._batch: dict[int, Subscriber] = {}
 
     def key(self, ctx: WriteContext) -> bytes:
         if self._key is None:
@@ -84,6 +86,21 @@ class _Base:
             while len(self._notices) > 32:
                 self._notices.popitem(last=False)
         return found
+
+    def prepare(self, messages: list[OutboxMessage], ctx: WriteContext) -> None:
+        """Read the subscribers of a claimed batch in one query (the worker calls this before
+        sending it). Each is used for its next message only; a change made to a subscriber while
+        the batch is being sent (a second or so) may miss that one message."""
+        ids = {int(m.target) for m in messages if m.target.isdigit()}
+        rows = ctx.session.exec(select(Subscriber).where(col(Subscriber.id).in_(ids))).all() if ids else []
+        for row in rows:
+            ctx.session.expunge(row)
+        ctx.session.rollback()
+        self._batch = {row.id: row for row in rows if row.id is not None}
+
+    def subscriber(self, ctx: WriteContext, message: OutboxMessage) -> Subscriber | None:
+        found = self._batch.pop(int(message.target), None)
+        return found if found is not None else ctx.session.get(Subscriber, int(message.target))
 
     def moot(self, message: OutboxMessage, subscriber: Subscriber | None) -> str | None:
         """Why the message must not go out any more, or None."""
@@ -149,7 +166,7 @@ class SubscriberEmailSender(_Base):
 
     def send(self, message: OutboxMessage, ctx: WriteContext) -> Outcome:
         session = ctx.session
-        subscriber = session.get(Subscriber, int(message.target))
+        subscriber = self.subscriber(ctx, message)
         why = self.moot(message, subscriber)
         if why is not None:
             session.rollback()
@@ -252,7 +269,7 @@ class SubscriberWebhookSender(_Base):
         from statuspage.public_addresses import AddressRefused, post_pinned
 
         session = ctx.session
-        subscriber = session.get(Subscriber, int(message.target))
+        subscriber = self.subscriber(ctx, message)
         why = self.moot(message, subscriber)
         if why is None and subscriber is not None and not subscriber.webhook_url:
             why = "the subscriber has no webhook"
