@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 from bench.common import ROOT
 
-MODULES = ["web", "freshness", "declare", "timers", "report"]
+MODULES = ["web", "freshness", "declare", "timers", "report", "subscribers"]
 RESULTS = ROOT / "bench" / "results"
 COLUMNS = ["benchmark", "metric", "value", "baseline", "ratio", "target", "met"]
 
