@@ -196,6 +196,12 @@ def test_bounces_suspend_a_subscriber_and_a_4xx_is_waited_out(
         dead = session.exec(select(OutboxMessage).where(OutboxMessage.target == str(gone.id), OutboxMessage.state == "dead")).all()
         # The fourth was not attempted: the subscriber was suspended by then.
         assert len(dead) == 3
+    # Removed, the bounced address leaves no trace in the delivery log's errors either.
+    assert gone.id is not None
+    service.remove(ctx=ctx, email="gone@example.com")
+    with runtime.session() as session:
+        errors = [m.last_error or "" for m in session.exec(select(OutboxMessage).where(OutboxMessage.target == str(gone.id))).all()]
+        assert errors and all("gone@example.com" not in e and "550 5.1.1 No such user" in e for e in errors)
     # The 451 was waited out; every incident reached the busy mailbox once.
     assert sorted(m.message["Subject"] for m in smtp.to("busy@example.com")) == [f"[Sendero] New incident: Outage {n}" for n in range(4)]
 

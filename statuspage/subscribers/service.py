@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from statuspage import outbox
@@ -412,6 +412,14 @@ def _erase(ctx: WriteContext, subscriber: Subscriber, *, reason: str) -> None:
             col(OutboxMessage.state) == outbox.PENDING,
         )
     )
+    if subscriber.email:
+        # A mail server's refusal names the address ("refused ana@…: 550"): keep the reason, not it.
+        session.exec(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.channel).in_(CHANNELS), col(OutboxMessage.target) == str(subscriber.id))
+            .values(last_error=func.replace(col(OutboxMessage.last_error), subscriber.email, "(removed address)"))
+            .execution_options(synchronize_session=False)
+        )
     before = subscriber.state
     subscriber.state = REMOVED
     subscriber.removed_at = ctx.now()
@@ -473,8 +481,6 @@ def record_failure(*, ctx: WriteContext, subscriber_id: int, detail: str) -> boo
 def record_success(*, session: Session, subscriber_id: int) -> None:
     """A delivery succeeded: failures in a row start again from zero (written only when there
     were some, so a healthy subscriber costs no write)."""
-    from sqlalchemy import update
-
     session.exec(
         update(Subscriber)
         .where(col(Subscriber.id) == subscriber_id, col(Subscriber.bounces) > 0)
