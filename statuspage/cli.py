@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from statuspage import server
 from statuspage.clickutil import OneLineErrors
 from statuspage.context import Actor
 from statuspage.db import migrate
@@ -29,30 +30,31 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj = config_path
 
 
-@main.command(help="Serve the status page with uvicorn.")
+@main.command(help="Serve the status page (granian by default; uvicorn with --server uvicorn).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes: about one per core.")
+@click.option("--server", "server_name", default="granian", show_default=True, type=click.Choice(server.SERVERS))
 @click.option("--log-level", default="info", show_default=True, type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request (the server's own logger).")
+@click.option("--header-timeout", default=server.DEFAULT_HEADER_TIMEOUT, show_default=True, envvar="STATUSPAGE_HEADER_TIMEOUT",
+              type=click.FloatRange(0.001, server.MAX_HEADER_TIMEOUT),
+              help="Seconds a connection may take to send a complete request head, or stay idle between requests.")
+@click.option("--max-connections", type=click.IntRange(1), default=None,
+              help="Connections per worker (default: the open-file limit less a reserve).")
 @click.pass_obj
-def serve(config_path: str | None, host: str, port: int, workers: int, log_level: str) -> None:
-    import uvicorn
-
+def serve(config_path: str | None, host: str, port: int, workers: int, server_name: str, log_level: str,
+          access_log: bool, header_timeout: float, max_connections: int | None) -> None:
     runtime = open_runtime(config_path)
     # Workers are separate processes: they find the configuration through the environment.
     os.environ["STATUSPAGE_CONFIG"] = str(runtime.settings.config_path)
     runtime.engine.dispose()
     click.echo(f"Serving {runtime.settings.config.page.name} status on http://{host}:{port}", err=True)
-    uvicorn.run(
-        "statuspage.web.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        proxy_headers=True,
-        server_header=False,
-    )
+    # uvicorn handles X-Forwarded-For itself; granian serves the app behind the same handling.
+    factory = "statuspage.web.proxied:create_proxied_app" if server_name == "granian" else "statuspage.web.app:create_app"
+    server.run(server.ServeOptions(host=host, port=port, workers=workers, server=server_name, log_level=log_level,
+                                   access_log=access_log, header_timeout=header_timeout, max_connections=max_connections,
+                                   app_factory=factory))
 
 
 @main.group(help="Database schema and data.")

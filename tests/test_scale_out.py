@@ -81,7 +81,7 @@ def free_port() -> int:
 
 
 def worker_pids(parent: int) -> list[int]:
-    """The uvicorn worker processes under the ``statuspage serve`` process."""
+    """The worker processes under the ``statuspage serve`` process."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -117,8 +117,15 @@ def only(pid: int, pids: list[int]) -> Iterator[None]:
 
 
 def get(url: str) -> httpx.Response:
-    # A new connection per request, so the listening socket hands it to whichever process accepts.
-    return httpx.get(url, timeout=10, headers={"connection": "close"})
+    # A new connection per request. Each worker listens on its own socket and the kernel picks one
+    # by the connection's addresses: one picked for a stopped worker waits, so try another.
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            return httpx.get(url, timeout=1, headers={"connection": "close"})
+        except httpx.TimeoutException:
+            if time.monotonic() > deadline:
+                raise
 
 
 def test_every_web_process_serves_the_last_good_page_while_the_database_is_down(
