@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from datetime import date, time
 from decimal import Decimal
+from fractions import Fraction
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -28,6 +29,7 @@ from statuspage.domain.age import Age, AgeError
 from statuspage.domain.durations import Duration, DurationError
 from statuspage.domain.enums import ComponentStatus, Impact
 from statuspage.domain.matrix import parse_delay
+from statuspage.pricing_config import Price, SlaCredits
 from statuspage.subscription_config import SubscriptionsConfig
 from statuspage.yamlsource import SourceError
 
@@ -230,30 +232,6 @@ class Component(Strict):
     description: str | None = None
     only_show_if_degraded: bool = False
     showcase: bool = True
-
-
-class Price(Strict):
-    included: bool = False
-    currency: str = "USD"
-    min: Decimal | None = Field(default=None, ge=0)
-    max: Decimal | None = Field(default=None, ge=0)
-    per: str = "seat per month"
-
-    @model_validator(mode="after")
-    def _either(self) -> Price:
-        if not self.included and self.min is None:
-            raise PydanticCustomError("price", "give a price (min, and max for a range) or included: true")
-        if self.min is not None and self.max is not None and self.max < self.min:
-            raise PydanticCustomError("price", "max is lower than min")
-        return self
-
-
-class SlaCredits(Strict):
-    """Credit owed per missed commitment, as a percentage of the monthly fee, capped per month."""
-
-    per_breach_percent: Decimal = Field(default=Decimal(0), ge=0, le=100)
-    monthly_cap_percent: Decimal = Field(default=Decimal(100), ge=0, le=100)
-    note: str = ""
 
 
 Channel = Literal["email", "chat", "phone", "social", "ticket", "complaint"]
@@ -465,6 +443,25 @@ class RetentionConfig(Strict):
     audit: AgeField = Age.parse("7y")
 
 
+class DowntimePercent(Strict):
+    """How much of the time in each status counts as down time, in percent. Maintenance never
+    counts, nor does ``operational``. The defaults are Atlassian Statuspage's rule."""
+
+    major_outage: Decimal = Field(default=Decimal(100), ge=0, le=100)
+    partial_outage: Decimal = Field(default=Decimal(30), ge=0, le=100)
+    degraded_performance: Decimal = Field(default=Decimal(0), ge=0, le=100)
+
+    def weights(self) -> dict[ComponentStatus, Fraction]:
+        """The share of each status's time that is down, exactly (see statuspage.domain.uptime)."""
+        return {ComponentStatus(name): Fraction(getattr(self, name)) / 100 for name in type(self).model_fields}
+
+
+class UptimeConfig(Strict):
+    """The uptime bars of the status page."""
+
+    downtime_percent: DowntimePercent = DowntimePercent()
+
+
 class Config(Strict):
     page: PageConfig
     business_hours: BusinessHours = BusinessHours()
@@ -480,6 +477,7 @@ class Config(Strict):
     retention: RetentionConfig = RetentionConfig()
     subscriptions: SubscriptionsConfig = SubscriptionsConfig()
     alerts: AlertsConfig = AlertsConfig()  # alerts from monitoring: rules, storm cap (alert_config)
+    uptime: UptimeConfig = UptimeConfig()  # what the uptime bars count as down time
     # Where the playbooks are: relative to the configuration file, else the shipped ones.
     playbooks: str = "playbooks"
 

@@ -111,7 +111,10 @@ def test_query_strings_cannot_grow_the_cache_without_bound(runtime: Runtime) -> 
     cache.max_entries = 5
     with TestClient(app) as c:
         for n in range(12):
-            c.get(f"/api/v2/status.json?n={n}")
+            c.get(f"/api/v2/status.json?n={n}")  # a parameter the page does not read: one entry
+        assert len(cache._entries) == 1
+        for n in range(12):
+            c.get(f"/history?page={n}")  # one the page reads: one entry per page, in the bounded LRU
     assert len(cache._entries) == 5
 
 

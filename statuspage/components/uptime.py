@@ -4,9 +4,10 @@ the pure arithmetic of :mod:`statuspage.domain.uptime`."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, func, or_, select
@@ -20,7 +21,7 @@ from statuspage.db.models import (
     MaintenanceComponent,
 )
 from statuspage.domain.enums import ComponentStatus
-from statuspage.domain.uptime import DayUptime, daily_uptime, overall_uptime
+from statuspage.domain.uptime import DOWN_WEIGHT, DayUptime, daily_uptime, overall_uptime
 
 DEFAULT_DAYS = 90
 
@@ -39,6 +40,10 @@ class ComponentUptime:
     incidents: dict[date, list[DayIncident]]
     percent: float | None
 
+    def percent_over(self, count: int) -> float | None:
+        """Uptime % over the last ``count`` days of the window (all of it when it is shorter)."""
+        return overall_uptime(self.days[-count:]) if count > 0 else None
+
 
 def window_days(now: datetime, zone: ZoneInfo, count: int = DEFAULT_DAYS) -> list[date]:
     today = now.astimezone(zone).date()
@@ -46,8 +51,15 @@ def window_days(now: datetime, zone: ZoneInfo, count: int = DEFAULT_DAYS) -> lis
 
 
 def uptime_for(
-    session: Session, components: Sequence[Component], *, now: datetime, zone: ZoneInfo, count: int = DEFAULT_DAYS
+    session: Session,
+    components: Sequence[Component],
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    count: int = DEFAULT_DAYS,
+    weights: Mapping[ComponentStatus, Fraction] = DOWN_WEIGHT,
 ) -> dict[str, ComponentUptime]:
+    """Each component's last ``count`` days; ``weights`` is how much of each status's time is down."""
     if not components:
         return {}
     days = window_days(now, zone, count)
@@ -127,6 +139,7 @@ def uptime_for(
             maintenance=windows[component.id],
             now=now,
             since=component.created_at,
+            weights=weights,
         )
         result[component.id] = ComponentUptime(
             component_id=component.id,
@@ -135,3 +148,17 @@ def uptime_for(
             percent=overall_uptime(computed),
         )
     return result
+
+
+def incidents_touching(session: Session, *, start: datetime, end: datetime, component: str | None = None) -> list[Incident]:
+    """The public incidents under way at some time in [start, end), newest first: those a day of
+    the bars counts (from detection to resolution), optionally of one component."""
+    statement = select(Incident).where(
+        col(Incident.internal).is_(False),
+        col(Incident.detected_at) < end,
+        or_(col(Incident.resolved_at).is_(None), col(Incident.resolved_at) >= start),
+    )
+    if component is not None:
+        affected = select(IncidentComponent.incident_id).where(col(IncidentComponent.component_id) == component)
+        statement = statement.where(col(Incident.id).in_(affected))
+    return list(session.exec(statement.order_by(col(Incident.declared_at).desc(), col(Incident.id).desc())).all())

@@ -5,10 +5,12 @@ The rule:
 * Time under maintenance (inside a maintenance window for the component, or while its status is
   ``under_maintenance``) is left out of the day altogether: it is neither up nor down, and it is
   not in the denominator, whatever the status was meanwhile.
-* Of the remaining time, ``major_outage`` counts fully as down and ``partial_outage`` counts as
-  down at 30 % weight (Statuspage's weighting: a partial outage hurts, but not as much as a full
-  one). ``degraded_performance`` counts as up; it is reported separately so the page can show it.
-* ``uptime % = 100 * (counted - (major + 0.3 * partial)) / counted``, with
+* Of the remaining time, each status counts as down at its weight (``weights``, from the
+  configuration's ``uptime.downtime_percent``). By default, Statuspage's weighting:
+  ``major_outage`` counts fully as down, ``partial_outage`` at 30 % (a partial outage hurts, but
+  not as much as a full one), and ``degraded_performance`` not at all; degraded time is reported
+  separately so the page can show it.
+* ``uptime % = 100 * (counted - sum(weight * time in status)) / counted``, with
   ``counted = observed - maintenance``. When nothing is counted (a day entirely in maintenance)
   the percentage is ``None``.
 * A day only covers the time that can be known: not after ``now``, not before ``since`` (the
@@ -36,8 +38,10 @@ from statuspage.domain.enums import ComponentStatus
 DOWN_WEIGHT: Mapping[ComponentStatus, Fraction] = {
     ComponentStatus.MAJOR_OUTAGE: Fraction(1),
     ComponentStatus.PARTIAL_OUTAGE: Fraction(3, 10),
+    ComponentStatus.DEGRADED_PERFORMANCE: Fraction(0),
 }
-"""How much of a second in each status counts as down time; other statuses count as up."""
+"""Statuspage's rule, the default: how much of a second in each status counts as down time.
+Statuses not named count as up; maintenance is never counted at all."""
 
 NON_OPERATIONAL: tuple[ComponentStatus, ...] = (
     ComponentStatus.UNDER_MAINTENANCE,
@@ -56,7 +60,7 @@ class DayUptime:
 
     ``seconds_by_status`` splits the observed time outside maintenance by status (operational
     left out), and puts all maintenance time under ``under_maintenance``; ``down_seconds`` is the
-    weighted down time that enters the percentage (major + 0.3 * partial).
+    weighted down time that enters the percentage (by default major + 0.3 * partial).
     """
 
     date: dt.date
@@ -89,12 +93,14 @@ def daily_uptime(
     maintenance: Iterable[tuple[dt.datetime, dt.datetime]] = (),
     now: dt.datetime,
     since: dt.datetime | None = None,
+    weights: Mapping[ComponentStatus, Fraction] = DOWN_WEIGHT,
 ) -> list[DayUptime]:
     """One :class:`DayUptime` per day, in the order given.
 
     ``initial_status`` is the status before the first change, i.e. at the start of the window
     when every change falls inside it. ``changes`` are ``(at, new_status)``; ``maintenance``
     windows are ``(start, end)`` and may overlap. All datetimes must be timezone-aware.
+    ``weights`` says how much of each status's time is down (0 to 1); maintenance never is.
     """
     zone = ZoneInfo(time_zone) if isinstance(time_zone, str) else time_zone
     now = _aware(now, "now")
@@ -102,7 +108,8 @@ def daily_uptime(
         since = _aware(since, "since")
     timeline = _timeline(initial_status, changes)
     windows = _merge(maintenance)
-    return [_day(day, zone, timeline, windows, now, since) for day in days]
+    down_weights = _weights(weights)
+    return [_day(day, zone, timeline, windows, now, since, down_weights) for day in days]
 
 
 def overall_uptime(days: Iterable[DayUptime]) -> float | None:
@@ -116,6 +123,18 @@ def overall_uptime(days: Iterable[DayUptime]) -> float | None:
 
 
 Segment = tuple[dt.datetime | None, dt.datetime | None, ComponentStatus]
+
+
+def _weights(weights: Mapping[ComponentStatus, Fraction]) -> dict[ComponentStatus, Fraction]:
+    checked: dict[ComponentStatus, Fraction] = {}
+    for given, weight in weights.items():
+        status = ComponentStatus(given)
+        if status in (ComponentStatus.OPERATIONAL, ComponentStatus.UNDER_MAINTENANCE):
+            raise ValueError(f"{status.value} time is never down time; it takes no weight")
+        if not 0 <= weight <= 1:
+            raise ValueError(f"the down-time weight of {status.value} must be between 0 and 1, got {weight}")
+        checked[status] = Fraction(weight)
+    return checked
 
 
 def _timeline(initial: ComponentStatus, changes: Iterable[tuple[dt.datetime, ComponentStatus]]) -> list[Segment]:
@@ -152,6 +171,7 @@ def _day(
     windows: Sequence[tuple[dt.datetime, dt.datetime]],
     now: dt.datetime,
     since: dt.datetime | None,
+    weights: Mapping[ComponentStatus, Fraction],
 ) -> DayUptime:
     day_start = dt.datetime.combine(day, dt.time(0), tzinfo=zone).astimezone(dt.UTC)
     day_end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=zone).astimezone(dt.UTC)
@@ -179,7 +199,7 @@ def _day(
 
     observed = hi - lo
     counted = observed - maintenance
-    down = sum((weight * _micro(by_status[status]) for status, weight in DOWN_WEIGHT.items()), Fraction(0))
+    down = sum((weight * _micro(by_status[status]) for status, weight in weights.items()), Fraction(0))
     pct = float(100 * (_micro(counted) - down) / _micro(counted)) if counted > _ZERO else None
     seconds_by_status = {status: by_status[status].total_seconds() for status in NON_OPERATIONAL}
     seconds_by_status[ComponentStatus.UNDER_MAINTENANCE] = maintenance.total_seconds()

@@ -24,16 +24,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from statuspage.clock import Clock
 from statuspage.db.engine import make_engine
-from statuspage.errors import InvalidInput, NotFound
+from statuspage.errors import InvalidInput, NotFound, UserError
+from statuspage.ids import parse_id
 from statuspage.incidents import service as incidents
 from statuspage.read.v2 import V2Builder
 from statuspage.runtime import wiring_for
-from statuspage.settings import Settings, load_settings
-from statuspage.web import ack, feeds, integrations, pages, slack_actions, subscribe
+from statuspage.settings import SLUG, Settings, load_settings
+from statuspage.web import ack, embed, feeds, integrations, pages, slack_actions, subscribe
 from statuspage.web.admin.access import record_with_change
 from statuspage.web.admin.operations import routes as admin_routes
 from statuspage.web.cache import Produced
-from statuspage.web.fastpath import NotModifiedFastPath
+from statuspage.web.cors import CrossOriginReads
+from statuspage.web.fastpath import CacheKeys, Normaliser, NotModifiedFastPath
 from statuspage.web.site import Site, problem, problem_bytes, produce_json, with_security_headers
 
 log = logging.getLogger(__name__)
@@ -100,6 +102,65 @@ PAGES: dict[str, tuple[str, PageBuilder]] = {
 }
 
 
+def json_twin(path: str) -> str:
+    return "/index.json" if path == "/" else path + ".json"
+
+
+def page_number_value(raw: str) -> str | None:
+    """``?page=``: a number without leading zeros, 1 as if absent (the first page); a value the
+    page refuses is kept as written, for its 400 to quote."""
+    if raw.isascii() and raw.isdigit() and len(raw) <= 4 and int(raw) > 0:
+        return None if int(raw) == 1 else str(int(raw))
+    return raw
+
+
+def component_value(raw: str) -> str | None:
+    """``?component=``: ids are lower case; a value that can be no id is kept as written."""
+    lowered = raw.lower()
+    return lowered if SLUG.match(lowered) else raw
+
+
+def as_written(raw: str) -> str | None:
+    """A value with one spelling only (``?day=2026-11-25``: the page refuses any other)."""
+    return raw
+
+
+def incident_id_value(raw: str) -> str | None:
+    """``/incidents/007`` is incident 7 (as :func:`statuspage.ids.parse_id` reads it)."""
+    try:
+        return str(parse_id(raw))
+    except UserError:
+        return None
+
+
+# The query parameters each cached public address reads (``request.query_params`` in pages.py and
+# feeds.py) and their canonical form. Every other parameter is left out of the request before
+# routing (see statuspage.web.fastpath): a parameter a page starts reading must be added here.
+HISTORY_QUERY: dict[str, Normaliser] = {"page": page_number_value, "component": component_value, "day": as_written}
+COMPONENT_QUERY: dict[str, Normaliser] = {"component": component_value}
+QUERY_PARAMETERS: dict[str, dict[str, Normaliser]] = {
+    "/history": HISTORY_QUERY,
+    "/history.json": HISTORY_QUERY,
+    "/history.atom": COMPONENT_QUERY,
+    "/history.rss": COMPONENT_QUERY,
+    "/badge.svg": COMPONENT_QUERY,
+}
+# The cached addresses besides the pages and the v2 API: the feeds, the badge, the embeds.
+OTHER_CACHED = ("/history.atom", "/history.rss", "/badge.svg", "/embed.js", "/embed")
+
+
+def register_cache_keys(keys: CacheKeys) -> None:
+    """Every address served through :meth:`Site.respond`, with the parameters it reads."""
+    for path in PAGES:
+        for route_path in (json_twin(path), path):  # the JSON twin's pattern is the more specific
+            value = incident_id_value if "{incident_id}" in route_path else None
+            keys.register(route_path, QUERY_PARAMETERS.get(route_path), value)
+    for name in V2_ENDPOINTS:
+        keys.register(f"/api/v2/{name}.json")
+    for path in OTHER_CACHED:
+        keys.register(path, QUERY_PARAMETERS.get(path))
+
+
 def create_app(
     settings: Settings | None = None,
     engine: Engine | None = None,
@@ -113,6 +174,7 @@ def create_app(
     # the admin API's access record, which goes in with the change it made.
     wiring = wiring_for(settings).with_hook(record_with_change)
     site = Site(settings, engine, wiring=wiring, clock=clock, version_check_interval=version_check_interval)
+    register_cache_keys(site.keys)
 
     def page_routes(path: str, template: str, build: PageBuilder) -> list[Route]:
         def produce(request: Request, as_json: bool) -> Produced:
@@ -134,7 +196,7 @@ def create_app(
         async def as_json(request: Request) -> Response:
             return await site.respond(request, lambda: produce(request, True))
 
-        json_path = "/index.json" if path == "/" else path + ".json"
+        json_path = json_twin(path)
         # The JSON twin first, so /incidents/7.json is not read as incident "7.json".
         return [Route(json_path, as_json), Route(path, html)]
 
@@ -181,6 +243,7 @@ def create_app(
     routes += [
         Route("/healthz", healthz, name="healthz"),
         *feeds.routes(site),
+        *embed.routes(site),
         *admin_routes(site),
         *integrations.routes(site),
         *slack_actions.routes(site),
@@ -189,7 +252,9 @@ def create_app(
         Mount("/static", app=StaticFiles(directory=str(settings.static_dir)), name="static"),
     ]
     middleware = [
-        Middleware(NotModifiedFastPath, revalidations=site.revalidations),  # cached 304s, before all else
+        # CORS on the public read addresses, outermost so that the fast path's 304s carry it too.
+        Middleware(CrossOriginReads),
+        Middleware(NotModifiedFastPath, revalidations=site.revalidations),  # cached 304s, before the rest
         Middleware(SecurityHeaders),
         Middleware(InvalidateAfterWrites, site=site),
     ]

@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 import calendar
-from datetime import datetime
+import re
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import Request
 
-from statuspage.components.uptime import DayIncident, uptime_for
-from statuspage.domain.durations import Duration, describe_seconds
+from statuspage.components.uptime import incidents_touching
+from statuspage.db.models import Incident
+from statuspage.domain.durations import Duration
 from statuspage.domain.sla import TARGET_LABELS, Attainment, attainment
-from statuspage.domain.uptime import DayUptime
 from statuspage.errors import InvalidInput, NotFound
 from statuspage.incidents import service as incidents
 from statuspage.incidents.sla import PUBLIC_TARGETS, calendar_for, measure_declared_between
-from statuspage.postmortems import service as postmortems
 from statuspage.read.v2 import JSON, V2Builder
 from statuspage.settings import WEEKDAYS, BusinessHours, Price, SlaCredits
+from statuspage.web.incident_view import (
+    breach_json,
+    incident_breaches,
+    next_update,
+    next_updates,
+    postmortems_published,
+    published_postmortem,
+)
+from statuspage.web.uptime_view import LEGEND, counting_rule, day_label, uptime_json
 
 
 def layout(components: list[JSON]) -> list[JSON]:
@@ -36,49 +46,17 @@ def layout(components: list[JSON]) -> list[JSON]:
 def index_context(builder: V2Builder, request: Request | None = None) -> dict[str, Any]:
     summary = builder.summary()
     uptime = uptime_json(builder)
+    rule = counting_rule(builder.config.uptime.downtime_percent)
+    updates = next_updates(builder, summary["incidents"])
     return {
         "summary": summary,
         "sections": layout(summary["components"]),
         "uptime": uptime,
-        "json": {**summary, "uptime": uptime},
+        "uptime_legend": LEGEND,
+        "uptime_rule": rule,
+        "next_updates": updates,
+        "json": {**summary, "uptime": uptime, "uptime_rule": rule, "next_updates": updates},
     }
-
-
-def describe_day(day: DayUptime, day_incidents: list[DayIncident]) -> str:
-    label = f"{calendar.month_abbr[day.date.month]} {day.date.day}, {day.date.year}"
-    if day.worst_status is None:
-        return f"{label}: no data"
-    parts = [f"{label}: {day.worst_status.label}"]
-    if day.uptime_pct is not None and day.uptime_pct < 100:
-        parts.append(f"{day.uptime_pct:.2f} % uptime")
-    if day_incidents:
-        parts.append("; ".join(i.name for i in day_incidents))
-    return " · ".join(parts)
-
-
-def uptime_json(builder: V2Builder) -> dict[str, Any]:
-    """Per component, 90 days: the worst status of each day, its uptime and its incidents."""
-    computed = uptime_for(builder.session, builder.components(), now=builder.now, zone=builder.zone)
-    result: dict[str, Any] = {}
-    for component_id, uptime in computed.items():
-        days = []
-        for day in uptime.days:
-            day_incidents = uptime.incidents.get(day.date, [])
-            days.append(
-                {
-                    "text": describe_day(day, day_incidents),
-                    "date": day.date.isoformat(),
-                    "status": day.worst_status.value if day.worst_status else None,
-                    "uptime": None if day.uptime_pct is None else round(day.uptime_pct, 3),
-                    "down_minutes": round(day.down_seconds / 60),
-                    "incidents": [{"id": str(i.id), "name": i.name, "impact": i.impact} for i in day_incidents],
-                }
-            )
-        result[component_id] = {
-            "days": days,
-            "percent": None if uptime.percent is None else round(uptime.percent, 3),
-        }
-    return result
 
 
 def incident_context(builder: V2Builder, request: Request) -> dict[str, Any]:
@@ -93,46 +71,42 @@ def incident_context(builder: V2Builder, request: Request) -> dict[str, Any]:
         "severity_name": severity.name if severity else None,
         "root_cause": incident.root_cause,
         "remediation": incident.remediation,
-        "postmortem": _published_postmortem(builder, incident.id or 0),
+        "postmortem": published_postmortem(builder, incident.id or 0),
+        "next_update": next_update(builder, data),
+        "breaches": incident_breaches(builder, incident),
     }
     return {"summary": {"page": page}, "incident": data, **extra, "json": {"page": page, "incident": data, **extra}}
 
 
-def _published_postmortem(builder: V2Builder, incident_id: int) -> dict[str, Any] | None:
-    """What a published postmortem shows the public: contributing factors and remediation actions
-    (their titles, due dates and status; owners are internal and left out). ``None`` until published."""
-    session = builder.session
-    row = postmortems.get_postmortem(session=session, incident_id=incident_id)
-    if row is None or row.published_at is None:
-        return None
-    return {
-        "published_at": builder.time(row.published_at),
-        "contributing_factors": [factor.text for factor in postmortems.factors(session=session, incident_id=incident_id)],
-        "actions": [
-            {"title": item.title, "due_on": item.due_on.isoformat(), "status": item.status}
-            for item in postmortems.action_items(session=session, incident_id=incident_id)
-        ],
-    }
-
-
 MONTHS_PER_PAGE = 3
+FIRST_DAY = date(1970, 1, 1)
 
 
 def history_context(builder: V2Builder, request: Request) -> dict[str, Any]:
-    """Past incidents by month, newest first, three months a page, optionally for one component."""
+    """Past incidents by month, newest first, three months a page, optionally for one component;
+    or, with ``day``, the incidents under way on that day (where a day of an uptime bar leads)."""
     component = request.query_params.get("component") or None
     page_number = _page_number(request.query_params.get("page"))
     zone = builder.zone
     today = builder.now.astimezone(zone).date()
-    newest = (today.year, today.month)
-    months = [_shift_month(newest, -(MONTHS_PER_PAGE * (page_number - 1) + i)) for i in range(MONTHS_PER_PAGE)]
-    start = datetime(*months[-1], 1, tzinfo=zone)
-    end = datetime(*_shift_month(months[0], 1), 1, tzinfo=zone)
+    day = _day(request.query_params.get("day"), today)
     component_json = None
     if component is not None:
         found = builder.live_component(component)
         component_json = {"id": found.id, "name": found.name}
-    listed = builder.incidents_json(builder.incidents_between(start, end, component=component))
+    page = builder.page_json()
+    components = [{"id": c["id"], "name": c["name"]} for c in builder.components_json() if not c["group"]]
+    if day is not None:
+        on_day = _day_json(builder, day, component)
+        data: dict[str, Any] = {"component": component_json, "day": on_day, "months": [], "pagination": None}
+        return {"summary": {"page": page}, **data, "components": components, "json": {"page": page, **data}}
+
+    newest = (today.year, today.month)
+    months = [_shift_month(newest, -(MONTHS_PER_PAGE * (page_number - 1) + i)) for i in range(MONTHS_PER_PAGE)]
+    start = datetime(*months[-1], 1, tzinfo=zone)
+    end = datetime(*_shift_month(months[0], 1), 1, tzinfo=zone)
+    rows = builder.incidents_between(start, end, component=component)
+    listed = _with_postmortems(builder, rows)
     by_month: dict[tuple[int, int], list[JSON]] = {m: [] for m in months}
     for incident in listed:
         declared = datetime.fromisoformat(incident["created_at"]).astimezone(zone)
@@ -149,10 +123,60 @@ def history_context(builder: V2Builder, request: Request) -> dict[str, Any]:
         {"month": f"{y:04d}-{m:02d}", "label": f"{calendar.month_name[m]} {y}", "incidents": by_month[(y, m)]}
         for y, m in months
     ]
-    page = builder.page_json()
-    components = [{"id": c["id"], "name": c["name"]} for c in builder.components_json() if not c["group"]]
-    data = {"component": component_json, "months": month_list, "pagination": pagination}
+    data = {"component": component_json, "day": None, "months": month_list, "pagination": pagination}
     return {"summary": {"page": page}, **data, "components": components, "json": {"page": page, **data}}
+
+
+def _with_postmortems(builder: V2Builder, rows: list[Incident]) -> list[JSON]:
+    """The incidents' JSON, each with ``postmortem``: when its postmortem was published, or None."""
+    published = postmortems_published(builder, [row.id for row in rows if row.id is not None])
+    listed = builder.incidents_json(rows)
+    for row, incident in zip(rows, listed, strict=True):
+        at = published.get(row.id or 0)
+        incident["postmortem"] = (
+            None if at is None else {"published_at": builder.time(at), "url": f"/incidents/{row.id}#postmortem"}
+        )
+    return listed
+
+
+def _day_json(builder: V2Builder, day: date, component: str | None) -> JSON:
+    zone = builder.zone
+    start = datetime.combine(day, time(), tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
+    rows = incidents_touching(builder.session, start=start, end=end, component=component)
+    page_number = _months_back(builder, day) // MONTHS_PER_PAGE + 1
+    query = "&".join([f"page={page_number}"] * (page_number > 1) + [f"component={component}"] * (component is not None))
+    return {
+        "date": day.isoformat(),
+        "label": f"{calendar.month_name[day.month]} {day.day}, {day.year}",
+        "short_label": day_label(day),
+        "month_label": f"{calendar.month_name[day.month]} {day.year}",
+        "incidents": _with_postmortems(builder, rows),
+        "month_url": "/history" + (f"?{query}" if query else ""),
+    }
+
+
+def _months_back(builder: V2Builder, day: date) -> int:
+    today = builder.now.astimezone(builder.zone).date()
+    return (today.year * 12 + today.month) - (day.year * 12 + day.month)
+
+
+DAY_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _day(raw: str | None, today: date) -> date | None:
+    if raw is None or raw == "":
+        return None
+    problem = f"day {raw!r} is not a date like {today.isoformat()}"
+    if not DAY_FORMAT.fullmatch(raw):
+        raise InvalidInput(problem, field="day")
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(problem, field="day") from None
+    if not FIRST_DAY <= day <= today:
+        raise InvalidInput(f"day {raw!r} is not between {FIRST_DAY.isoformat()} and today", field="day")
+    return day
 
 
 def _page_number(raw: str | None) -> int:
@@ -180,7 +204,8 @@ CHANNEL_NAMES = {
 
 
 def pricing_context(builder: V2Builder, request: Request) -> dict[str, Any]:
-    """The support tiers as a buyer compares them: price, channels, hours, targets, credits."""
+    """The support tiers as a buyer compares them: price, channels, hours, targets, credits, and
+    how to buy one."""
     config = builder.config
     hours = describe_business_hours(config.business_hours, config.page.time_zone)
     severities = [
@@ -200,6 +225,7 @@ def pricing_context(builder: V2Builder, request: Request) -> dict[str, Any]:
                     "max": _number(tier.price.max),
                     "per": tier.price.per,
                     "text": describe_price(tier.price),
+                    "from_text": describe_starting_price(tier.price),
                 },
                 "channels": [{"id": c, "name": CHANNEL_NAMES.get(c, c)} for c in tier.channels],
                 "coverage": tier.coverage,
@@ -218,21 +244,83 @@ def pricing_context(builder: V2Builder, request: Request) -> dict[str, Any]:
                     "text": describe_credits(tier.sla_credits),
                 },
                 "extras": list(tier.extras),
+                "contact_url": contact_url(config.page.support_url, f"{tier.name} support plan"),
             }
         )
+    paid = [t.price for t in config.support_tiers if not t.price.included and t.price.min is not None]
+    cheapest = min(paid, key=lambda p: p.min or 0, default=None)
+    phone = config.channels.get("phone")
+    phone_line = (
+        None
+        if phone is None
+        else {
+            "tiers": [t.name for t in config.support_tiers if "phone" in t.channels],
+            "first_response": phone.first_response.describe(),
+            "clock_text": _clock_text(phone.clock, hours),
+            "note": phone.note,
+        }
+    )
     page = builder.page_json()
-    data = {"business_hours": hours, "severities": severities, "support_tiers": tiers}
+    data = {
+        "business_hours": hours,
+        "severities": severities,
+        "support_tiers": tiers,
+        "starting_price": None if cheapest is None else describe_starting_price(cheapest),
+        "phone_line": phone_line,
+        "contact_url": contact_url(config.page.support_url, "Support plans"),
+        "incident_response": incident_response(builder),
+    }
     return {"summary": {"page": page}, **data, "json": {"page": page, **data}}
+
+
+def contact_url(support_url: str | None, subject: str) -> str | None:
+    """Where a buyer asks about a plan: the page's support address, with a subject when it is email."""
+    if support_url is None:
+        return None
+    if support_url.startswith("mailto:") and "?" not in support_url:
+        return f"{support_url}?subject={quote(subject)}"
+    return support_url
+
+
+def incident_response(builder: V2Builder) -> dict[str, Any] | None:
+    """The most severe severity's public first response: what the status page promises everyone,
+    beside which /pricing puts each plan's response to the customer's own tickets."""
+    if not builder.config.severities:
+        return None
+    key, severity = min(builder.config.severities.items())
+    hours = describe_business_hours(builder.config.business_hours, builder.config.page.time_zone)
+    # The first plan that promises a response to a ticket of that severity: the contrast to explain.
+    tier = next((t for t in builder.config.support_tiers if key in t.response_targets), None)
+    return {
+        "severity": key,
+        "level": int(key.removeprefix("sev")),
+        "name": severity.name,
+        "first_response": severity.first_response.describe(),
+        "clock_text": _clock_text(severity.clock, hours),
+        "ticket": None if tier is None else {"tier": tier.name, "text": tier.response_targets[key].describe()},
+    }
+
+
+def _money(price: Price, amount: Decimal | None) -> str:
+    symbol = "$" if price.currency == "USD" else f"{price.currency} "
+    return f"{symbol}{_number(amount)}"
 
 
 def describe_price(price: Price) -> str:
     if price.included:
         return "Included"
-    symbol = "$" if price.currency == "USD" else f"{price.currency} "
-    low = f"{symbol}{_number(price.min)}"
+    low = _money(price, price.min)
     if price.max is not None and price.max != price.min:
         return f"{low}–{_number(price.max)} per {price.per}"
     return f"{low} per {price.per}"
+
+
+def describe_starting_price(price: Price) -> str:
+    """``From $49 per seat per month``: the price a plan starts at, as a sentence."""
+    if price.included:
+        return "Included with every subscription"
+    text = f"{_money(price, price.min)} per {price.per}"
+    return f"From {text}" if price.max is not None and price.max != price.min else text
 
 
 def describe_credits(credits: SlaCredits) -> str:
@@ -271,11 +359,6 @@ def _target_json(duration: Duration | None) -> dict[str, str] | None:
 
 def _clock_text(clock: str, hours: str) -> str:
     return "around the clock" if clock == "24x7" else f"business hours ({hours})"
-
-
-def _spent(seconds: int, clock: str) -> str:
-    text = describe_seconds(seconds)
-    return f"{text} of business time" if clock == "business_hours" else text
 
 
 def sla_context(builder: V2Builder, request: Request) -> dict[str, Any]:
@@ -340,27 +423,7 @@ def sla_context(builder: V2Builder, request: Request) -> dict[str, Any]:
         )
         for item in measured:
             for target in item.evaluation.breaches:
-                incident = item.incident
-                breaches.append(
-                    {
-                        "month": f"{year:04d}-{month:02d}",
-                        "incident": {
-                            "id": str(incident.id),
-                            "name": incident.title,
-                            "severity": f"sev{incident.severity}",
-                            "url": builder.config.incident_url(str(incident.id)),
-                            "started_at": builder.time(incident.detected_at),
-                        },
-                        "target": target.target,
-                        "target_label": TARGET_LABELS[target.target],
-                        "promised": _spent(target.target_seconds, target.clock),
-                        "actual": _spent(target.elapsed_seconds, target.clock)
-                        + ("" if target.event_at else " so far"),
-                        "breached_by": _spent(target.breached_by_seconds, target.clock),
-                        "root_cause": incident.root_cause,
-                        "remediation": incident.remediation,
-                    }
-                )
+                breaches.append({"month": f"{year:04d}-{month:02d}", **breach_json(builder, item.incident, target)})
     page = builder.page_json()
     data = {
         "business_hours": hours,

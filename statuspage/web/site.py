@@ -7,6 +7,7 @@ never app.py, so the imports point one way.
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Callable
 from typing import Any
@@ -22,14 +23,23 @@ from statuspage.context import Wiring
 from statuspage.db.engine import new_session
 from statuspage.read.v2 import V2Builder
 from statuspage.settings import Settings
-from statuspage.web.cache import PageCache, Produced, Rendered, VersionWatcher
-from statuspage.web.fastpath import Revalidations, cache_key, etag_matches, gzip_etag, wants_gzip
+from statuspage.web.cache import Keep, PageCache, Produced, Rendered, Unavailable, VersionWatcher
+from statuspage.web.fastpath import (
+    CACHE_KEY,
+    CacheKeys,
+    Revalidations,
+    etag_matches,
+    gzip_etag,
+    request_key,
+    wants_gzip,
+)
 from statuspage.web.refusals import RefusalLog
 from statuspage.web.templating import make_environment
 
 SECURITY_HEADERS = {
-    "content-security-policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; "
-    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    # Scripts and fetches from the site itself only (static/live.js keeps a page current).
+    "content-security-policy": "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
     "x-content-type-options": "nosniff",
     "referrer-policy": "strict-origin-when-cross-origin",
     "x-frame-options": "DENY",
@@ -49,6 +59,28 @@ def with_security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[byte
 
 
 PAGE_CACHE_CONTROL = "public, max-age=10, stale-while-revalidate=30"
+# An address never rendered by this process, asked for while the database cannot be read: a 503
+# that says when to try again (what /healthz says too), never stored by a cache in front.
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE_HEADERS = {"retry-after": str(RETRY_AFTER_SECONDS), "cache-control": "no-store"}
+UNAVAILABLE_DETAIL = "the status page cannot reach its database right now; try again in a few seconds"
+UNAVAILABLE_HTML = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>Temporarily unavailable · {name} status</title>
+  <link rel="stylesheet" href="/static/style.css">
+</head>
+<body>
+  <main id="main" class="wrap">
+    <h1>Temporarily unavailable</h1>
+    <p>This page cannot be shown right now. Please try again in a few seconds.</p>
+    <p><a href="/">Back to the current status</a></p>
+  </main>
+</body>
+</html>
+"""
 
 
 class Site:
@@ -68,7 +100,9 @@ class Site:
         self.clock = clock or SystemClock()
         self.templates: Environment = make_environment(settings.templates_dir, settings.config.page.time_zone)
         self.cache = PageCache(VersionWatcher(self.data_version, check_interval=version_check_interval))
-        self.revalidations = Revalidations(self.cache, not_modified_headers)
+        self.keys = CacheKeys()  # the cached routes and their query parameters (create_app registers them)
+        self.revalidations = Revalidations(self.cache, not_modified_headers, self.keys)
+        self._unavailable_html = UNAVAILABLE_HTML.format(name=html.escape(settings.config.page.name)).encode()
         self.refusals = RefusalLog(engine)  # refused admin API requests, written in the background
         # What every change made through the site runs before its commit (create_app chooses).
         self.wiring = wiring
@@ -93,12 +127,31 @@ class Site:
     async def respond(
         self, request: Request, produce: Callable[[], Produced], *, cache_control: str = PAGE_CACHE_CONTROL
     ) -> Response:
-        """Serve from the page cache (rendering once per data version), with ETag, 304 and gzip."""
+        """Serve from the page cache (rendering once per data version), with ETag, 304 and gzip;
+        a 503 when the database cannot be read and there is no copy to serve."""
         # From the scope: building request.url (urlunsplit) cost ~8 % of a cached 304.
-        key = cache_key(request.scope)
-        entry = await self.cache.get(key, produce)
+        scope = request.scope
+        key = request_key(scope)
+        keep: Keep = None  # a request not in canonical form is not kept beyond the LRU
+        if CACHE_KEY in scope:
+            keep = "page" if key in self.keys.fixed else "view"
+        try:
+            entry = await self.cache.get(key, produce, keep=keep)
+        except Unavailable:
+            return self.unavailable(request)
         self.revalidations.remember(key, entry, cache_control)  # for NotModifiedFastPath
         return cached_response(request, entry, cache_control)
+
+    def unavailable(self, request: Request) -> Response:
+        """503 with Retry-After: a problem document for a file-like address (``.json``, a feed,
+        the badge), a small page (made without the database or the templates) for a page."""
+        path: str = request.scope["path"]
+        if "." in path.rsplit("/", 1)[-1]:
+            response = problem(503, "Service unavailable", UNAVAILABLE_DETAIL)
+        else:
+            response = HTMLResponse(self._unavailable_html, status_code=503)
+        response.headers.update(UNAVAILABLE_HEADERS)
+        return response
 
 
 def cached_response(request: Request, entry: Rendered, cache_control: str) -> Response:
