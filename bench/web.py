@@ -12,6 +12,12 @@ process and then two:
   form), ``worker_processes N``, access log off: what this machine can do at all.
 
 Load comes from ``wrk -t2 -c64 -d5s`` (``-d2s`` with ``--quick``), after a short warm-up.
+
+Then, on the status page alone with one worker (``bench/web_scenarios.py``): every request with a
+random query string against the plain URL (cache-busting), and 5,000 connections that send
+nothing or half a request line (1,000 with ``--quick``): the latency of ``/healthz`` and ``/``,
+the throughput of ``summary.json`` with and without them, and how many of them the server closed
+after its header timeout.
 """
 
 from __future__ import annotations
@@ -38,8 +44,13 @@ from bench.common import (
     stop_process,
     write_result,
 )
+from bench.web_scenarios import cache_busting, slow_sockets
 
 NAME = "web"
+SLOW_SOCKETS, SLOW_SOCKETS_QUICK = 5000, 1000
+# Longer than opening the slow sockets and measuring with them open (about 10 s; 5 s with
+# --quick), so that the measurements run while every one of them is still held.
+SLOW_HEADER_TIMEOUT, SLOW_HEADER_TIMEOUT_QUICK = 20.0, 10.0
 BARE_TARGET = 0.85  # of the bare app on the same server
 NGINX_TARGET = 0.40  # of nginx serving the bytes as static files
 NGINX_CONF = """
@@ -222,9 +233,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                                     round(best["bare"]["p99_us"] / 1000, 2),
                                     round(p99_ratio, 3) if p99_ratio else None, "informative", True))
                     notes.append(f"{label}: worst/best run per server (1.0 = steady): {spread}")
+                if workers == 1:
+                    rows += cache_busting(app_url, tmp_path, WRK_SCRIPT, wrk, "3s" if args.quick else "5s",
+                                          rounds, notes)
             finally:
                 for process in reversed(processes):
                     stop_process(process)
+        rows += slow_sockets(env, tmp_path, script, wrk, SLOW_SOCKETS_QUICK if args.quick else SLOW_SOCKETS,
+                             "3s" if args.quick else "5s",
+                             SLOW_HEADER_TIMEOUT_QUICK if args.quick else SLOW_HEADER_TIMEOUT, notes)
         notes.append(
             f"Body sizes: / = {sizes['/'][0]} B (gzip {sizes['/'][1]} B), /api/v2/summary.json = "
             f"{sizes['/api/v2/summary.json'][0]} B (gzip {sizes['/api/v2/summary.json'][1]} B); the bare app and "
