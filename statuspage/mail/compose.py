@@ -63,7 +63,7 @@ def message_id(message: OutboxMessage, config: Config) -> str:
 
 
 @lru_cache(maxsize=4)
-def _environment(templates_dir: str) -> Environment:
+def environment(templates_dir: str) -> Environment:
     env = Environment(
         loader=FileSystemLoader(templates_dir),
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False, default=False),
@@ -107,11 +107,11 @@ def compose(
         "tier_name": tier.name if tier is not None else None,
         "components": list(incident.get("components") or []),
         "declared": _local(declared, zone),
-        "message": _text(incident.get("message")),
+        "message": body_text(incident.get("message")),
         "ack_url": ack_url,
         "late": late,
     }
-    env = _environment(str(resource_dir("templates")))
+    env = environment(str(resource_dir("templates")))
     text = env.get_template("email/page.txt.j2").render(context)
     html = env.get_template("email/page.html.j2").render(context)
 
@@ -150,7 +150,7 @@ def _local(moment: datetime | None, zone: ZoneInfo) -> str:
     return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
 
 
-def _text(value: Any) -> str:
+def body_text(value: Any) -> str:
     """Typed text for a message body: line breaks normalised, other control characters dropped."""
     text = str(value or "").replace("\r\n", "\n").replace("\r", "\n")
     return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc").strip()

@@ -145,10 +145,7 @@ class EmailSender:
         name = f"{message.created_at:%Y%m%d-%H%M%S}-incident-{incident_id}-{_FILE_PART.sub('_', message.target)[:80]}-{message.id}.eml"
         path = self.mail_dir / name
         try:
-            self.mail_dir.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(path.name + ".partial")
-            partial.write_bytes(composed.email.as_bytes(policy=policy.default))
-            partial.replace(path)
+            write_eml(path, composed.email.as_bytes(policy=policy.default))
         except OSError as exc:
             return Outcome.retry(f"cannot write {path}: {exc.strerror or exc}", max_attempts=OTHER_ANSWER_ATTEMPTS)
         shown = _shown(path)
@@ -216,6 +213,15 @@ def mark_uncertain(ctx: WriteContext, message: OutboxMessage) -> None:
         session.rollback()
         raise
     message.result = {"uncertain": True}
+
+
+def write_eml(path: Path, data: bytes) -> None:
+    """Write a message file whole or not at all (a reader never sees half a message): to a
+    ``.partial`` beside it, then renamed. Raises OSError."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(data)
+    partial.replace(path)
 
 
 def _shown(path: Path) -> str:

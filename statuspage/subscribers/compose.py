@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import binascii
 import secrets
-import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -30,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import escape
 
-from statuspage.mail.compose import _environment, from_address, header_text, mail_domain
+from statuspage.mail.compose import body_text, environment, from_address, header_text, mail_domain
 from statuspage.settings import Config, resource_dir
 
 STATUS_WORDS = {
@@ -77,11 +76,6 @@ def _local(value: str | None, zone: ZoneInfo) -> str:
     return f"{moment:%Y-%m-%d %H:%M} {moment.tzname()}"
 
 
-def _text(value: Any) -> str:
-    text = str(value or "").replace("\r\n", "\n").replace("\r", "\n")
-    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc").strip()
-
-
 def _span(span: timedelta) -> str:
     """``48 hours``, ``30 minutes``, ``7 days``: how long a link works, in words."""
     minutes = int(span.total_seconds() // 60)
@@ -108,7 +102,7 @@ def notice_context(event: str, payload: dict[str, Any], config: Config) -> dict[
         "status": STATUS_WORDS.get(str(subject.get("status")), str(subject.get("status") or "").replace("_", " ").capitalize()),
         "impact": str(subject.get("impact") or "none"),
         "components": [header_text(c.get("name")) for c in subject.get("components") or []],
-        "message": _text(latest.get("body")),
+        "message": body_text(latest.get("body")),
         "posted": _local(latest.get("created_at") or subject.get("updated_at"), zone),
         "scheduled_for": _local(subject.get("scheduled_for"), zone) if maintenance else "",
         "scheduled_until": _local(subject.get("scheduled_until"), zone) if maintenance else "",
@@ -136,7 +130,7 @@ def compose(
         "kind": kind,
         "page": config.page,
         "links": links,
-        "detail": _text(detail),
+        "detail": body_text(detail),
         "webhook": webhook,
         "expires_in": _span(config.subscriptions.confirm_within.timedelta),
     }
@@ -153,7 +147,7 @@ def compose(
         subject = f"Your subscription to {name} status"
     else:
         subject = f"Your webhook for {name} status has stopped"
-    env = _environment(str(resource_dir("templates")))
+    env = environment(str(resource_dir("templates")))
     text = env.get_template("email/subscriber.txt.j2").render(context)
     html = env.get_template("email/subscriber.html.j2").render(context)
 

@@ -143,8 +143,3 @@ def expand_due(runtime: Process, *, chunk: int = CHUNK, budget: int = 4) -> int:
             queued += done
     return queued
 
-
-def pending_notices(session: Session) -> int:
-    from sqlalchemy import func
-
-    return int(session.exec(select(func.count()).where(col(SubscriberNotice.done_at).is_(None))).one())

@@ -22,7 +22,9 @@ from statuspage.subscribers.service import (
     STATES,
     SUSPENDED,
     WEBHOOK,
-    clean_email,
+)
+from statuspage.subscribers.service import (
+    find as find,
 )
 
 
@@ -31,17 +33,6 @@ def get(session: Session, subscriber_id: int) -> Subscriber:
     if subscriber is None:
         raise NotFound(f"no subscriber {subscriber_id}", field="id")
     return subscriber
-
-
-def find(session: Session, email: str) -> list[Subscriber]:
-    address = clean_email(email)
-    return list(
-        session.exec(
-            select(Subscriber)
-            .where(col(Subscriber.state) != REMOVED, func.lower(col(Subscriber.email)) == address.lower())
-            .order_by(col(Subscriber.id))
-        ).all()
-    )
 
 
 def list_subscribers(

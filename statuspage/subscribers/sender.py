@@ -42,12 +42,14 @@ from statuspage.db.models import OutboxMessage
 from statuspage.db.subscriber_models import Subscriber, SubscriberNotice
 from statuspage.incidents import ack_links
 from statuspage.mail.compose import header_text, mail_domain
+from statuspage.mail.sender import write_eml
 from statuspage.mail.smtp import FAILURES, SmtpConnection, classify, queue_id
 from statuspage.outbox import Outcome
 from statuspage.smtp_url import parse_smtp_url
 from statuspage.subscribers import service, tokens
 from statuspage.subscribers.compose import Links, PreparedNotice, compose, notice_bytes, prepare_notice
 from statuspage.subscribers.notices import DOCUMENTATION
+from statuspage.webhooks.sender import host_of, parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -238,10 +240,7 @@ class SubscriberEmailSender(_Base):
         name = f"{message.created_at:%Y%m%d-%H%M%S}-subscriber-{message.target}-{message.event.replace('.', '-')}-{message.id}.eml"
         path = self.mail_dir / name
         try:
-            self.mail_dir.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(path.name + ".partial")
-            partial.write_bytes(data)
-            partial.replace(path)
+            write_eml(path, data)
         except OSError as exc:
             return Outcome.retry(f"cannot write {path}: {exc.strerror or exc}", max_attempts=OTHER_ANSWER_ATTEMPTS)
         line = f"[email {recipient}] {header_text(subject)} (no STATUSPAGE_SMTP_URL: written to {path})"
@@ -298,10 +297,10 @@ class SubscriberWebhookSender(_Base):
                 return Outcome.wait(str(exc), patient=True)
             return Outcome.dead(str(exc))
         except httpx.TimeoutException:
-            detail = f"no answer from {_host(url)} within {TIMEOUT_SECONDS:g}s"
+            detail = f"no answer from {host_of(url)} within {TIMEOUT_SECONDS:g}s"
             return Outcome.dead(f"{detail} for a day") if waited_long else Outcome.wait(detail, patient=True)
         except httpx.HTTPError as exc:
-            detail = f"cannot reach {_host(url)}: {type(exc).__name__}"
+            detail = f"cannot reach {host_of(url)}: {type(exc).__name__}"
             return Outcome.dead(f"{detail} for a day") if waited_long else Outcome.wait(detail, patient=True)
         code = answer.status_code
         result: dict[str, Any] = {"status_code": code}
@@ -309,12 +308,10 @@ class SubscriberWebhookSender(_Base):
             if bounces:
                 service.record_success(session=session, subscriber_id=subscriber_id)
             return Outcome.delivered(result)
-        detail = f"HTTP {code} from {_host(url)}" + (f": {answer.snippet}" if answer.snippet else "")
+        detail = f"HTTP {code} from {host_of(url)}" + (f": {answer.snippet}" if answer.snippet else "")
         if code in (408, 429) or code >= 500:
             if waited_long:
                 return Outcome.dead(f"{detail} (for a day)", result=result)
-            from statuspage.webhooks.sender import parse_retry_after
-
             retry_after = parse_retry_after(answer.headers.get("Retry-After"), ctx.now())
             return Outcome.wait(detail, result=result, retry_after=retry_after, patient=True)
         if code == 410:
@@ -343,9 +340,3 @@ def webhook_body(notice: SubscriberNotice, unsubscribe: str | None) -> dict[str,
         body["component"] = payload.get("component")
     return body
 
-
-def _host(url: str) -> str:
-    try:
-        return httpx.URL(url).host or url
-    except Exception:  # noqa: BLE001 - only for a message
-        return url

@@ -377,16 +377,25 @@ def unsubscribe(*, ctx: WriteContext, token: str, key: bytes | None, how: str = 
     return subscriber
 
 
+def find(session: Session, email: str) -> list[Subscriber]:
+    """The subscriptions of an address (by email, and webhooks it is the contact of), not removed."""
+    address = clean_email(email)
+    return list(
+        session.exec(
+            select(Subscriber)
+            .where(col(Subscriber.state) != REMOVED, func.lower(col(Subscriber.email)) == address.lower())
+            .order_by(col(Subscriber.id))
+        ).all()
+    )
+
+
 @write
 def remove(*, ctx: WriteContext, email: str) -> int:
     """Remove every subscription of ``email`` (by email, and webhooks it is the contact of):
     the address, URLs and link nonces are erased; anonymous delivery counts stay. How many."""
-    address = clean_email(email)
-    rows = ctx.session.exec(
-        select(Subscriber).where(col(Subscriber.state) != REMOVED, func.lower(col(Subscriber.email)) == address.lower())
-    ).all()
+    rows = find(ctx.session, email)
     if not rows:
-        raise NotFound(f"no subscriber with the address {address}", field="email")
+        raise NotFound(f"no subscriber with the address {clean_email(email)}", field="email")
     for subscriber in rows:
         _erase(ctx, subscriber, reason="removed by an operator")
     return len(rows)

@@ -176,15 +176,15 @@ class WebhookSender:
                 with self.client.stream("POST", url, content=body, headers=headers) as response:
                     snippet = _read_some(response)
         except httpx.TimeoutException:
-            return Outcome.wait(f"no answer from {_host(url)} within {self.timeout:g}s", patient=True)
+            return Outcome.wait(f"no answer from {host_of(url)} within {self.timeout:g}s", patient=True)
         except httpx.HTTPError as exc:
-            return Outcome.wait(f"cannot reach {_host(url)}: {type(exc).__name__}: {exc}", patient=True)
+            return Outcome.wait(f"cannot reach {host_of(url)}: {type(exc).__name__}: {exc}", patient=True)
 
         code = response.status_code
         result: dict[str, Any] = {"status_code": code}
         if 200 <= code < 300:
             return Outcome.delivered(result)
-        detail = f"HTTP {code} from {_host(url)}" + (f": {snippet}" if snippet else "")
+        detail = f"HTTP {code} from {host_of(url)}" + (f": {snippet}" if snippet else "")
         if code == 410:
             service.disable(ctx=ctx, subscriber_id=subscriber_id or 0, reason="the receiver answered 410 Gone")
             return Outcome.dead(f"{detail} (webhook {subscriber_id} disabled)", result=result)
@@ -205,7 +205,7 @@ def _read_some(response: httpx.Response) -> str:
     return " ".join(data[:_SNIPPET].decode("utf-8", "replace").split())
 
 
-def _host(url: str) -> str:
+def host_of(url: str) -> str:
     try:
         return httpx.URL(url).host or url
     except Exception:  # noqa: BLE001 - only for a message
