@@ -75,6 +75,21 @@ def signing_key(session: Session, configured: str | None, *, create: bool) -> by
     return stored.encode("utf-8") if stored else None
 
 
+class KeyOnce:
+    """The signing key as a sender needs it: read (or made) on first use, then kept for the
+    sender's life. ``configured`` is STATUSPAGE_SECRET_KEY, if set."""
+
+    def __init__(self, configured: str | None) -> None:
+        self.configured = configured
+        self._key: bytes | None = None
+
+    def get(self, session: Session) -> bytes:
+        if self._key is None:
+            self._key = signing_key(session, self.configured, create=True)
+        assert self._key is not None
+        return self._key
+
+
 # Tokens ------------------------------------------------------------------------------------
 
 

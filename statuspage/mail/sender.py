@@ -80,7 +80,7 @@ class EmailSender:
         self.smtp: SmtpConnection | None = (
             SmtpConnection(self.target, idle_seconds=idle_seconds) if self.target is not None else None
         )
-        self._key: bytes | None = None
+        self._key = ack_links.KeyOnce(secret_key)
 
     @property
     def connections(self) -> int:
@@ -161,10 +161,7 @@ class EmailSender:
     # Bookkeeping -------------------------------------------------------------------------------
 
     def _signing_key(self, ctx: WriteContext) -> bytes:
-        if self._key is None:
-            self._key = ack_links.signing_key(ctx.session, self.secret_key, create=True)
-        assert self._key is not None
-        return self._key
+        return self._key.get(ctx.session)
 
     def _note(self, ctx: WriteContext, page_id: int | None, state: str, *, ref: str | None = None, error: str | None = None) -> None:
         if page_id is not None:

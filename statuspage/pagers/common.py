@@ -36,7 +36,7 @@ class PageSenderBase:
 
     def __init__(self, *, secret_key: str | None = None) -> None:
         self.secret_key = secret_key
-        self._key: bytes | None = None
+        self._key = ack_links.KeyOnce(secret_key)
 
     def close(self) -> None:
         pass
@@ -64,10 +64,7 @@ class PageSenderBase:
         return Prepared(url=str(data["contact"]), page_id=page_id, ack_url=link, late=late)
 
     def signing_key(self, ctx: WriteContext) -> bytes:
-        if self._key is None:
-            self._key = ack_links.signing_key(ctx.session, self.secret_key, create=True)
-        assert self._key is not None
-        return self._key
+        return self._key.get(ctx.session)
 
     def note(self, ctx: WriteContext, page_id: int | None, state: str, *, ref: str | None = None, error: str | None = None) -> None:
         if page_id is not None:

@@ -66,16 +66,13 @@ class _Base:
 
     def __init__(self, *, secret_key: str | None) -> None:
         self.secret_key = secret_key
-        self._key: bytes | None = None
+        self._key = ack_links.KeyOnce(secret_key)
         self._notices: OrderedDict[int, SubscriberNotice] = OrderedDict()
         self._prepared: OrderedDict[int, PreparedNotice] = OrderedDict()
         self._batch: dict[int, Subscriber] = {}
 
     def key(self, ctx: WriteContext) -> bytes:
-        if self._key is None:
-            self._key = ack_links.signing_key(ctx.session, self.secret_key, create=True)
-        assert self._key is not None
-        return self._key
+        return self._key.get(ctx.session)
 
     def notice(self, ctx: WriteContext, notice_id: int) -> SubscriberNotice | None:
         found = self._notices.get(notice_id)
