@@ -102,8 +102,8 @@ def test_a_flood_of_junk_queries_is_served_from_the_canonical_entries(site: Site
     assert len(site.cache.last_good) == 2
     # Revalidations of junk addresses are the canonical page's 304, from the fast path.
     spy: list[str] = []
-    answer = site.site.revalidations.answer
-    site.site.revalidations.answer = lambda scope: spy.append(scope[CACHE_KEY]) or answer(scope)
+    answer = site.site.answers.answer
+    site.site.answers.answer = lambda scope: spy.append(scope[CACHE_KEY]) or answer(scope)
     again = site.flood([f"/?cb=r{n}" for n in range(200)], {"if-none-match": first["/"].headers["etag"]})
     assert {status for status, _, _ in again} == {304} and spy == ["/"] * 200
 

@@ -31,8 +31,8 @@ def app(runtime: Runtime, ctx: WriteContext) -> Starlette:
     answers revalidations; the paths it answered are in ``app.state.fast``."""
     incidents.declare(ctx=ctx, severity=1, title="Checkout failing", components=["api"], message="Payments fail.")
     app = create_app(runtime.settings, runtime.engine, clock=runtime.clock, version_check_interval=60)
-    revalidations = app.state.site.revalidations
-    answer: Callable[[Any], Any] = revalidations.answer
+    answers = app.state.site.answers
+    answer: Callable[[Any], Any] = answers.answer
     app.state.fast = []
 
     def spy(scope: Any) -> Any:
@@ -41,7 +41,7 @@ def app(runtime: Runtime, ctx: WriteContext) -> Starlette:
             app.state.fast.append(scope["path"])
         return headers
 
-    revalidations.answer = spy
+    answers.answer = spy
     return app
 
 

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, Route, Router, get_route_path
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from statuspage.clock import Clock
 from statuspage.db.engine import make_engine
@@ -35,27 +35,26 @@ from statuspage.web.admin.access import record_with_change
 from statuspage.web.admin.operations import routes as admin_routes
 from statuspage.web.cache import Produced
 from statuspage.web.cors import CrossOriginReads
-from statuspage.web.fastpath import CacheKeys, Normaliser, NotModifiedFastPath
-from statuspage.web.site import Site, problem, problem_bytes, produce_json, with_security_headers
+from statuspage.web.fastpath import CacheKeys, FastPath, Normaliser
+from statuspage.web.security import SecurityHeaders
+from statuspage.web.site import Site, problem, problem_bytes, produce_json
 
 log = logging.getLogger(__name__)
 
 
-class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+class StatusPageApp(Starlette):
+    """The site: cache hits are sent by :class:`FastPath` before Starlette's own middleware and
+    routing; everything else goes through them, in canonical form."""
+
+    fast: FastPath
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = with_security_headers(list(message.get("headers", [])))
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        if scope["type"] == "http":
+            canonical = await self.fast(scope, send)
+            if canonical is None:
+                return
+            scope = canonical
+        await super().__call__(scope, receive, send)
 
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -167,7 +166,10 @@ def create_app(
     *,
     clock: Clock | None = None,
     version_check_interval: float = 0.5,
-) -> Starlette:
+    trusted_proxies: str | None = None,
+) -> StatusPageApp:
+    """The site. ``trusted_proxies`` (addresses, as uvicorn's ``forwarded_allow_ips``): honour
+    ``X-Forwarded-For``/``-Proto`` from them, for servers that do not (granian)."""
     settings = settings or load_settings()
     engine = engine or make_engine(settings.database_url)
     # What every change made through the site runs before its commit: the product's hooks, then
@@ -252,9 +254,7 @@ def create_app(
         Mount("/static", app=StaticFiles(directory=str(settings.static_dir)), name="static"),
     ]
     middleware = [
-        # CORS on the public read addresses, outermost so that the fast path's 304s carry it too.
-        Middleware(CrossOriginReads),
-        Middleware(NotModifiedFastPath, revalidations=site.revalidations),  # cached 304s, before the rest
+        Middleware(CrossOriginReads),  # CORS on the public read addresses
         Middleware(SecurityHeaders),
         Middleware(InvalidateAfterWrites, site=site),
     ]
@@ -265,13 +265,18 @@ def create_app(
         # The last seconds' refused admin API requests are only in memory until written.
         await run_in_threadpool(site.refusals.close)
 
-    app = Starlette(
+    if trusted_proxies is not None:
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        middleware.insert(0, Middleware(ProxyHeadersMiddleware, trusted_hosts=trusted_proxies))  # type: ignore[arg-type]
+    app = StatusPageApp(
         routes=routes,
         middleware=middleware,
         exception_handlers={404: not_found, 500: server_error},
         lifespan=lifespan,
     )
     relative_slash_redirects(app.router)
+    app.fast = FastPath(site.answers)
     app.state.site = site
     return app
 

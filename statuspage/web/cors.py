@@ -9,8 +9,8 @@ nothing personal, so ``*`` is right and no ``Vary: Origin`` is needed.
 Everything else (the pages, the admin API, the integrations, Slack, subscribing, acknowledging)
 gets no CORS header at all: a browser keeps other sites from reading or calling them.
 
-:class:`CrossOriginReads` is the outermost middleware, so the headers are also on the 304s that
-:class:`statuspage.web.fastpath.NotModifiedFastPath` answers before the application.
+:class:`CrossOriginReads` adds them on the normal path; the cache hits that
+:class:`statuspage.web.fastpath.FastPath` answers before it carry them from :func:`with_cors_headers`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from statuspage.web.site import with_security_headers
+from statuspage.web.security import with_security_headers
 
 # The public read addresses, besides everything under /api/v2/ ending in .json.
 EXACT = frozenset({
@@ -53,6 +53,14 @@ def is_public_read(path: str) -> bool:
     return path in EXACT or (path.startswith("/incidents/") and INCIDENT_JSON.fullmatch(path) is not None)
 
 
+def with_cors_headers(path: str, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``headers`` with the cross-origin ones added when ``path`` is a public read address."""
+    if not is_public_read(path):
+        return headers
+    names = {name.lower() for name, _ in headers}
+    return headers + [h for h in (ALLOW_ORIGIN, EXPOSE) if h[0] not in names]
+
+
 def allowed_request_headers(requested: str) -> str:
     """The headers of ``Access-Control-Request-Headers`` that are safe to allow, as a list."""
     names = [name.strip().lower() for name in requested.split(",")]
@@ -79,10 +87,7 @@ class CrossOriginReads:
 
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {name.lower() for name, _ in headers}
-                headers += [h for h in (ALLOW_ORIGIN, EXPOSE) if h[0] not in names]
-                message["headers"] = headers
+                message["headers"] = with_cors_headers(scope["path"], list(message.get("headers", [])))
             await send(message)
 
         await self.app(scope, receive, send_with_cors)

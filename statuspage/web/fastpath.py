@@ -1,4 +1,4 @@
-"""Requests put in canonical form in front of routing, and revalidations answered there.
+"""Requests put in canonical form in front of routing, and cache hits answered there.
 
 **Canonical cache keys.** A cached public page is keyed by its path and the query parameters it
 reads, nothing else: ``/?cb=123``, ``/?utm_source=mail`` and ``/`` are one page, one cache entry,
@@ -8,7 +8,7 @@ routing the request is rewritten to that form — unknown parameters dropped, th
 ones kept (the one ``request.query_params`` returns), empty ones dropped (the pages read them as
 absent), the rest in a fixed order, ids in their one spelling (``/incidents/007`` is
 ``/incidents/7``, ``?component=API`` is ``?component=api``). The handler, the page producer, the
-cache and the fast 304 below all see the same canonical request, so a key always stands for the
+cache and the fast path below all see the same canonical request, so a key always stands for the
 bytes produced from it. A value the page refuses (``?page=abc``) is kept as written, so that the
 400 still quotes it; its error page is cached under that key in the bounded LRU only, where it
 cannot push out a good page (see :class:`statuspage.web.cache.PageCache`).
@@ -24,20 +24,23 @@ shared.
 Computing the key costs a dict lookup for a page without parameters (the query string is dropped
 unread) and one parse of the query string for a page with some; it never touches the database.
 
-**The fast 304.** Browsers and CDNs that already hold a page ask again with ``If-None-Match``.
-When the page is cached and current, the answer is a bodiless 304 whose headers are known in
-advance; sending it through the middlewares, the route table and ``Request``/``Response`` objects
-cost more than the answer itself (the path reached half a bare app's throughput).
-:class:`NotModifiedFastPath` answers it before all that, and only when the normal path would have
-sent the same 304 at once:
+**Cache hits answered in front of everything.** While a page is cached and current, what the
+site sends for it is known in advance: the body (or its gzip form) and headers that depend only
+on the entry, the encoding asked for and whether ``If-None-Match`` matches. Sending that through
+Starlette's error middleware, our three middlewares, the route table (scanned in order, a regular
+expression per route) and ``Request``/``Response`` objects cost three times the work of a bare app
+sending the same bytes. :class:`FastPath` sends it before all that, from raw headers made once per
+entry, and only when the normal path would have sent the very same answer at once:
 
-- the request is a GET or HEAD whose cache key (:func:`request_key`) the normal path served, and
-  the page cache would return that very entry without waiting (:meth:`PageCache.current_entry`:
-  the data version the watcher knows, not expired, no version read pending after a write);
+- the request is a GET or HEAD whose cache key (:func:`request_key`) the normal path served with
+  a 200, and the page cache would return that very entry without waiting
+  (:meth:`PageCache.current_entry`: the data version the watcher knows, not expired, no version
+  read pending after a write);
 - the version can be read (while the database is down, everything takes the normal path);
-- ``If-None-Match`` matches by the normal rule (:func:`etag_matches`), and the headers are those
-  the normal path makes for the same entry, variant (:func:`wants_gzip`) and ``Cache-Control``,
-  recorded by :meth:`Revalidations.remember` when it served the entry.
+- the answer is a 304 when ``If-None-Match`` matches by the normal rule (:func:`etag_matches`),
+  else the 200; identity or gzip as :func:`wants_gzip` chooses; the headers are those the normal
+  path makes for the same entry, variant and ``Cache-Control`` (security and cross-origin
+  headers included), made by its own code when :meth:`CachedAnswers.remember` recorded the entry.
 
 Everything else goes to the application, in canonical form for a registered path, else unchanged.
 """
@@ -50,7 +53,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote
 
 from starlette.routing import get_route_path
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope, Send
 
 from statuspage.web.cache import PageCache, Rendered
 
@@ -161,69 +164,84 @@ def etag_matches(if_none_match: str | None, etags: tuple[str, ...]) -> bool:
     return any(tag in offered for tag in etags)
 
 
+# What the fast path sends: status, raw headers, body.
+Answer = tuple[int, RawHeaders, bytes]
+# The raw headers the normal path sends for an entry: (path, entry, gzip?, Cache-Control, 304?).
+HeaderMaker = Callable[[str, Rendered, bool, str, bool], RawHeaders]
+
+
 @dataclass(frozen=True, slots=True)
 class _Served:
     entry: Rendered
     cache_control: str
     etags: tuple[str, str]
-    headers: tuple[RawHeaders, RawHeaders]  # the 304's headers: identity, gzip
+    answers: tuple[Answer, Answer, Answer, Answer]  # 200 identity, 200 gzip, 304 identity, 304 gzip
 
 
-class Revalidations:
-    """The 304 headers of the entries the normal path served, by cache key (bounded like the cache)."""
+class CachedAnswers:
+    """The answers (200 and 304, identity and gzip) of the entries the normal path served, by
+    cache key, bounded like the cache."""
 
-    def __init__(self, cache: PageCache, headers_304: Callable[[Rendered, bool, str], RawHeaders], keys: CacheKeys | None = None) -> None:
+    def __init__(self, cache: PageCache, make_headers: HeaderMaker, keys: CacheKeys | None = None) -> None:
         self.cache = cache
         self.keys = keys or CacheKeys()
-        self._headers_304 = headers_304
+        self._make_headers = make_headers
         self._served: OrderedDict[str, _Served] = OrderedDict()
 
-    def remember(self, key: str, entry: Rendered, cache_control: str) -> None:
-        if entry.produced.status_code != 200:  # error pages are never revalidated
+    def remember(self, key: str, path: str, entry: Rendered, cache_control: str) -> None:
+        if entry.produced.status_code != 200:  # error pages always take the normal path
             return
         served = self._served.get(key)
         if served is not None and served.entry is entry and served.cache_control == cache_control:
             return
-        headers = (self._headers_304(entry, False, cache_control), self._headers_304(entry, True, cache_control))
-        self._served[key] = _Served(entry, cache_control, (entry.etag, gzip_etag(entry)), headers)
+        make = self._make_headers
+        body, gzipped = entry.produced.body, entry.gzipped
+        answers = (
+            (200, make(path, entry, False, cache_control, False), body),
+            (200, make(path, entry, True, cache_control, False), gzipped if gzipped is not None else body),
+            (304, make(path, entry, False, cache_control, True), b""),
+            (304, make(path, entry, True, cache_control, True), b""),
+        )
+        self._served[key] = _Served(entry, cache_control, (entry.etag, gzip_etag(entry)), answers)
         self._served.move_to_end(key)
         while len(self._served) > self.cache.max_entries:
             self._served.popitem(last=False)
 
-    def answer(self, scope: Scope) -> RawHeaders | None:
-        """The headers of the 304 the normal path would send at once, or None."""
+    def answer(self, scope: Scope) -> Answer | None:
+        """What the normal path would send at once for this request, or None."""
+        key = request_key(scope)
+        served = self._served.get(key)
+        if served is None or self.cache.watcher.failing or self.cache.current_entry(key) is not served.entry:
+            return None
         if_none_match = accept_encoding = None
         for name, value in scope["headers"]:  # the first of each, as Request.headers.get
             if name == b"if-none-match" and if_none_match is None:
                 if_none_match = value
             elif name == b"accept-encoding" and accept_encoding is None:
                 accept_encoding = value
-        if not if_none_match:
-            return None
-        key = request_key(scope)
-        served = self._served.get(key)
-        if served is None or self.cache.watcher.failing or self.cache.current_entry(key) is not served.entry:
-            return None
-        if not etag_matches(if_none_match.decode("latin-1"), served.etags):
-            return None
-        return served.headers[wants_gzip(served.entry, accept_encoding.decode("latin-1") if accept_encoding else "")]
+        use_gzip = wants_gzip(served.entry, accept_encoding.decode("latin-1") if accept_encoding else "")
+        if if_none_match and etag_matches(if_none_match.decode("latin-1"), served.etags):
+            return served.answers[2 + use_gzip]
+        return served.answers[use_gzip]
 
 
-class NotModifiedFastPath:
-    """ASGI middleware: puts GET and HEAD requests in canonical form (:meth:`CacheKeys.canonical`),
-    answers what :meth:`Revalidations.answer` can, and passes on the rest."""
+class FastPath:
+    """Puts GET and HEAD requests in canonical form (:meth:`CacheKeys.canonical`) and sends what
+    :meth:`CachedAnswers.answer` can; called by the application before anything else."""
 
-    def __init__(self, app: ASGIApp, revalidations: Revalidations) -> None:
-        self.app = app
-        self.revalidations = revalidations
-        self.keys = revalidations.keys
+    def __init__(self, answers: CachedAnswers) -> None:
+        self.answers = answers
+        self.keys = answers.keys
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
-            scope = self.keys.canonical(scope)
-            headers = self.revalidations.answer(scope)
-            if headers is not None:
-                await send({"type": "http.response.start", "status": 304, "headers": headers})
-                await send({"type": "http.response.body", "body": b""})
-                return
-        await self.app(scope, receive, send)
+    async def __call__(self, scope: Scope, send: Send) -> Scope | None:
+        """None when answered; else the request for the application, in canonical form."""
+        if scope["method"] not in ("GET", "HEAD"):
+            return scope
+        scope = self.keys.canonical(scope)
+        answer = self.answers.answer(scope)
+        if answer is None:
+            return scope
+        status, headers, body = answer
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return None

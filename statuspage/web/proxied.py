@@ -11,9 +11,6 @@ from typing import Any
 def create_proxied_app() -> Any:
     """The app behind ``X-Forwarded-For``/``-Proto`` handling, as uvicorn's ``proxy_headers`` gives
     it: trusted from ``$FORWARDED_ALLOW_IPS`` (default ``127.0.0.1``, a proxy on the same host)."""
-    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
-
     from statuspage.web.app import create_app
 
-    trusted = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-    return ProxyHeadersMiddleware(create_app(), trusted_hosts=trusted)  # type: ignore[arg-type]
+    return create_app(trusted_proxies=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"))

@@ -24,39 +24,19 @@ from statuspage.db.engine import new_session
 from statuspage.read.v2 import V2Builder
 from statuspage.settings import Settings
 from statuspage.web.cache import Keep, PageCache, Produced, Rendered, Unavailable, VersionWatcher
+from statuspage.web.cors import with_cors_headers
 from statuspage.web.fastpath import (
     CACHE_KEY,
+    CachedAnswers,
     CacheKeys,
-    Revalidations,
     etag_matches,
     gzip_etag,
     request_key,
     wants_gzip,
 )
 from statuspage.web.refusals import RefusalLog
+from statuspage.web.security import with_security_headers
 from statuspage.web.templating import make_environment
-
-SECURITY_HEADERS = {
-    # Scripts and fetches from the site itself only (static/live.js keeps a page current).
-    "content-security-policy": "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "
-    "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "strict-origin-when-cross-origin",
-    "x-frame-options": "DENY",
-}
-
-
-SECURITY_RAW = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
-
-
-def with_security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    present = {name.lower(): value for name, value in headers}
-    own_csp = present.get(b"content-security-policy", b"")
-    # A response that sets its own frame-ancestors (the embeddable badge) decides framing
-    # itself; X-Frame-Options has no "allow" value, so it is left out for it.
-    skip = {b"x-frame-options"} if b"frame-ancestors" in own_csp else set()
-    return headers + [h for h in SECURITY_RAW if h[0] not in present and h[0] not in skip]
-
 
 PAGE_CACHE_CONTROL = "public, max-age=10, stale-while-revalidate=30"
 # An address never rendered by this process, asked for while the database cannot be read: a 503
@@ -101,7 +81,7 @@ class Site:
         self.templates: Environment = make_environment(settings.templates_dir, settings.config.page.time_zone)
         self.cache = PageCache(VersionWatcher(self.data_version, check_interval=version_check_interval))
         self.keys = CacheKeys()  # the cached routes and their query parameters (create_app registers them)
-        self.revalidations = Revalidations(self.cache, not_modified_headers, self.keys)
+        self.answers = CachedAnswers(self.cache, answer_headers, self.keys)  # for FastPath
         self._unavailable_html = UNAVAILABLE_HTML.format(name=html.escape(settings.config.page.name)).encode()
         self.refusals = RefusalLog(engine)  # refused admin API requests, written in the background
         # What every change made through the site runs before its commit (create_app chooses).
@@ -139,7 +119,7 @@ class Site:
             entry = await self.cache.get(key, produce, keep=keep)
         except Unavailable:
             return self.unavailable(request)
-        self.revalidations.remember(key, entry, cache_control)  # for NotModifiedFastPath
+        self.answers.remember(key, scope["path"], entry, cache_control)
         return cached_response(request, entry, cache_control)
 
     def unavailable(self, request: Request) -> Response:
@@ -172,14 +152,16 @@ def cached_response(request: Request, entry: Rendered, cache_control: str) -> Re
     return Response(produced.body, status_code=produced.status_code, headers=headers, media_type=produced.media_type)
 
 
-def not_modified_headers(entry: Rendered, use_gzip: bool, cache_control: str) -> list[tuple[bytes, bytes]]:
-    """The raw headers of the 304 the normal path sends for ``entry``, made by the same code
-    (:func:`cached_response`, then :class:`statuspage.web.app.SecurityHeaders`) so that the fast
-    path cannot drift."""
-    offered = [(b"if-none-match", entry.etag.encode()), (b"accept-encoding", b"gzip" if use_gzip else b"identity")]
+def answer_headers(path: str, entry: Rendered, use_gzip: bool, cache_control: str, not_modified: bool) -> list[tuple[bytes, bytes]]:
+    """The raw headers of the 200 or 304 the normal path sends for ``entry`` at ``path``, made by
+    the same code (:func:`cached_response`, then the security and cross-origin middlewares) so
+    that :class:`statuspage.web.fastpath.FastPath` cannot drift from it."""
+    offered = [(b"accept-encoding", b"gzip" if use_gzip else b"identity")]
+    if not_modified:
+        offered.append((b"if-none-match", entry.etag.encode()))
     response = cached_response(Request({"type": "http", "method": "GET", "headers": offered}), entry, cache_control)
-    assert response.status_code == 304
-    return with_security_headers(response.raw_headers)
+    assert response.status_code == (304 if not_modified else 200)
+    return with_cors_headers(path, with_security_headers(response.raw_headers))
 
 
 def json_bytes(data: Any) -> bytes:
