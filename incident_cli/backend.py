@@ -62,6 +62,9 @@ class IncidentSummary:
     sla_pauses: tuple[SlaPause, ...]
     # Not on the status page: opened from an alert, or retracted (``incident publish`` shows it).
     internal: bool = False
+    # The plan to resolve it (``incident plan``), and when a plan was first recorded.
+    resolution_plan: str | None = None
+    resolution_plan_at: datetime | None = None
 
     @property
     def open_pause(self) -> SlaPause | None:
@@ -185,6 +188,8 @@ class IncidentDetail:
     events: tuple[AuditRecord, ...]
     sla_targets: tuple[TargetEvaluation, ...]
     escalation: EscalationState = EscalationState()
+    # The label of its root cause's category, when it has one.
+    cause_category: str | None = None
 
 
 @dataclass(frozen=True)
@@ -377,7 +382,13 @@ class Backend(Protocol):
 
     def resume_sla(self, *, incident_id: str) -> IncidentSummary: ...
 
-    def record_root_cause(self, *, incident_id: str, root_cause: str | None, remediation: str | None) -> IncidentSummary: ...
+    def record_plan(self, *, incident_id: str, plan: str) -> IncidentSummary:
+        """Record (or revise) the open incident's resolution plan."""
+        ...
+
+    def record_root_cause(
+        self, *, incident_id: str, root_cause: str | None, remediation: str | None, category: str | None = None
+    ) -> IncidentSummary: ...
 
     def escalate(self, *, incident_id: str, to_tier: int | None) -> Escalated: ...
 
@@ -395,6 +406,7 @@ class Backend(Protocol):
         whys: Sequence[str],
         detection_gap: str | None,
         response_gap: str | None,
+        category: str | None = None,
     ) -> IncidentSummary:
         """Everything ``rca`` records, in one transaction: all of it or nothing."""
         ...

@@ -1,5 +1,5 @@
-"""``incident declare``, ``update``, ``resolve``, ``reopen``, ``list`` and ``show``: an incident's
-public life, in local or remote mode alike."""
+"""``incident declare``, ``update``, ``resolve``, ``reopen``, ``plan``, ``list`` and ``show``: an
+incident's public life and its resolution plan, in local or remote mode alike."""
 
 from __future__ import annotations
 
@@ -125,6 +125,17 @@ def resolve(state: State, incident_id: str, message: str | None, at: str | None)
 def reopen(state: State, incident_id: str, message: str | None, status: str) -> None:
     result = state.backend.reopen(incident_id=incident_id, message=message, status=status)
     say_update(state, result.incident_id, result.status, result.affected_components)
+
+
+@click.command("plan", help="Record the plan to resolve an open incident (how, and by when); a Sev-1 promises one within 24 hours "
+               "unless it is resolved first. Posted to the incident's Slack thread; recording it again revises the text.")
+@click.argument("incident_id")
+@click.option("--message", "-m", required=True, type=TEXT, help="The plan, e.g. 'Fail over to the standby by 18:00, then rebuild the primary.'")
+@pass_state
+def plan(state: State, incident_id: str, message: str) -> None:
+    incident = state.backend.record_plan(incident_id=incident_id, plan=message)
+    first = state.renderer.time(incident.resolution_plan_at)
+    click.echo(f"Incident {incident.id}: resolution plan recorded (first plan at {first})")
 
 
 @click.command("list", help="List incidents, newest first.")

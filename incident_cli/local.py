@@ -62,6 +62,7 @@ from statuspage.postmortems import document
 from statuspage.postmortems import service as postmortems
 from statuspage.read.v2 import V2Builder
 from statuspage.reports import kpis, monthly, render, slack
+from statuspage.reports.postmortem_credits import incident_credits
 from statuspage.runtime import Runtime
 
 # Also the admin API's words (statuspage.web.admin), so that both modes refuse alike.
@@ -197,10 +198,21 @@ class LocalBackend(Backend):
         with self.runtime.session() as session:
             return summary(handling.resume_sla(ctx=self.runtime.context(session, self.actor), incident_id=incident_id))
 
-    def record_root_cause(self, *, incident_id: str, root_cause: str | None, remediation: str | None) -> IncidentSummary:
+    def record_plan(self, *, incident_id: str, plan: str) -> IncidentSummary:
+        from statuspage.incidents import plan as plans
+
+        with self.runtime.session() as session:
+            return summary(plans.record_plan(ctx=self.runtime.context(session, self.actor), incident_id=incident_id, plan=plan))
+
+    def record_root_cause(
+        self, *, incident_id: str, root_cause: str | None, remediation: str | None, category: str | None = None
+    ) -> IncidentSummary:
         with self.runtime.session() as session:
             ctx = self.runtime.context(session, self.actor)
-            return summary(handling.record_root_cause(ctx=ctx, incident_id=incident_id, root_cause=root_cause, remediation=remediation))
+            incident = handling.record_root_cause(
+                ctx=ctx, incident_id=incident_id, root_cause=root_cause, remediation=remediation, category=category
+            )
+            return summary(incident)
 
     def escalate(self, *, incident_id: str, to_tier: int | None) -> Escalated:
         with self.runtime.session() as session, oncall_queries.added_rows(session) as added:
@@ -231,6 +243,7 @@ class LocalBackend(Backend):
         whys: Sequence[str],
         detection_gap: str | None,
         response_gap: str | None,
+        category: str | None = None,
     ) -> IncidentSummary:
         with self.runtime.session() as session:
             incident = postmortems.record_analysis(
@@ -238,6 +251,7 @@ class LocalBackend(Backend):
                 incident_id=incident_id,
                 root_cause=root_cause,
                 remediation=remediation,
+                category=category,
                 factors=factors,
                 whys=whys,
                 detection_gap=detection_gap,
@@ -269,7 +283,9 @@ class LocalBackend(Backend):
         with runtime.session() as session:
             if publish:
                 postmortems.publish(ctx=runtime.context(session, self.actor), incident_id=incident_id)
-            facts = document.gather(session, config, incident_id, runtime.clock.now())
+            now = runtime.clock.now()
+            credits = incident_credits(session, config, incidents.get(session=session, incident_id=incident_id), now)
+            facts = document.gather(session, config, incident_id, now, credits)
             return PostmortemDocument(
                 incident_id=_key(facts.incident.id),
                 filename=document.filename(facts.incident, ZoneInfo(config.page.time_zone)),
@@ -282,8 +298,8 @@ class LocalBackend(Backend):
         config = runtime.settings.config
         if post:
             slack.require_slack(config)
-        measured = kpis.load(kpis.store_path(runtime.settings.data_dir)).get(month_label(year, number))
         with runtime.session() as session:
+            measured = kpis.month_values(session, month_label(year, number))
             result = monthly.monthly_report(session, config, year, number, runtime.clock.now(), kpis=measured)
         queued = None
         if post:
@@ -321,6 +337,7 @@ class LocalBackend(Backend):
             ).all()
             updates = incidents.timeline(session=session, incident_id=key)
             affected = incidents.affected_components(session=session, incident_id=key)
+            published = incident_sla.public_updates(session, [incident]).get(key)  # for its update cadence
             detail = IncidentDetail(
                 incident=summary(incident),
                 updates=tuple(update_record(row) for row in updates),
@@ -330,7 +347,9 @@ class LocalBackend(Backend):
                 escalation=EscalationState.from_json(oncall_queries.outlook(session, key).to_json()),
             )
         config = self.runtime.settings.config
-        evaluation = incident_sla.measure(incident, config, incident_sla.calendar_for(config), self.now())
+        if incident.root_cause_category:
+            detail = dataclasses.replace(detail, cause_category=config.causes.label(incident.root_cause_category))
+        evaluation = incident_sla.measure(incident, config, incident_sla.calendar_for(config), self.now(), updates=published)
         return detail if evaluation is None else dataclasses.replace(detail, sla_targets=evaluation.targets)
 
     def list_components(self) -> Sequence[ComponentRecord]:
@@ -393,6 +412,8 @@ def summary(row: Incident) -> IncidentSummary:
         resolved_at=row.resolved_at,
         sla_pauses=tuple(SlaPause.from_json(pause) for pause in row.sla_pauses or ()),
         internal=row.internal,
+        resolution_plan=row.resolution_plan,
+        resolution_plan_at=row.resolution_plan_at,
     )
 
 

@@ -15,11 +15,12 @@ from incident_cli.state import NAME, TEXT, TITLE, State, pass_state
 from statuspage.postmortems import document
 
 
-@click.command("rca", help="Publish an incident's root cause and remediation (shown on its page and on /sla), and record the "
-               "postmortem analysis: contributing factors, the why-chain, detection and response gaps.")
+@click.command("rca", help="Publish an incident's root cause and remediation (shown on its page and on /sla), file it under a "
+               "cause category, and record the postmortem analysis: contributing factors, the why-chain, detection and response gaps.")
 @click.argument("incident_id")
 @click.option("--root-cause", type=TEXT, help="What went wrong and why, for customers.")
 @click.option("--remediation", type=TEXT, help="What is being changed so it does not happen again.")
+@click.option("--category", metavar="ID", help="The cause category, an id of `causes:` in statuspage.yaml, e.g. third-party (empty text clears it).")
 @click.option("--factor", "factors", multiple=True, type=TEXT, help="A contributing factor; repeat for several. Adds to those recorded.")
 @click.option("--why", "whys", multiple=True, type=TEXT, help="One answer of the why-chain, most immediate first; repeat in order. Replaces the chain.")
 @click.option("--detection-gap", type=TEXT, help="What detection missed or how late it was (empty text clears it).")
@@ -30,6 +31,7 @@ def rca(
     incident_id: str,
     root_cause: str | None,
     remediation: str | None,
+    category: str | None,
     factors: tuple[str, ...],
     whys: tuple[str, ...],
     detection_gap: str | None,
@@ -37,15 +39,16 @@ def rca(
 ) -> None:
     if factors or whys or detection_gap is not None or response_gap is not None:
         key = state.backend.record_analysis(
-            incident_id=incident_id, root_cause=root_cause, remediation=remediation,
+            incident_id=incident_id, root_cause=root_cause, remediation=remediation, category=category,
             factors=factors, whys=whys, detection_gap=detection_gap, response_gap=response_gap,
         ).id
         click.echo(f"Incident {key}: postmortem analysis recorded")
-        if root_cause is None and remediation is None:
-            return
     else:
-        key = state.backend.record_root_cause(incident_id=incident_id, root_cause=root_cause, remediation=remediation).id
-    click.echo(f"Incident {key}: root cause and remediation published on {state.backend.incident_url(key)}")
+        key = state.backend.record_root_cause(incident_id=incident_id, root_cause=root_cause, remediation=remediation, category=category).id
+    if category is not None:
+        click.echo(f"Incident {key}: cause category " + (category.strip() or "cleared"))
+    if root_cause is not None or remediation is not None:
+        click.echo(f"Incident {key}: root cause and remediation published on {state.backend.incident_url(key)}")
 
 
 @click.group(help="Remediation action items from postmortems.")

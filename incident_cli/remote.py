@@ -181,8 +181,13 @@ class RemoteBackend(Backend):
     def resume_sla(self, *, incident_id: str) -> IncidentSummary:
         return self._incident(self.request("POST", f"/incidents/{segment(incident_id)}/sla-resume"))
 
-    def record_root_cause(self, *, incident_id: str, root_cause: str | None, remediation: str | None) -> IncidentSummary:
-        body = drop_none({"root_cause": root_cause, "remediation": remediation})
+    def record_plan(self, *, incident_id: str, plan: str) -> IncidentSummary:
+        return self._incident(self.request("POST", f"/incidents/{segment(incident_id)}/plan", body={"plan": plan}))
+
+    def record_root_cause(
+        self, *, incident_id: str, root_cause: str | None, remediation: str | None, category: str | None = None
+    ) -> IncidentSummary:
+        body = drop_none({"root_cause": root_cause, "remediation": remediation, "category": category})
         return self._incident(self.request("POST", f"/incidents/{segment(incident_id)}/root-cause", body=body))
 
     def escalate(self, *, incident_id: str, to_tier: int | None) -> Escalated:
@@ -213,11 +218,13 @@ class RemoteBackend(Backend):
         whys: Sequence[str],
         detection_gap: str | None,
         response_gap: str | None,
+        category: str | None = None,
     ) -> IncidentSummary:
         body = drop_none(
             {
                 "root_cause": root_cause,
                 "remediation": remediation,
+                "category": category,
                 "factors": list(factors) or None,
                 "whys": list(whys) or None,
                 "detection_gap": detection_gap,
@@ -266,6 +273,7 @@ class RemoteBackend(Backend):
                 # then leaves the SLA table out).
                 sla_targets=tuple(_target_from(t) for t in data.get("sla_targets") or ()),
                 escalation=EscalationState.from_json(data.get("paging")),
+                cause_category=admin.get("root_cause_category_label"),
             )
 
     # Components and maintenance --------------------------------------------------------------
@@ -385,6 +393,8 @@ class RemoteBackend(Backend):
             resolved_at=time(admin["resolved_at"]),
             sla_pauses=tuple(SlaPause.from_json(p) for p in admin.get("sla_pauses") or ()),
             internal=bool(admin.get("internal", False)),
+            resolution_plan=admin.get("resolution_plan"),
+            resolution_plan_at=time(admin.get("resolution_plan_at")),
         )
         if isinstance(item.get("shortlink"), str):
             self._links[incident.id] = item["shortlink"]
@@ -432,6 +442,7 @@ def _target_from(t: JSON) -> TargetEvaluation:
         remaining_seconds=t["remaining_seconds"],
         paused=bool(t.get("paused", False)),
         paused_seconds=int(t.get("paused_seconds") or 0),
+        working_day_seconds=int(t.get("working_day_seconds") or 0),
     )
 
 

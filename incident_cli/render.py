@@ -17,7 +17,7 @@ from rich.text import Text
 
 from statuspage.audit.actions import AuditAction
 from statuspage.contact_urls import shown_contact
-from statuspage.domain.durations import describe_seconds
+from statuspage.domain.durations import describe_clock_seconds, describe_seconds
 from statuspage.domain.sla import TARGET_LABELS, Outcome, TargetEvaluation
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ AUDIT_WORDS: dict[str, str] = {
     AuditAction.INCIDENT_SLA_BREACH: "SLA breached",
     AuditAction.INCIDENT_SLA_PAUSE: "paused SLA clocks",
     AuditAction.INCIDENT_SLA_RESUME: "resumed SLA clocks",
+    AuditAction.INCIDENT_RESOLUTION_PLAN: "recorded the resolution plan",
 }
 
 
@@ -112,6 +113,8 @@ def audit_detail(action: str, before: dict[str, Any] | None, after: dict[str, An
         return f"{str(a.get('target') or '').replace('_', ' ')} target {a.get('promised')} missed"
     if action == AuditAction.INCIDENT_SLA_PAUSE:
         return f"waiting on the customer: {a.get('reason')}"
+    if action == AuditAction.INCIDENT_RESOLUTION_PLAN:
+        return str(a.get("resolution_plan") or "")
     if action == AuditAction.INCIDENT_SLA_RESUME:
         return f"after {describe_seconds(int(a.get('paused_seconds') or 0))}"
     return ""
@@ -183,6 +186,8 @@ class Renderer:
             facts.add_row("Visibility", f"internal: not on the status page (show it with: incident publish {incident.id})")
         facts.add_row("Severity", f"sev{incident.severity} (impact {incident.impact})")
         facts.add_row("Commander", Text(incident.commander or "—"))
+        if detail.cause_category:
+            facts.add_row("Cause category", Text(detail.cause_category))
         facts.add_row("Detected", self.time(incident.detected_at))
         facts.add_row("Declared", Text(f"{self.time(incident.declared_at)} by ").append(Text(incident.declared_by)))
         ack = self.time(incident.acknowledged_at)
@@ -190,6 +195,9 @@ class Renderer:
         facts.add_row("First response", self.time(incident.first_response_at))
         facts.add_row("Mitigated", self.time(incident.mitigated_at))
         facts.add_row("Resolved", self.time(incident.resolved_at))
+        if incident.resolution_plan:
+            since = f" (recorded {self.time(incident.resolution_plan_at)})"
+            facts.add_row("Resolution plan", Text(incident.resolution_plan).append(since, style="dim"))
         duration = describe_seconds(int((end - incident.detected_at).total_seconds()))
         facts.add_row("Duration", duration + ("" if incident.resolved_at else " so far"))
         pauses = incident.sla_pauses
@@ -290,8 +298,7 @@ class Renderer:
 
 
 def _seconds(amount: int, target: TargetEvaluation) -> str:
-    words = describe_seconds(amount)
-    return f"{words} business time" if target.clock == "business_hours" else words
+    return describe_clock_seconds(amount, target.clock, target.working_day_seconds)
 
 
 def _target_state(target: TargetEvaluation) -> Text:

@@ -64,8 +64,8 @@ class State:
 
     def local_runtime(self, command: str) -> Runtime:
         """The database, for commands that only make sense on it: tokens are made where the data
-        is, and ``watch`` is the worker that runs beside it. (KPIs are kept beside the
-        configuration: ``report import-kpis`` refuses --server in its own words.)"""
+        is, ``watch`` is the worker that runs beside it, and ``report import-kpis`` and
+        ``report import-accounts`` import files into it."""
         if self.server is not None:
             from incident_cli.backend import database_only
 

@@ -7,8 +7,6 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import date, time
-from decimal import Decimal
-from fractions import Fraction
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -25,7 +23,16 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from statuspage.alert_config import AlertsConfig
-from statuspage.domain.age import Age, AgeError
+from statuspage.billing_config import BillingConfig
+from statuspage.cause_config import Causes, PostmortemsConfig
+from statuspage.config_sections import (
+    DatabaseConfig,
+    EmailConfig,
+    RetentionConfig,
+    SlackConfig,
+    TimeOfDay,
+    UptimeConfig,
+)
 from statuspage.domain.durations import Duration, DurationError
 from statuspage.domain.enums import ComponentStatus, Impact
 from statuspage.domain.matrix import parse_delay
@@ -35,8 +42,6 @@ from statuspage.yamlsource import SourceError
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 SEVERITY_KEY = re.compile(r"^sev[1-9]$")
-# An address as written in the configuration: one @, nothing that would need quoting in a header.
-EMAIL_ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\\\"]+@[^@\s<>()\[\],;:\\\"]+$")
 
 
 class ConfigError(SourceError):
@@ -163,23 +168,14 @@ def _check_subdivision(calendar: HolidayCalendar) -> HolidayCalendar:
 class BusinessHours(Strict):
     time_zone: str | None = None
     days: tuple[Weekday, ...] = Field(default=("mon", "tue", "wed", "thu", "fri"), min_length=1)
-    start: time = time(8, 0)
-    end: time = time(18, 0)
+    start: TimeOfDay = time(8, 0)  # 10:30 quoted or not (see config_sections.TimeOfDay)
+    end: TimeOfDay = time(18, 0)
     holidays: HolidayCalendar = HolidayCalendar()
 
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
         return value if value is None else _time_zone(value)
-
-    @field_validator("start", "end", mode="before")
-    @classmethod
-    def _clock_time(cls, value: Any) -> Any:
-        # YAML 1.1 reads an unquoted 08:00 as a base-60 integer (480); take it back to a time.
-        if isinstance(value, int) and not isinstance(value, bool):
-            hours, minutes = divmod(value, 60)
-            return time(hours, minutes) if hours < 24 else value
-        return value
 
     @model_validator(mode="after")
     def _order(self) -> BusinessHours:
@@ -189,6 +185,19 @@ class BusinessHours(Strict):
 
 
 Clock = Literal["24x7", "business_hours"]
+
+
+ONE_LINE = r"^[^\x00-\x1f\x7f]+$"
+
+
+class RecoveryAction(Strict):
+    """A service-recovery step, made an action item when an incident of the severity is resolved:
+    ``owner`` names a person, or a role of the escalation matrix (then its first owner with that
+    role owns it); ``due`` runs from the resolution (``2bd``: two business days)."""
+
+    title: str = Field(min_length=1, max_length=200, pattern=ONE_LINE)
+    owner: str = Field(min_length=1, max_length=200, pattern=ONE_LINE)
+    due: DurationField
 
 
 class Severity(Strict):
@@ -202,6 +211,12 @@ class Severity(Strict):
     resolution_plan: DurationField | None = None
     clock: Clock = "24x7"
     update_every: DurationField | None = None
+    service_recovery: tuple[RecoveryAction, ...] = ()
+
+    @property
+    def update_cadence(self) -> Duration | None:
+        """``update_every``, by the name of the SLA target it sets."""
+        return self.update_every
 
     @field_validator("impact")
     @classmethod
@@ -364,104 +379,6 @@ class Escalation(Strict):
         return next((t for t in self.tiers if t.level == level), None)
 
 
-class SlackConfig(Strict):
-    enabled: bool = False
-    token_env: str = "SLACK_BOT_TOKEN"
-    signing_secret_env: str = "SLACK_SIGNING_SECRET"
-    incidents_channel: str = "#incidents"
-    base_url: str | None = None
-    # A daily digest of open critical incidents, posted at this local time (page time zone).
-    digest_channel: str | None = None
-    digest_at: time = time(9, 0)
-    digest_severities: tuple[int, ...] = (1, 2)
-
-
-class EmailConfig(Strict):
-    """Email. ``from``: the sender (default: the page's name at ``noreply@`` the page's host);
-    ``smtp_url``: the server (``STATUSPAGE_SMTP_URL`` overrides it; without either, mail is written
-    to ``var/mail/``). ``enabled: false``: email contacts are not paged (their pages read not sent)."""
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    enabled: bool = True
-    from_address: str | None = Field(default=None, alias="from", min_length=3, max_length=300)
-    smtp_url: str | None = None
-
-    @field_validator("from_address")
-    @classmethod
-    def _from(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        from email.headerregistry import Address
-        from email.utils import parseaddr
-
-        if any(ch in value for ch in "\r\n"):
-            raise PydanticCustomError("email", "a From address is one line")
-        name, address = parseaddr(value)
-        if not EMAIL_ADDRESS.match(address):
-            raise PydanticCustomError(
-                "email", "{value} is not an address like Status <status@example.com>", {"value": json.dumps(value)}
-            )
-        return str(Address(display_name=name, addr_spec=address)) if name else address
-
-    @field_validator("smtp_url")
-    @classmethod
-    def _smtp_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        from statuspage.smtp_url import SmtpUrlError, parse_smtp_url
-
-        try:
-            parse_smtp_url(value)
-        except SmtpUrlError as exc:
-            raise PydanticCustomError("smtp_url", "{problem}", {"problem": str(exc)}) from None
-        return value
-
-
-class DatabaseConfig(Strict):
-    url: str | None = None
-
-
-def _age(value: Any) -> Age:
-    try:
-        return Age.parse(value)
-    except AgeError as exc:
-        raise PydanticCustomError("age", "{problem}", {"problem": exc.problem}) from None
-
-
-AgeField = Annotated[Age, BeforeValidator(_age), PlainSerializer(str, return_type=str)]
-
-
-class RetentionConfig(Strict):
-    """The youngest age at which ``statuspage db prune`` may delete each kind (see
-    :mod:`statuspage.retention.prune`); a shorter ``--older-than`` is refused."""
-
-    outbox: AgeField = Age.parse("30d")
-    oncall: AgeField = Age.parse("1y")
-    alerts: AgeField = Age.parse("90d")
-    access: AgeField = Age.parse("1y")
-    audit: AgeField = Age.parse("7y")
-
-
-class DowntimePercent(Strict):
-    """How much of the time in each status counts as down time, in percent. Maintenance never
-    counts, nor does ``operational``. The defaults are Atlassian Statuspage's rule."""
-
-    major_outage: Decimal = Field(default=Decimal(100), ge=0, le=100)
-    partial_outage: Decimal = Field(default=Decimal(30), ge=0, le=100)
-    degraded_performance: Decimal = Field(default=Decimal(0), ge=0, le=100)
-
-    def weights(self) -> dict[ComponentStatus, Fraction]:
-        """The share of each status's time that is down, exactly (see statuspage.domain.uptime)."""
-        return {ComponentStatus(name): Fraction(getattr(self, name)) / 100 for name in type(self).model_fields}
-
-
-class UptimeConfig(Strict):
-    """The uptime bars of the status page."""
-
-    downtime_percent: DowntimePercent = DowntimePercent()
-
-
 class Config(Strict):
     page: PageConfig
     business_hours: BusinessHours = BusinessHours()
@@ -478,6 +395,9 @@ class Config(Strict):
     subscriptions: SubscriptionsConfig = SubscriptionsConfig()
     alerts: AlertsConfig = AlertsConfig()  # alerts from monitoring: rules, storm cap (alert_config)
     uptime: UptimeConfig = UptimeConfig()  # what the uptime bars count as down time
+    billing: BillingConfig = BillingConfig()  # the currency SLA credits are owed in (billing_config)
+    causes: Causes = Causes()  # root-cause categories, id: label (cause_config)
+    postmortems: PostmortemsConfig = PostmortemsConfig()  # when a postmortem is due (cause_config)
     # Where the playbooks are: relative to the configuration file, else the shipped ones.
     playbooks: str = "playbooks"
 

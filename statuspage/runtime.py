@@ -96,7 +96,13 @@ class Runtime:
                     digest.post_digest_if_due(session, self.settings.config, self.clock.now(), wiring=self.wiring)
                 )
 
-        return [post_digest]
+        def post_weekly_report() -> bool:
+            from statuspage.reports import schedule
+
+            with self.session() as session:
+                return schedule.post_weekly_if_due(session, self.settings.config, self.clock.now(), wiring=self.wiring)
+
+        return [post_digest, post_weekly_report]
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -50,6 +50,7 @@ from statuspage.config import (  # noqa: F401 - the schema's names, read from he
     Strict,
     SupportTier,
 )
+from statuspage.domain.sla import TARGET_EVENTS
 from statuspage.yamlsource import Loc, SourceError, YamlDocument, load_yaml
 
 DEFAULT_CONFIG_NAME = "statuspage.yaml"
@@ -187,9 +188,65 @@ def parse_config(document: YamlDocument) -> Config:
             [document.error(loc, message) for loc, message in pydantic_errors.problems(exc, pydantic_errors.YAML, wrappers={"by_severity"})]
         ) from None
     problems = cross_check(config)
-    if problems:
-        raise ConfigError([document.error(loc, message) for loc, message in problems])
+    lines = [document.error(loc, message) for loc, message in problems]
+    for loc, shown, message in commitment_problems(config, document):
+        line, column = document.position(loc)
+        lines.append(f"{document.display_name}:{line}:{column}: {shown}: {message}")
+    if lines:
+        raise ConfigError(lines)
     return config
+
+
+def commitment_problems(config: Config, document: YamlDocument | None = None) -> list[tuple[Loc, str, str]]:
+    """Targets whose order contradicts the severities' (see statuspage.domain.commitments): in
+    each support tier, and for each target of the severities, a more severe level due later than
+    a less severe one. Each problem is (where in the file, the field as shown, the message);
+    with the ``document``, durations are quoted as written there."""
+    from statuspage.domain.businesstime import BusinessCalendar
+    from statuspage.domain.commitments import Commitment, inversions, levels
+
+    def written(*loc: str | int) -> str:
+        value: object = document.data if document is not None else None
+        for part in loc:
+            if isinstance(value, dict):
+                value = value.get(part)
+            elif isinstance(value, list) and isinstance(part, int) and part < len(value):
+                value = value[part]
+            else:
+                return ""
+        return value.strip() if isinstance(value, str) else ""
+
+    try:
+        calendar = BusinessCalendar.from_config(config.business_hours, config.page.time_zone)
+    except ValueError:  # reported field by field already
+        return []
+    level_of = levels(list(config.severities))
+    problems: list[tuple[Loc, str, str]] = []
+    for index, tier in enumerate(config.support_tiers):
+        tier_targets = [
+            Commitment(level_of[key], key, duration, tier.coverage, written("support_tiers", index, "response_targets", key))
+            for key, duration in tier.response_targets.items()
+            if key in level_of
+        ]
+        for found in inversions(tier_targets, calendar):
+            problems.append(
+                (
+                    ("support_tiers", index, "response_targets", found.severe.key),
+                    f"support_tiers[{tier.id}].response_targets",
+                    found.describe(calendar),
+                )
+            )
+    for target in TARGET_EVENTS:
+        severity_targets = [
+            Commitment(level_of[key], key, duration, severity.clock, written("severities", key, target))
+            for key, severity in config.severities.items()
+            if key in level_of and (duration := getattr(severity, target)) is not None
+        ]
+        for found in inversions(severity_targets, calendar):
+            problems.append(
+                (("severities", found.severe.key, target), f"severities.{found.severe.key}.{target}", found.describe(calendar))
+            )
+    return problems
 
 
 def load_settings(

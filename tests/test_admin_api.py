@@ -589,7 +589,9 @@ def test_postmortem_analysis_document_and_action_items(client: TestClient, write
     assert published["incident"]["id"] == "1"
 
 
-def test_monthly_report_and_its_slack_summary(client: TestClient, writer: dict[str, str], reader: dict[str, str], runtime: Runtime) -> None:
+def test_monthly_report_and_its_slack_summary(
+    client: TestClient, writer: dict[str, str], reader: dict[str, str], runtime: Runtime, make_ctx: Callable[..., WriteContext]
+) -> None:
     month = runtime.clock.now().strftime("%Y-%m")
     declare(client, writer)
     report = client.get(f"{API}/reports/monthly", params={"month": month, "format": "json"}, headers=reader)
@@ -602,8 +604,9 @@ def test_monthly_report_and_its_slack_summary(client: TestClient, writer: dict[s
     assert_problem(client.get(f"{API}/reports/monthly", params={"month": "9999-12"}, headers=reader), 422, "month: must be between")
     assert_problem(client.get(f"{API}/reports/monthly", params={"month": month, "format": "pdf"}, headers=reader), 422, "format")
 
-    # The KPIs the server keeps beside its configuration are in its report.
-    kpis.save(kpis.store_path(runtime.settings.data_dir), {month: {"fcr_percent": 72.5, "csat": 4.6}})
+    # The KPIs imported into the server's database are in its report.
+    figures = kpis.KpiMonth(month, {"fcr_percent": 72.5, "csat": 4.6})
+    kpis.import_months(ctx=make_ctx("alice"), months={month: figures}, source="test")
     quality = json.loads(client.get(f"{API}/reports/monthly", params={"month": month, "format": "json"}, headers=reader).json()["report"]["text"])
     assert [k["kpi"] for k in quality["service_quality"]] == ["fcr_percent", "csat"]
 

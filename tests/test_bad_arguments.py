@@ -119,6 +119,7 @@ ID_COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "handover": ("incident", ("handover", "{id}", "--to", "Ana")),
     "pause": ("incident", ("pause", "{id}", "--reason", "their logs")),
     "resume": ("incident", ("resume", "{id}")),
+    "plan": ("incident", ("plan", "{id}", "-m", "Fail over.")),
     "rca": ("incident", ("rca", "{id}", "--root-cause", "An expired certificate.")),
     "rca --factor": ("incident", ("rca", "{id}", "--factor", "No expiry alert.")),
     "postmortem": ("incident", ("postmortem", "{id}", "--out-dir", "{tmp}")),

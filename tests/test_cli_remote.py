@@ -225,10 +225,10 @@ def test_refusals_are_one_line_and_exit_2(remote: Run, args: tuple[str, ...], wo
     one_line_error(remote(*args), words, 2)
 
 
-def test_kpis_are_imported_beside_the_configuration_only(remote: Run, tmp_path: Path) -> None:
+def test_kpis_are_imported_into_the_database_directly_only(remote: Run, tmp_path: Path) -> None:
     source = tmp_path / "kpis.csv"
     source.write_text("month,fcr_percent,csat,nps,abandonment_percent,backlog_per_agent\n2026-10,78.5,4.6,42,4.1,18\n")
-    one_line_error(remote("report", "import-kpis", str(source)), "stores the KPIs beside the configuration, not through --server", 2)
+    one_line_error(remote("report", "import-kpis", str(source)), "import-kpis works on the database directly, not through --server", 2)
 
 
 def test_conflict_is_exit_2(remote: Run) -> None:

@@ -9,9 +9,8 @@ there) differs by design, so ``show`` and the postmortem document are compared o
 read in both modes after the changes.
 
 Only ``watch`` (the worker), ``token`` (tokens are made where the data is), ``report
-import-kpis`` (the KPIs are a file beside the configuration, which the server's report reads),
-``playbook`` (files only), and ``alerts`` (which works on the database directly) are left to
-local mode; the end of :func:`test_every_change_prints_the_same_in_both_modes`
+import-kpis`` and ``report import-accounts`` (imports into the database directly), ``playbook``
+(files only), ``alerts`` and ``report weekly`` (which work on the database directly) are left to local mode; the end of :func:`test_every_change_prints_the_same_in_both_modes`
 holds the list to that.
 """
 
@@ -43,7 +42,7 @@ from statuspage.settings import Settings
 from tests.test_cli_remote import one_line_error, serving
 
 Run = Callable[..., Result]
-LOCAL_ONLY = {"watch", "token", "playbook", "report import-kpis", "alerts"}
+LOCAL_ONLY = {"watch", "token", "playbook", "report import-kpis", "report import-accounts", "report weekly", "alerts"}
 KPIS = (
     "month,fcr_percent,csat,nps,abandonment_percent,backlog_per_agent\n"
     "2026-10,72.5,4.6,42,6.5,18\n"
@@ -171,7 +170,7 @@ def both(here: Run, there: Run, frozen: FixedClock) -> Both:
     return Both(here, there, frozen)
 
 
-def test_every_change_prints_the_same_in_both_modes(both: Both, tmp_path: Path) -> None:
+def test_every_change_prints_the_same_in_both_modes(both: Both, on_server_db: Run, tmp_path: Path) -> None:
     # Declaring pages through the playbook, chosen or named; the paging lines are on stderr.
     declared = both("declare", "-s", "2", "-t", "Slow dashboards", "-c", "web", "--playbook", "sev2")
     assert "Paged tier 1: Ana Ruiz, Ben Okafor" in declared.stderr and "incident ack 1" in declared.stderr
@@ -226,6 +225,8 @@ def test_every_change_prints_the_same_in_both_modes(both: Both, tmp_path: Path) 
     both("pause", "2", "--reason", "again", code=2)
     both.clock.advance(minutes=10)
     both("resume", "2")
+    both("plan", "2", "-m", "Roll back the <deploy>, then renew the cert by 12:00.")
+    both("plan", "2", "-m", "Renew the cert first.")
     both("rca", "2", "--root-cause", "Expired cert.", "--remediation", "Automate renewal.")
     both("rca", "2", "--factor", "Muted channel", "--factor", "No expiry alert", "--why", "Cert expired", "--why", "Renewal manual",
          "--detection-gap", "20 minutes", "--response-gap", "Paged by email")
@@ -262,11 +263,12 @@ def test_every_change_prints_the_same_in_both_modes(both: Both, tmp_path: Path) 
     published = both("postmortem", "2", "--publish", "--out-dir", str(tmp_path / "pm"))
     assert published.stdout.splitlines()[1] == "Postmortem published on http://127.0.0.1:8000/incidents/2"
 
-    # The monthly report, in every format, written and posted, with the KPIs kept beside the
-    # configuration both read.
+    # The monthly report, in every format, written and posted, with the same KPIs imported into
+    # both databases.
     source = tmp_path / "kpis.csv"
     source.write_text(KPIS)
     assert both.here("report", "import-kpis", str(source)).exit_code == 0
+    assert on_server_db("report", "import-kpis", str(source)).exit_code == 0
     for fmt in ("md", "html", "csv", "json"):
         both("report", "monthly", "--month", "2026-11", "--format", fmt)
     out = tmp_path / "report.html"
@@ -295,6 +297,7 @@ def test_unknown_ids_are_refused_alike(both: Both, tmp_path: Path) -> None:
         ("handover", "42", "--to", "bob"),
         ("pause", "42", "--reason", "x"),
         ("resume", "42"),
+        ("plan", "42", "-m", "x"),
         ("escalate", "42"),
         ("escalate", "abc"),
         ("severity", "42", "1"),
@@ -356,7 +359,7 @@ def test_reading_what_remote_mode_changed(both: Both, on_server_db: Run, tmp_pat
     assert "<!-- narrative:summary -->\nA person wrote this.\n\nTwo | paragraphs.\n<!-- /narrative -->" in remote_text
     assert on_server_db("postmortem", "1", "--out-dir", str(out_dir)).stdout == first.stdout
     assert path.read_text() == remote_text
-    assert "Declared by alice via token:ci" in remote_text and "## Root-cause analysis: Resolution breached" in remote_text
+    assert "Declared by alice via token:ci" in remote_text and "- **Resolution:** promised 4 hours" in remote_text
     assert "- Muted channel" in remote_text and "1. Why? Cert expired" in remote_text and "| Alert on expiry | bob |" in remote_text
 
     published = there("postmortem", "1", "--publish", "--out-dir", str(out_dir))

@@ -126,7 +126,7 @@ def test_shipped_support_tier_prices(
     assert tier.price.currency == "USD"
 
 
-@pytest.mark.parametrize(("tier_id", "sev1_response"), [("basic", "48h"), ("standard", "24h"), ("premium", "15m")])
+@pytest.mark.parametrize(("tier_id", "sev1_response"), [("basic", "2bd"), ("standard", "1bd"), ("premium", "15m")])
 def test_shipped_support_tier_sev1_response(shipped: Config, tier_id: str, sev1_response: str) -> None:
     tier = next(t for t in shipped.support_tiers if t.id == tier_id)
     assert tier.response_targets["sev1"] == Duration.parse(sev1_response)
@@ -169,7 +169,7 @@ class Broken:
 BROKEN = [
     Broken(
         "duration-in-words",
-        "    resolution: 4h           # full resolution",
+        "    resolution: 4h           # full resolution; guide",
         '    resolution: "4 hours"',
         'resolution: "4 hours"',
         "severities.sev1.resolution",

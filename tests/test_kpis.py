@@ -35,8 +35,9 @@ GOOD = (
 )
 
 
-def _store(config_file: Path) -> Path:
-    return config_file.parent / "var" / "kpis.json"
+def _stored(runtime: Runtime) -> dict[str, dict[str, float]]:
+    with runtime.session() as session:
+        return {month: dict(found.values) for month in kpis.stored_months(session) if (found := kpis.month_kpis(session, month))}
 
 
 def _invoke(cli_env: dict[str, str], *args: str) -> object:
@@ -48,18 +49,17 @@ def test_import_report_section_and_triggers(cli_env: dict[str, str], runtime: Ru
     source.write_text(GOOD)
     result = CliRunner(env=cli_env).invoke(incident_main, ["report", "import-kpis", str(source)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert "Imported KPIs for 2 months (2026-09, 2026-10)" in result.stdout
-    stored = json.loads(_store(config_file).read_text())
-    assert stored["months"]["2026-10"] == {
+    assert "Imported KPIs for 2 months (2026-09, 2026-10) into the database" in result.stdout
+    assert _stored(runtime)["2026-10"] == {
         "nps": 42, "csat": 4.6, "fcr_percent": 72.5, "abandonment_percent": 6.5, "backlog_per_agent": 18
     }
-    assert not [p for p in _store(config_file).parent.iterdir() if p.name.endswith(".tmp")]
+    assert not (config_file.parent / "var" / "kpis.json").exists()
 
     # A later import of one month replaces that month and keeps the others.
     again = tmp_path / "again.csv"
     again.write_text(f"{HEADER}\n2026-09,90,4.8,50,2,10\n")
     assert CliRunner(env=cli_env).invoke(incident_main, ["report", "import-kpis", str(again)]).exit_code == 0
-    months = kpis.load(_store(config_file))
+    months = _stored(runtime)
     assert months["2026-09"]["fcr_percent"] == 90 and months["2026-10"]["fcr_percent"] == 72.5
 
     runner = CliRunner(env=cli_env)
@@ -68,7 +68,7 @@ def test_import_report_section_and_triggers(cli_env: dict[str, str], runtime: Ru
     assert list(quality) == ["fcr_percent", "csat", "nps", "abandonment_percent", "backlog_per_agent"]
     assert quality["fcr_percent"] == {
         "kpi": "fcr_percent", "label": "First contact resolution", "value": 72.5, "target": "above 80%",
-        "met": False, "playbook_trigger": True, "trigger": "First contact resolution below 75%",
+        "met": False, "playbook_trigger": True, "trigger": "First contact resolution below 75%", "owner": None,
     }
     assert quality["abandonment_percent"]["playbook_trigger"] is True
     assert (quality["csat"]["met"], quality["csat"]["playbook_trigger"]) == (True, False)
@@ -76,23 +76,26 @@ def test_import_report_section_and_triggers(cli_env: dict[str, str], runtime: Ru
 
     markdown = runner.invoke(incident_main, ["report", "monthly", "--month", "2026-10"], catch_exceptions=False).stdout
     assert "## Service quality" in markdown
-    assert "| First contact resolution | 72.5% | above 80% | missed; **playbook trigger** (First contact resolution below 75%) |" in markdown
-    assert "| Abandonment | 6.5% | below 5% | missed; **playbook trigger** (Abandonment above 6%) |" in markdown
-    assert "| CSAT | 4.6 / 5 | above 4.5 / 5 | met |" in markdown
+    # The last three months, September's figures from the later import.
+    assert "| KPI | 2026-08 | 2026-09 | 2026-10 | Target | Owner of a miss |" in markdown
+    assert ("| First contact resolution | — | 90% | 72.5% (missed) | above 80% | nobody named; **playbook trigger** "
+            "(First contact resolution below 75%) |") in markdown
+    assert "| Abandonment | — | 2% | 6.5% (missed) | below 5% | nobody named; **playbook trigger** (Abandonment above 6%) |" in markdown
+    assert "| CSAT | — | 4.8 / 5 | 4.6 / 5 | above 4.5 / 5 | — |" in markdown
 
     html = runner.invoke(incident_main, ["report", "monthly", "--month", "2026-10", "--format", "html"], catch_exceptions=False).stdout
     table = BeautifulSoup(html, "html.parser").find("table", class_="service-quality")
     assert table is not None
     assert len(table.find_all("strong", class_="trigger")) == 2
 
-    # A month without KPIs has no section at all.
+    # A month without KPIs has no figures of its own; without any in its last three months, no section.
     november = runner.invoke(incident_main, ["report", "monthly", "--month", "2026-11", "--format", "json"], catch_exceptions=False)
     assert "service_quality" not in json.loads(november.stdout)
-    assert "Service quality" not in runner.invoke(incident_main, ["report", "monthly", "--month", "2026-11"]).stdout
+    assert "Service quality" not in runner.invoke(incident_main, ["report", "monthly", "--month", "2027-01"]).stdout
 
 
 def test_september_meets_or_misses_without_triggers() -> None:
-    results = {r.key: r for r in kpis.evaluate(kpis.parse_csv(GOOD, "x.csv")["2026-09"])}
+    results = {r.key: r for r in kpis.evaluate(kpis.parse_csv(GOOD, "x.csv")["2026-09"].values)}
     assert not any(r.playbook_trigger for r in results.values())
     assert results["fcr_percent"].met and not results["nps"].met and not results["backlog_per_agent"].met
 
@@ -112,34 +115,39 @@ def test_september_meets_or_misses_without_triggers() -> None:
         (f"{HEADER}\n2026-10,80,4.6,,3,10\n", "kpis.csv:2:nps: missing value"),
         (f"{HEADER}\n2026-10,80,4.6,40,3,10\n2026-10,80,4.6,40,3,10\n", "kpis.csv:3:month: 2026-10 is already on line 2"),
         (f"{HEADER}\n2026-10,nan,4.6,40,3,10\n", 'kpis.csv:2:fcr_percent: "nan" is not a number'),
-        (f"{HEADER},extra\n", f'kpis.csv:1:extra: unknown column "extra"; the columns are {HEADER}'),
+        (f"{HEADER},extra\n", f'kpis.csv:1:extra: unknown column "extra"; the columns are {HEADER}, optionally '
+         "aht_minutes,reopen_percent, and an owner column per KPI such as csat_owner"),
+        (f"{HEADER},aht_minutes_owner\n2026-10,80,4.6,40,3,10,Ben\n",
+         "kpis.csv:1:aht_minutes_owner: names the owner of aht_minutes, but the header has no aht_minutes column"),
+        (f"{HEADER},csat_owner\n2026-10,80,4.6,40,3,10,Ben\x07Okafor\n",
+         "kpis.csv:2:csat_owner: must be one line without control characters (it has U+0007)"),
+        (f"{HEADER},aht_minutes\n2026-10,80,4.6,40,3,10,-1\n",
+         "kpis.csv:2:aht_minutes: -1 is out of range: Average handle time is 0 min or more"),
         (f"{HEADER}\n", "kpis.csv:2:month: no months after the header"),
     ],
     ids=["bad-number", "missing-column", "percent-over-100", "bad-month", "empty-file", "empty-cell", "month-twice",
-         "nan", "unknown-column", "header-only"],
+         "nan", "unknown-column", "owner-without-kpi", "control-character-owner", "negative-aht", "header-only"],
 )
 def test_malformed_csv_is_one_line_exit_2_and_nothing_stored(
-    cli_env: dict[str, str], config_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str, line: str
+    cli_env: dict[str, str], runtime: Runtime, make_ctx: Callable[..., WriteContext], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, content: str, line: str
 ) -> None:
-    store = _store(config_file)
-    store.parent.mkdir(exist_ok=True)
-    kpis.save(store, {"2026-08": {"fcr_percent": 81.0}})
-    before = store.read_bytes()
+    kpis.import_months(ctx=make_ctx(), months={"2026-08": kpis.KpiMonth("2026-08", {"fcr_percent": 81.0})}, source="x")
     monkeypatch.chdir(tmp_path)
     Path("kpis.csv").write_text(content)
     result = _invoke(cli_env, "report", "import-kpis", "kpis.csv")
     assert result.exit_code == 2  # type: ignore[attr-defined]
     assert result.stdout == ""  # type: ignore[attr-defined]
     assert result.stderr == line + "\n"  # type: ignore[attr-defined]
-    assert store.read_bytes() == before
-    assert sorted(p.name for p in store.parent.iterdir() if p.name.startswith(".kpis")) == []
+    assert _stored(runtime) == {"2026-08": {"fcr_percent": 81.0}}
 
 
-def test_missing_file_is_one_line_exit_2(cli_env: dict[str, str], config_file: Path, tmp_path: Path) -> None:
+def test_missing_file_is_one_line_exit_2(cli_env: dict[str, str], runtime: Runtime, tmp_path: Path) -> None:
     result = _invoke(cli_env, "report", "import-kpis", str(tmp_path / "nope.csv"))
     assert result.exit_code == 2  # type: ignore[attr-defined]
+    assert result.stderr.startswith(f"incident: cannot read {tmp_path / 'nope.csv'}: ")  # type: ignore[attr-defined]
     assert len(result.stderr.strip().splitlines()) == 1  # type: ignore[attr-defined]
-    assert not _store(config_file).exists()
+    assert _stored(runtime) == {}
 
 
 def test_spreadsheet_bom_and_crlf_are_accepted(tmp_path: Path) -> None:

@@ -136,7 +136,7 @@ def missed_and_analysed(ctx: WriteContext, clock: FixedClock) -> int:
     )
     key = incident.id or 0
     incidents.acknowledge(ctx=ctx, incident_id=key)
-    at(clock, start + timedelta(hours=2))
+    at(clock, start + timedelta(minutes=30))  # before the next update was due
     incidents.resolve(ctx=ctx, incident_id=key, message="Payments work again. Resolved; a postmortem will follow.")
     handling.record_root_cause(ctx=ctx, incident_id=key, root_cause="A certificate expired.", remediation="Renew automatically.")
     postmortems.add_action(ctx=ctx, incident_id=key, title="Alert 30 days before expiry", owner="bob", due_on="2026-12-15")
@@ -158,7 +158,12 @@ def test_incident_page_shows_the_root_cause_once_the_actions_and_the_missed_comm
     assert page.get_text().count("Renew automatically.") == 1
     section = page.select_one("section.postmortem")
     assert section is not None and page.select_one("section.rca") is None
-    (action,) = section.select("ul.actions li")
+    # The service recovery the resolution started (2 and 5 business days from Tuesday 10:30, with
+    # Veterans Day, Wednesday 11th, off), then the remediation.
+    *recovery, action = section.select("ul.actions li")
+    assert [li.get_text(" ", strip=True) for li in recovery] == [
+        "Contact affected Premium accounts (due 2026-11-13)", "Issue SLA credits (due 2026-11-18)"
+    ]
     assert action.get_text(" ", strip=True) == "Alert 30 days before expiry (due 2026-12-15)"
     assert action["data-status"] == "open"
     (missed,) = page.select("section.missed .breach")
@@ -202,7 +207,7 @@ def test_pricing_lets_a_buyer_decide(client: TestClient) -> None:
     phone = page.select_one(".phone-line").get_text(" ", strip=True)
     assert "The Premium phone line" in phone and "answered within 2 minutes, around the clock" in phone
     clocks = page.select_one(".two-clocks").get_text(" ", strip=True)
-    assert "on Basic, a Sev-1 ticket is answered within 2 days" in clocks
+    assert "on Basic, a Sev-1 ticket is answered within 2 business days" in clocks
     assert "within 15 minutes, around the clock" in clocks
 
 

@@ -32,7 +32,8 @@ START = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
 
 def late_incident(ctx: WriteContext, clock: FixedClock, title: str = "Checkout down") -> int:
     """Sev-1 detected 20 minutes before it was declared: first response (15 min) breached by 5
-    minutes; acknowledged at once and resolved 2 hours later, so the rest is met."""
+    minutes; acknowledged at once and resolved 2 hours later, in time (but with no update in
+    between, so past its 30-minute update cadence). Resolving it adds its service-recovery items."""
     clock.at = START
     incident = incidents.declare(ctx=ctx, severity=1, title=title, components=["checkout"], detected_at=START - timedelta(minutes=20))
     incidents.acknowledge(ctx=ctx, incident_id=incident.id or 0)
@@ -53,7 +54,8 @@ def test_every_change_is_audited(ctx: WriteContext, clock: FixedClock) -> None:
     postmortems.complete_action(ctx=ctx, action_id=item.id or 0)
     postmortems.publish(ctx=ctx, incident_id=key)
 
-    actions = [e.action for e in ctx.session.exec(select(AuditEvent).order_by(AuditEvent.id)).all()]  # type: ignore[arg-type]
+    events = ctx.session.exec(select(AuditEvent).order_by(AuditEvent.id)).all()  # type: ignore[arg-type]
+    actions = [e.action for e in events if (e.after or {}).get("source") != "service_recovery"]
     for name in ("postmortem.factor", "postmortem.why_chain", "postmortem.gaps", "action_item.add", "action_item.done", "postmortem.publish"):
         assert actions.count(name) == 1, name
     row = postmortems.get_postmortem(session=ctx.session, incident_id=key)
@@ -81,7 +83,10 @@ def test_open_actions_past_due(ctx: WriteContext, clock: FixedClock) -> None:
     done = postmortems.add_action(ctx=ctx, incident_id=key, title="Done", owner="bob", due_on=date(2026, 11, 1))
     postmortems.complete_action(ctx=ctx, action_id=done.id or 0)
     overdue = postmortems.open_actions_past_due(ctx.session, datetime(2026, 11, 25, 12, tzinfo=UTC))
-    assert [item.id for item in overdue] == [late.id]
+    # The resolution's service recovery (due 13 and 18 November, 2 and 5 business days after
+    # Tuesday the 10th, Veterans Day off) is overdue as well.
+    assert [item.title for item in overdue] == ["Contact affected Premium accounts", "Issue SLA credits", "Late"]
+    assert overdue[-1].id == late.id
 
 
 # Document ----------------------------------------------------------------------------------
@@ -101,7 +106,7 @@ def test_slug_is_a_safe_file_name(title: str, slug: str) -> None:
     assert document.slugify(title, "incident-7") == slug
 
 
-def test_document_has_sections_sla_table_and_analysis_only_for_breaches(ctx: WriteContext, clock: FixedClock, runtime: Runtime) -> None:
+def test_document_has_sections_sla_table_and_one_analysis(ctx: WriteContext, clock: FixedClock, runtime: Runtime) -> None:
     key = late_incident(ctx, clock)
     handling.record_root_cause(ctx=ctx, incident_id=key, root_cause="An expired certificate.", remediation="Expiry alerts.")
     postmortems.add_factor(ctx=ctx, incident_id=key, text="Alert | muted")
@@ -116,9 +121,13 @@ def test_document_has_sections_sla_table_and_analysis_only_for_breaches(ctx: Wri
         f"# Postmortem: Checkout down (incident {key})",
         "## Summary",
         "## Customer impact",
+        "### Components × minutes",
+        "### Affected accounts and credits",
         "## Timeline",
+        "## Paging",
         "## SLA evaluation",
-        "## Root-cause analysis: First response breached",
+        "## Root-cause analysis",
+        "### Breached targets",
         "### Root cause",
         "### Contributing factors",
         "### Why-chain",
@@ -139,17 +148,21 @@ def test_document_has_sections_sla_table_and_analysis_only_for_breaches(ctx: Wri
     assert "- **Duration:** 2 hours 20 minutes" in lines
     assert "- Alert | muted" in lines
     assert ["1. Why? The cert expired", "2. Why? Renewal was manual"] == [line for line in lines if "Why?" in line]
-    assert "| 1 | Automate renewal | bob | 2026-12-15 | open |" in lines
+    assert any(re.fullmatch(r"\| \d+ \| Automate renewal \| bob \| 2026-12-15 \| open \|", line) for line in lines)
     assert "An expired certificate." in lines and "Found by customers" in lines and "Pager went to email" in lines
     timeline = "\n".join(lines[lines.index("## Timeline") : lines.index("## SLA evaluation")])
     assert "Declared by alice" in timeline and "Acknowledged by alice" in timeline
-    # Nothing delivered these pages (no worker ran): none reads "Paged", each says what became of it.
-    assert "Page to Ana Ruiz (tier 1) by email queued, not sent yet" in timeline and "Paged " not in timeline
-    assert "Page to Ana Ruiz (tier 1) by phone not sent: no channel for phone contacts" in timeline
+    assert "Paged tier 1: Ana Ruiz (Slack, Phone, Email), Ben Okafor (Slack, Email)" in timeline
     assert "**resolved** update by alice: Fixed." in timeline
+    # Nothing delivered these pages (no worker ran): each person's line says what became of each.
+    paging = "\n".join(lines[lines.index("## Paging") : lines.index("## SLA evaluation")])
+    assert (
+        "- Ana Ruiz (tier 1) — Slack: queued (not sent yet), Phone: not sent (no channel for phone contacts), "
+        "Email: queued (not sent yet)"
+    ) in paging
 
 
-def test_no_analysis_section_when_every_target_was_met(ctx: WriteContext, clock: FixedClock, runtime: Runtime) -> None:
+def test_the_analysis_says_so_when_every_target_was_met(ctx: WriteContext, clock: FixedClock, runtime: Runtime) -> None:
     clock.at = START
     incident = incidents.declare(ctx=ctx, severity=2, title="Slow API", components=["api"])
     incidents.acknowledge(ctx=ctx, incident_id=incident.id or 0)
@@ -157,8 +170,8 @@ def test_no_analysis_section_when_every_target_was_met(ctx: WriteContext, clock:
     incidents.resolve(ctx=ctx, incident_id=incident.id or 0, message="Fixed.")
     config = runtime.settings.config
     text = document.render(document.gather(ctx.session, config, incident.id or 0, clock.now()), config)
-    assert "breached" not in text
-    assert "## Root-cause analysis" not in text
+    assert "breached by" not in text
+    assert "## Root-cause analysis\n\n### Breached targets\n\n_No SLA target was breached._\n" in text
     assert "## SLA evaluation" in text and "## Lessons learned" in text
 
 
@@ -281,8 +294,8 @@ def test_published_postmortem_is_shown_escaped(client: TestClient, ctx: WriteCon
     assert "<b>Expired</b> certificate." in section.get_text()
     assert [li.get_text() for li in section.select("ul.factors li")] == ["<script>alert(1)</script> muted channel"]
     assert section.find("script") is None and section.find("b") is None and section.find("i") is None
-    assert section.select_one("ul.actions li").get_text(" ", strip=True) == "<i>Automate</i> renewal (due 2026-12-15)"
+    assert section.select("ul.actions li")[-1].get_text(" ", strip=True) == "<i>Automate</i> renewal (due 2026-12-15)"
     assert "secret-owner" not in response.text
     data = client.get(f"/incidents/{key}.json").json()["postmortem"]
     assert data["contributing_factors"] == ["<script>alert(1)</script> muted channel"]
-    assert data["actions"] == [{"title": "<i>Automate</i> renewal", "due_on": "2026-12-15", "status": "open"}]
+    assert data["actions"][-1] == {"title": "<i>Automate</i> renewal", "due_on": "2026-12-15", "status": "open"}

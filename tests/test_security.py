@@ -197,6 +197,7 @@ WRITE_WALK: list[tuple[str, dict[str, str], dict[str, Any] | None]] = [
     ("handOverIncident", {"incident_id": "1"}, {"to": "Chen Wei"}),
     ("pauseSla", {"incident_id": "1"}, {"reason": "Waiting for the customer's logs."}),
     ("resumeSla", {"incident_id": "1"}, None),
+    ("recordResolutionPlan", {"incident_id": "1"}, {"plan": "Rebuild the index tonight."}),
     ("recordRootCause", {"incident_id": "1"}, {"root_cause": "A bad index.", "remediation": "Index review."}),
     ("resolveIncident", {"incident_id": "1"}, {"message": "Fixed."}),
     ("reopenIncident", {"incident_id": "1"}, {"message": "Back.", "status": "identified"}),

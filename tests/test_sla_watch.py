@@ -30,8 +30,9 @@ ACTION = sla_watch.ACTION
 
 
 def declare_unanswered(ctx: WriteContext, severity: int = 1) -> int:
-    """An open incident nobody has responded to (as an alert-opened incident would be)."""
-    incident = incidents.declare(ctx=ctx, severity=severity, title="Checkout failing", components=["checkout"])
+    """An open incident nobody has responded to (as an alert-opened incident would be: internal,
+    so no public update is owed)."""
+    incident = incidents.declare(ctx=ctx, severity=severity, title="Checkout failing", components=["checkout"], internal=True)
     assert incident.id is not None
     row = ctx.session.get(Incident, incident.id)
     assert row is not None
@@ -96,6 +97,9 @@ def test_targets_met_in_time_record_nothing(runtime: Runtime, ctx: WriteContext,
     assert incident.id is not None
     clock.at = start + timedelta(minutes=10)
     incidents.acknowledge(ctx=ctx, incident_id=incident.id, by="Ana Ruiz")
+    for minutes in (30, 60, 90, 120, 150):  # a public update every 30 minutes, as promised
+        clock.at = start + timedelta(minutes=minutes)
+        incidents.post_update(ctx=ctx, incident_id=incident.id, message="Still working on it.")
     clock.at = start + timedelta(hours=3)
     incidents.resolve(ctx=ctx, incident_id=incident.id)
     for hours in (0.5, 3.5, 5, 30):
@@ -107,7 +111,7 @@ def test_targets_met_in_time_record_nothing(runtime: Runtime, ctx: WriteContext,
 def test_a_late_resolution_is_recorded_after_the_fact(runtime: Runtime, ctx: WriteContext, clock: FixedClock) -> None:
     """The worker was down over the deadline: the breach is recorded once it runs again, within a day."""
     start = clock.now()
-    incident = incidents.declare(ctx=ctx, severity=1, title="Checkout failing", components=["checkout"])
+    incident = incidents.declare(ctx=ctx, severity=1, title="Checkout failing", components=["checkout"], internal=True)
     assert incident.id is not None
     incidents.acknowledge(ctx=ctx, incident_id=incident.id, by="Ana Ruiz")
     clock.at = start + timedelta(hours=5)

@@ -27,6 +27,8 @@ class AuditAction(StrEnum):
     INCIDENT_SLA_PAUSE = "incident.sla_pause"
     INCIDENT_SLA_RESUME = "incident.sla_resume"
     INCIDENT_SLA_BREACH = "incident.sla_breach"
+    # The plan to resolve an incident recorded (``incident plan``): stops its resolution_plan clock.
+    INCIDENT_RESOLUTION_PLAN = "incident.resolution_plan"
     # An internal incident (opened from an alert) shown to the public from now on.
     INCIDENT_PUBLISH = "incident.publish"
     # Corrections (statuspage.incidents.corrections): a title or a published update's text put
@@ -85,6 +87,9 @@ class AuditAction(StrEnum):
     SUBSCRIBER_REMOVE = "subscriber.remove"
     SUBSCRIBER_SUSPEND = "subscriber.suspend"
     REPORT_POST = "report.post"
+    # Figures imported for the monthly report: customer accounts (SLA credits in money) and KPIs.
+    ACCOUNT_IMPORT = "account.import"
+    KPI_IMPORT = "kpi.import"
     RETENTION_PRUNED = "retention.pruned"
     # Admin API access: one per request, and refused anonymous requests counted per minute.
     API_REQUEST = "api.request"

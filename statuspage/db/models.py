@@ -100,12 +100,18 @@ class Incident(SQLModel, table=True):
     # The public root-cause summary and remediation, published with any SLA breach.
     root_cause: str | None = Field(default=None)
     remediation: str | None = Field(default=None)
+    # The id of its cause category (``causes:`` in statuspage.yaml), recorded with the root cause.
+    root_cause_category: str | None = Field(default=None, max_length=64)
     # Spans in which the SLA clocks stood still (waiting on the customer), oldest first:
     # ``{"start": iso, "end": iso | None, "reason": str, "by": str}``; only the last may be open.
     sla_pauses: list[dict[str, str | None]] | None = Field(default=None, sa_type=JSON)
     # Opened from an alert and not yet published: seen by responders (on-call, Slack, the CLI and
     # the admin API), never by the public (pages, feeds, the v2 API, webhooks, component status).
     internal: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # The plan to resolve it (``incident plan``), and when a plan was first recorded: the moment
+    # that stops the severity's ``resolution_plan`` clock (a revised plan keeps that time).
+    resolution_plan: str | None = Field(default=None)
+    resolution_plan_at: datetime | None = _time(nullable=True)
 
 
 class IncidentUpdate(SQLModel, table=True):
@@ -441,7 +447,8 @@ class Alert(SQLModel, table=True):
     resolved_at: datetime | None = _time(nullable=True)
 
 
-# The subscription tables live beside these, on the same metadata.
+# The subscription, account and KPI tables live beside these, on the same metadata.
+from statuspage.db.account_models import Account, KpiValue  # noqa: E402
 from statuspage.db.subscriber_models import (  # noqa: E402
     SubscribeAttempt,
     Subscriber,
@@ -450,6 +457,8 @@ from statuspage.db.subscriber_models import (  # noqa: E402
 )
 
 __all__ = [
+    "Account",
+    "KpiValue",
     "SubscribeAttempt",
     "Subscriber",
     "SubscriberComponent",

@@ -107,5 +107,29 @@ def describe_seconds(total: int) -> str:
     return " ".join(words[:2]) or "0 seconds"
 
 
+def describe_business_seconds(total: int, working_day_seconds: int = 0) -> str:
+    """Business time in words, in business days of ``working_day_seconds`` (the calendar's
+    nominal working day) and business hours: 10 working days of 10 hours are ``10 business days``,
+    12 working hours ``1 business day 2 business hours``. Like :func:`describe_seconds`, the two
+    largest units are kept. Without a working day length, whole days are not counted out."""
+    units: list[tuple[str, int]] = [("business hour", 3600), ("business minute", 60), ("business second", 1)]
+    if working_day_seconds > 0:
+        units.insert(0, ("business day", working_day_seconds))
+    words = []
+    for name, size in units:
+        amount, total = divmod(total, size)
+        if amount:
+            words.append(_plural(amount, name))
+    return " ".join(words[:2]) or "0 business hours"
+
+
+def describe_clock_seconds(total: int, clock: str, working_day_seconds: int = 0) -> str:
+    """Seconds as the clock that counted them reads: business time on the ``business_hours``
+    clock (see :func:`describe_business_seconds`), wall-clock time otherwise."""
+    if clock == "business_hours":
+        return describe_business_seconds(total, working_day_seconds)
+    return describe_seconds(total)
+
+
 def _plural(amount: int, noun: str) -> str:
     return f"{amount} {noun}" if amount == 1 else f"{amount} {noun}s"

@@ -6,12 +6,15 @@ Which month a figure belongs to, in the page's time zone:
 
 - a *breach* belongs to the month its deadline passed in (:func:`month_breaches`), so a closed
   month's breach list and credits do not change later;
-- incident counts, MTTA, MTTR and *attainment* are over the incidents *declared* in the month,
-  as on the public SLA page;
-- escalation MTTA is over the pages sent in the month.
+- incident counts, MTTD, MTTA, MTTR and *attainment* are over the incidents *declared* in the
+  month, as on the public SLA page;
+- escalation MTTA is over the pages sent for those same incidents, so the paging figures and the
+  incidents' MTTA speak of one set of incidents.
 
-MTTA runs from declaration to acknowledgement, MTTR from detection to resolution; both are
-wall-clock means in whole seconds over the incidents that got that far. Support tiers promise a
+MTTD runs from detection to declaration. MTTA and MTTR are given both from detection (what the
+customer lived through) and from declaration (what the responders controlled); all are wall-clock
+means in whole seconds over the incidents that got that far. The figures work on any period
+``[start, end)`` (a calendar month or an ISO week): the ``month_*`` helpers are the month's case. Support tiers promise a
 first response per severity under their own coverage clock; a tier's credit is
 :func:`~statuspage.domain.sla.credit_percent` of the tier's missed first responses, with its
 ``sla_credits`` rule.
@@ -25,7 +28,7 @@ from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
-from statuspage.domain.businesstime import BusinessCalendar, ClockKind
+from statuspage.domain.businesstime import BusinessCalendar, ClockKind, effective_clock
 from statuspage.domain.durations import Duration
 from statuspage.domain.months import month_bounds, month_label, shift_month
 from statuspage.domain.sla import (
@@ -35,7 +38,6 @@ from statuspage.domain.sla import (
     IncidentTimes,
     TargetEvaluation,
     attainment,
-    breaches_in_month,
     credit_percent,
     evaluate_incident,
 )
@@ -119,6 +121,7 @@ class Breach:
     breached_by_seconds: int
     root_cause: str | None
     remediation: str | None
+    detected_at: datetime | None = None  # when the incident's clocks started
 
 
 @dataclass(frozen=True)
@@ -127,11 +130,14 @@ class SeverityStats:
     name: str
     incidents: int
     acknowledged: int
-    mtta_seconds: int | None
+    mtta_seconds: int | None  # from declaration
     resolved: int
-    mttr_seconds: int | None
+    mttr_seconds: int | None  # from detection
     breaches: int
     attainment: dict[str, Attainment]
+    mttd_seconds: int | None = None  # detection to declaration
+    mtta_from_detection_seconds: int | None = None
+    mttr_from_declaration_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +157,8 @@ class TierStats:
     per_breach_percent: Decimal
     monthly_cap_percent: Decimal
     credit_percent: Decimal
+    # The incidents whose first response missed the tier's promise in the period, once per miss.
+    breached_incidents: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -197,19 +205,40 @@ def declared_in(incident: ReportIncident, start: datetime, end: datetime) -> boo
     return start <= incident.declared_at < end
 
 
+def detected(incident: ReportIncident) -> datetime:
+    """When the clocks started: detection, or the declaration when detection is given later."""
+    return min(incident.detected_at, incident.declared_at)
+
+
+def breaches_between(evaluations: Iterable[IncidentEvaluation], start: datetime, end: datetime) -> list[TargetEvaluation]:
+    """Breached targets whose deadline passed in ``[start, end)``."""
+    return [target for evaluation in evaluations for target in evaluation.breaches if start <= target.deadline < end]
+
+
+def period_breaches(
+    evaluations: Mapping[int, IncidentEvaluation], start: datetime, end: datetime
+) -> Iterator[tuple[int, TargetEvaluation]]:
+    """The breached targets whose deadline passed in ``[start, end)``, each with its incident's id."""
+    for key, evaluation in evaluations.items():
+        for target in evaluation.breaches:
+            if start <= target.deadline < end:
+                yield key, target
+
+
 def month_breaches(
     evaluations: Mapping[int, IncidentEvaluation], year: int, month: int, zone: str | tzinfo
 ) -> Iterator[tuple[int, TargetEvaluation]]:
     """The breached targets whose deadline passed in the month, each with its incident's id."""
-    for key, evaluation in evaluations.items():
-        if evaluation.breaches:  # most incidents breach nothing: no month to work out
-            for target in breaches_in_month([evaluation], year, month, zone):
-                yield key, target
+    return period_breaches(evaluations, *month_bounds(year, month, zone))
 
 
 def sorted_breaches(breaches: Iterable[Breach], targets: Sequence[str]) -> list[Breach]:
-    """By deadline, then incident, then the target's place in ``targets``."""
-    return sorted(breaches, key=lambda b: (b.deadline, b.incident_id, targets.index(b.target)))
+    """By deadline, then incident, then the target's place in ``targets`` (others after them)."""
+
+    def place(target: str) -> int:
+        return targets.index(target) if target in targets else len(targets)
+
+    return sorted(breaches, key=lambda b: (b.deadline, b.incident_id, place(b.target), b.target))
 
 
 def severity_stats(
@@ -225,18 +254,49 @@ def severity_stats(
     ``targets`` the ones the severity sets, in the order the report shows them."""
     chosen = [i for i in in_month if i.severity == level]
     tallies = attainment(evaluations[i.id] for i in chosen if i.id is not None)
+    times = response_times(chosen)
     return SeverityStats(
         severity=level,
         name=name,
         incidents=len(chosen),
         acknowledged=sum(1 for i in chosen if i.acknowledged_at is not None),
-        mtta_seconds=mean_seconds(
-            (i.acknowledged_at - i.declared_at).total_seconds() for i in chosen if i.acknowledged_at
-        ),
+        mtta_seconds=times.mtta_from_declaration_seconds,
         resolved=sum(1 for i in chosen if i.resolved_at is not None),
-        mttr_seconds=mean_seconds((i.resolved_at - i.detected_at).total_seconds() for i in chosen if i.resolved_at),
+        mttr_seconds=times.mttr_seconds,
         breaches=sum(1 for b in breaches if b.severity == level),
         attainment={t: tallies.get(t, Attainment(t)) for t in targets},
+        mttd_seconds=times.mttd_seconds,
+        mtta_from_detection_seconds=times.mtta_seconds,
+        mttr_from_declaration_seconds=times.mttr_from_declaration_seconds,
+    )
+
+
+@dataclass(frozen=True)
+class ResponseTimes:
+    """Mean times over a set of incidents, in whole seconds (``None``: none got that far).
+
+    ``mttd``: detection to declaration; ``mtta``/``mttr``: detection to acknowledgement and to
+    resolution; the ``_from_declaration`` pair measures the same from the declaration."""
+
+    incidents: int
+    mttd_seconds: int | None
+    mtta_seconds: int | None
+    mttr_seconds: int | None
+    mtta_from_declaration_seconds: int | None
+    mttr_from_declaration_seconds: int | None
+
+
+def response_times(incidents: Sequence[ReportIncident]) -> ResponseTimes:
+    def mean(pairs: Iterable[tuple[datetime, datetime | None]]) -> int | None:
+        return mean_seconds(max(0.0, (b - a).total_seconds()) for a, b in pairs if b is not None)
+
+    return ResponseTimes(
+        incidents=len(incidents),
+        mttd_seconds=mean((detected(i), i.declared_at) for i in incidents),
+        mtta_seconds=mean((detected(i), i.acknowledged_at) for i in incidents),
+        mttr_seconds=mean((detected(i), i.resolved_at) for i in incidents),
+        mtta_from_declaration_seconds=mean((i.declared_at, i.acknowledged_at) for i in incidents),
+        mttr_from_declaration_seconds=mean((i.declared_at, i.resolved_at) for i in incidents),
     )
 
 
@@ -270,34 +330,59 @@ def _answered_before(times: IncidentTimes, moment: datetime) -> bool:
     return event is not None and event < moment
 
 
-def tier_stats(
+def tier_evaluations(
     tier: SupportTierTerms,
-    *,
-    incidents: Sequence[ReportIncident],
-    in_month: Sequence[ReportIncident],
+    incidents: Iterable[ReportIncident],
     times: Mapping[int, IncidentTimes],
     calendar: BusinessCalendar,
-    year: int,
-    month: int,
-    zone: str | tzinfo,
     now: datetime,
-) -> TierStats:
-    """Every incident of ``incidents`` (see :func:`tier_incidents`) measured against the first
-    response the tier promises for its severity; ``times`` by incident id."""
+    *,
+    breaches_only: bool = False,
+) -> dict[int, IncidentEvaluation]:
+    """Each incident of ``incidents`` (see :func:`tier_incidents`) against the first response the
+    tier promises for its severity, by id; ``times`` by incident id.
+
+    ``breaches_only``: leave out the incidents answered within the promise on the wall clock (a
+    coverage clock never runs faster than the wall's, and pauses only stop it), which cannot be
+    breached: for when only the breaches are wanted, over many incidents."""
     evaluations: dict[int, IncidentEvaluation] = {}
     for incident in incidents:
         promised = tier.response_targets.get(f"sev{incident.severity}")
-        if promised is not None and incident.id is not None:
-            evaluations[incident.id] = evaluate_incident(
-                times[incident.id], {"first_response": promised}, tier.coverage, calendar, now
-            )
+        if promised is None or incident.id is None:
+            continue
+        measured = times[incident.id]
+        if breaches_only:
+            answered = measured.event_at("first_response")
+            if answered is not None and answered - measured.detected_at <= shortest_wait(promised, calendar, tier.coverage):
+                continue
+        evaluations[incident.id] = evaluate_incident(measured, {"first_response": promised}, tier.coverage, calendar, now)
+    return evaluations
+
+
+def shortest_wait(promised: Duration, calendar: BusinessCalendar, coverage: ClockKind) -> timedelta:
+    """The wall-clock time within which an answer surely meets ``promised``."""
+    if effective_clock(promised, coverage) == "business_hours":
+        return calendar.working_time(promised)
+    return promised.timedelta
+
+
+def tier_stats(
+    tier: SupportTierTerms,
+    *,
+    evaluations: Mapping[int, IncidentEvaluation],
+    in_month: Sequence[ReportIncident],
+    start: datetime,
+    end: datetime,
+) -> TierStats:
+    """The tier's figures for the period ``[start, end)`` from :func:`tier_evaluations`;
+    ``in_month``: the incidents declared in the period."""
     severities = []
     for key, promised in sorted(tier.response_targets.items()):
         level = int(key.removeprefix("sev"))
-        chosen = [evaluations[i.id] for i in in_month if i.severity == level and i.id in evaluations]
+        chosen = [evaluations[i.id] for i in in_month if i.severity == level and i.id is not None and i.id in evaluations]
         tally = attainment(chosen).get("first_response", Attainment("first_response"))
         severities.append(TierSeverity(severity=level, promised=str(promised), attainment=tally))
-    missed = breaches_in_month(evaluations.values(), year, month, zone)
+    missed = list(period_breaches(evaluations, start, end))
     rule = tier.sla_credits
     return TierStats(
         id=tier.id,
@@ -307,7 +392,8 @@ def tier_stats(
         breaches=len(missed),
         per_breach_percent=Decimal(rule.per_breach_percent),
         monthly_cap_percent=Decimal(rule.monthly_cap_percent),
-        credit_percent=credit_percent(rule, missed),
+        credit_percent=credit_percent(rule, (target for _, target in missed)),
+        breached_incidents=tuple(key for key, _ in missed),
     )
 
 
@@ -336,28 +422,30 @@ def escalation_stats(pages: Sequence[ReportPage], tier_of: Callable[[int], Named
     return result
 
 
-def trend(
-    measured: Sequence[tuple[datetime, IncidentEvaluation]],
-    *,
-    year: int,
-    month: int,
-    zone: str | tzinfo,
-    history: int = HISTORY_MONTHS,
-) -> list[TrendPoint]:
-    """The month and the ``history`` months before it, oldest first, from every measured incident
-    with its declaration time."""
-    everything = [evaluation for _, evaluation in measured]
-    points = []
+def month_periods(year: int, month: int, zone: str | tzinfo, history: int = HISTORY_MONTHS) -> list[tuple[str, datetime, datetime]]:
+    """The month and the ``history`` months before it, oldest first, as ``(label, start, end)``."""
+    periods = []
     for back in range(history, -1, -1):
         y, m = shift_month(year, month, -back)
-        first, after = month_bounds(y, m, zone)
+        periods.append((month_label(y, m), *month_bounds(y, m, zone)))
+    return periods
+
+
+def trend(
+    measured: Sequence[tuple[datetime, IncidentEvaluation]], periods: Sequence[tuple[str, datetime, datetime]]
+) -> list[TrendPoint]:
+    """One point per period ``(label, start, end)``, in the order given, from every measured
+    incident with its declaration time."""
+    everything = [evaluation for _, evaluation in measured]
+    points = []
+    for label, first, after in periods:
         declared = [evaluation for at, evaluation in measured if first <= at < after]
         points.append(
             TrendPoint(
-                month=month_label(y, m),
+                month=label,
                 incidents=len(declared),
                 attainment_percent=overall_percent(declared),
-                breaches=len(breaches_in_month(everything, y, m, zone)),
+                breaches=len(breaches_between(everything, first, after)),
             )
         )
     return points

@@ -1,7 +1,9 @@
 """Whether an incident met its targets, and what missed targets cost.
 
 One incident is measured against its targets (``first_response``, ``acknowledgement``,
-``resolution``, ``resolution_plan``), each a :class:`Duration` that runs from ``detected_at``.
+``resolution``, ``resolution_plan``), each a :class:`Duration` that runs from ``detected_at``,
+and against its update cadence (``update_cadence``, see :func:`evaluate_cadence`): the longest
+the public may wait for the next update while the incident is open.
 Every figure of one evaluation is in the same unit, the seconds of the clock the target runs on:
 working seconds for the ``business_hours`` clock (and for ``bd``/``bh`` durations under any
 clock), wall seconds for ``24x7``.
@@ -27,7 +29,7 @@ fee for every missed commitment (each breached target counts once), capped at
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from enum import StrEnum
@@ -51,7 +53,11 @@ TARGET_LABELS = {
     "acknowledgement": "Escalation acknowledged",
     "resolution": "Resolution",
     "resolution_plan": "Resolution plan",
+    "update_cadence": "Update cadence",
 }
+
+UPDATE_CADENCE = "update_cadence"
+"""The target measured between public updates rather than from ``detected_at``."""
 
 
 class Outcome(StrEnum):
@@ -69,12 +75,23 @@ class Pause:
 
 
 @dataclass(frozen=True, slots=True)
+class PublicUpdate:
+    """A moment the public was told something; ``resolved`` when it closed the incident, after
+    which no update is owed until the next one (a reopening)."""
+
+    at: datetime
+    resolved: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class IncidentTimes:
     """The moments that matter for an incident's targets.
 
     ``detected_at`` starts every clock (use the declaration time when detection is not known).
     The others stop one target each and are ``None`` until they happen. ``pauses`` are the spans
-    in which no clock ran, in any order; overlapping spans count once.
+    in which no clock ran, in any order; overlapping spans count once. ``public_updates`` are
+    the moments the public was told something, in any order: the first starts the update
+    cadence; ``None`` when the incident is not public, and then no cadence is measured.
     """
 
     detected_at: datetime
@@ -84,6 +101,7 @@ class IncidentTimes:
     resolution_plan_at: datetime | None = None
     reference: str | int | None = None
     pauses: tuple[Pause, ...] = ()
+    public_updates: tuple[PublicUpdate, ...] | None = None
 
     def paused_at(self, now: datetime) -> bool:
         """Whether a pause holds the clocks at ``now``."""
@@ -120,6 +138,9 @@ class TargetEvaluation:
     remaining_seconds: int | None = None
     paused: bool = False
     paused_seconds: int = 0
+    # The calendar's nominal business day, so business seconds can be shown as business days;
+    # how to show the figures, not one of them, so not compared.
+    working_day_seconds: int = field(default=0, compare=False)
 
     @property
     def is_final(self) -> bool:
@@ -156,6 +177,7 @@ def evaluate_target(
     end = now if event is None else event
     limit_time = calendar.working_time(duration) if kind == "business_hours" else duration.timedelta
     limit = limit_time // _ONE_SECOND
+    day = calendar.working_day // _ONE_SECOND
     pauses = _merged(incident.pauses, start, end)
     if not pauses:
         due = calendar.deadline(start, duration, clock)
@@ -168,13 +190,16 @@ def evaluate_target(
         paused_seconds = paused_time // _ONE_SECOND
     if elapsed > limit:
         return TargetEvaluation(
-            target, kind, limit, due, event, elapsed, Outcome.BREACHED, elapsed - limit, paused_seconds=paused_seconds
+            target, kind, limit, due, event, elapsed, Outcome.BREACHED, elapsed - limit,
+            paused_seconds=paused_seconds, working_day_seconds=day,
         )
     if event is not None:
-        return TargetEvaluation(target, kind, limit, due, event, elapsed, Outcome.MET, paused_seconds=paused_seconds)
+        return TargetEvaluation(
+            target, kind, limit, due, event, elapsed, Outcome.MET, paused_seconds=paused_seconds, working_day_seconds=day
+        )
     return TargetEvaluation(
         target, kind, limit, due, None, elapsed, Outcome.PENDING, 0, limit - elapsed,
-        paused=incident.paused_at(now), paused_seconds=paused_seconds,
+        paused=incident.paused_at(now), paused_seconds=paused_seconds, working_day_seconds=day,
     )
 
 
@@ -223,6 +248,83 @@ def _deadline_with_pauses(
     return cursor + remaining
 
 
+def evaluate_cadence(
+    duration: Duration,
+    incident: IncidentTimes,
+    clock: ClockKind,
+    calendar: BusinessCalendar,
+    now: datetime,
+) -> TargetEvaluation | None:
+    """The update cadence: while the incident is open, every wait for the next public update is
+    at most ``duration``. ``None`` when the incident is not public (``public_updates`` is
+    ``None`` or empty): nobody outside was waiting.
+
+    A wait runs from one public update to the next, or to ``now`` while the incident is open; a
+    wait after an update that resolved the incident is not one (nothing is owed while it is
+    closed). Pauses take their clock time off the waits they fall in, as for every target.
+
+    Breached as soon as one wait ran over: ``deadline`` is when the first late update was due,
+    ``breached_by_seconds`` the longest overrun and ``elapsed_seconds`` that longest wait,
+    ``event_at`` the update that ended it (``None`` while it is still going on). Met once the
+    incident is resolved and every wait fit (``elapsed_seconds``: the longest wait). Pending
+    otherwise: ``deadline`` is when the next update is due and ``remaining_seconds`` how long
+    is left until then.
+    """
+    if not incident.public_updates:
+        return None
+    kind = effective_clock(duration, clock)
+    limit_time = calendar.working_time(duration) if kind == "business_hours" else duration.timedelta
+    limit = limit_time // _ONE_SECOND
+    updates = sorted(incident.public_updates, key=lambda u: u.at)
+    waits: list[tuple[datetime, datetime | None]] = [
+        (update.at, following.at) for update, following in zip(updates, updates[1:], strict=False) if not update.resolved
+    ]
+    last = updates[-1]
+    if not last.resolved:
+        resolved = incident.resolved_at
+        waits.append((last.at, resolved if resolved is not None and resolved >= last.at else None))
+    measured = [_wait(calendar, kind, start, end, limit_time, incident.pauses, now) for start, end in waits]
+    late = [m for m in measured if m[2] > limit]
+    paused_seconds = sum(m[3] for m in measured)
+    day = calendar.working_day // _ONE_SECOND
+    if late:
+        worst = max(late, key=lambda m: m[2])
+        return TargetEvaluation(
+            UPDATE_CADENCE, kind, limit, late[0][0], worst[1], worst[2], Outcome.BREACHED, worst[2] - limit,
+            paused_seconds=paused_seconds, working_day_seconds=day,
+        )
+    longest = max((m[2] for m in measured), default=0)
+    if not waits or waits[-1][1] is not None:
+        due = max(measured, key=lambda m: m[2])[0] if measured else calendar.deadline(updates[0].at, duration, clock)
+        end = waits[-1][1] if waits else last.at
+        return TargetEvaluation(
+            UPDATE_CADENCE, kind, limit, due, end, longest, Outcome.MET, paused_seconds=paused_seconds, working_day_seconds=day
+        )
+    due, _, elapsed, _ = measured[-1]
+    return TargetEvaluation(
+        UPDATE_CADENCE, kind, limit, due, None, elapsed, Outcome.PENDING, 0, limit - elapsed,
+        paused=incident.paused_at(now), paused_seconds=paused_seconds, working_day_seconds=day,
+    )
+
+
+def _wait(
+    calendar: BusinessCalendar,
+    kind: ClockKind,
+    start: datetime,
+    end: datetime | None,
+    limit: timedelta,
+    pauses: Iterable[Pause],
+    now: datetime,
+) -> tuple[datetime, datetime | None, int, int]:
+    """One wait for the next update: when that update was due, the update that ended the wait
+    (``None`` while it lasts), and the clock seconds waited and spent in pauses."""
+    stop = now if end is None else end
+    merged = _merged(pauses, start, stop)
+    paused = sum((_clock_time(calendar, kind, a, b) for a, b in merged), timedelta())
+    elapsed = max(0, (_clock_time(calendar, kind, start, stop) - paused) // _ONE_SECOND)
+    return _deadline_with_pauses(calendar, kind, start, limit, merged), end, elapsed, paused // _ONE_SECOND
+
+
 def evaluate_incident(
     incident: IncidentTimes,
     targets: Mapping[str, Duration | None],
@@ -231,13 +333,19 @@ def evaluate_incident(
     now: datetime,
 ) -> IncidentEvaluation:
     """Every target of one incident, in the order ``targets`` gives them; ``None`` targets
-    (a severity without, say, an acknowledgement target) are left out."""
-    evaluated = tuple(
-        evaluate_target(name, duration, incident, clock, calendar, now)
-        for name, duration in targets.items()
-        if duration is not None
-    )
-    return IncidentEvaluation(incident=incident, evaluated_at=now, targets=evaluated)
+    (a severity without, say, an acknowledgement target) are left out, and so is the update
+    cadence of an incident that is not public (see :func:`evaluate_cadence`)."""
+    evaluated: list[TargetEvaluation] = []
+    for name, duration in targets.items():
+        if duration is None:
+            continue
+        if name == UPDATE_CADENCE:
+            cadence = evaluate_cadence(duration, incident, clock, calendar, now)
+            if cadence is not None:
+                evaluated.append(cadence)
+        else:
+            evaluated.append(evaluate_target(name, duration, incident, clock, calendar, now))
+    return IncidentEvaluation(incident=incident, evaluated_at=now, targets=tuple(evaluated))
 
 
 class SeverityTargets(Protocol):
@@ -251,11 +359,15 @@ class SeverityTargets(Protocol):
     def resolution(self) -> Duration | None: ...
     @property
     def resolution_plan(self) -> Duration | None: ...
+    @property
+    def update_every(self) -> Duration | None: ...
 
 
 def severity_targets(severity: SeverityTargets) -> dict[str, Duration]:
-    """The targets a severity sets, ready for :func:`evaluate_incident` (its clock is ``severity.clock``)."""
+    """The targets a severity sets, ready for :func:`evaluate_incident` (its clock is ``severity.clock``);
+    its ``update_every`` is the ``update_cadence`` target."""
     found = {name: getattr(severity, name) for name in TARGET_EVENTS}
+    found[UPDATE_CADENCE] = severity.update_every
     return {name: duration for name, duration in found.items() if duration is not None}
 
 

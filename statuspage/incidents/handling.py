@@ -91,14 +91,22 @@ def resume_sla(*, ctx: WriteContext, incident_id: int | str) -> Incident:
 
 @write
 def record_root_cause(
-    *, ctx: WriteContext, incident_id: int | str, root_cause: str | None = None, remediation: str | None = None
+    *,
+    ctx: WriteContext,
+    incident_id: int | str,
+    root_cause: str | None = None,
+    remediation: str | None = None,
+    category: str | None = None,
 ) -> Incident:
     """The public root-cause summary and remediation plan, shown with the incident and beside any
-    SLA it breached. Either may be given alone; an empty text clears it."""
+    SLA it breached, and the cause category (an id of ``causes:`` in the configuration). Any may
+    be given alone; an empty text clears it."""
     incident = get(session=ctx.session, incident_id=incident_id, for_update=True)
-    if root_cause is None and remediation is None:
-        raise InvalidInput("give a root cause, a remediation or both", field="root_cause")
-    before = {"root_cause": incident.root_cause, "remediation": incident.remediation}
+    if root_cause is None and remediation is None and category is None:
+        raise InvalidInput("give a root cause, a remediation or both, or a category", field="root_cause")
+    before = {"root_cause": incident.root_cause, "remediation": incident.remediation, "category": incident.root_cause_category}
+    if category is not None:
+        incident.root_cause_category = cause_category(ctx, category)
     if root_cause is not None:
         incident.root_cause = clean_text(root_cause, field="root_cause", limit=MAX_TEXT, required=False)
     if remediation is not None:
@@ -111,6 +119,17 @@ def record_root_cause(
         subject_id=incident.id or 0,
         at=now,
         before=before,
-        after={"root_cause": incident.root_cause, "remediation": incident.remediation},
+        after={"root_cause": incident.root_cause, "remediation": incident.remediation, "category": incident.root_cause_category},
     )
     return incident
+
+
+def cause_category(ctx: WriteContext, value: str) -> str | None:
+    """A configured cause category's id as given (surrounding blanks ignored); empty clears it."""
+    key = value.strip()
+    if not key:
+        return None
+    causes = ctx.config.causes
+    if key not in causes:
+        raise InvalidInput(f"{key[:64]!r} is not a cause category; known: {', '.join(causes)}", field="category")
+    return key

@@ -8,7 +8,8 @@ Invariants kept here, whichever door the call came through (CLI, admin API, play
   open incident still holds them;
 - a declaration attaches the severity's playbook in the same transaction, so an incident is never
   committed without the paging it calls for (see :mod:`statuspage.oncall.engine`); raising the
-  severity attaches the new severity's playbook; acknowledging stops the paging; resolving cancels
+  severity attaches the new severity's playbook on the matrix frozen at the declaration
+  (:mod:`statuspage.incidents.severity`); acknowledging stops the paging; resolving cancels
   every timer.
 """
 
@@ -39,6 +40,7 @@ from statuspage.incidents.queries import (  # noqa: F401 - read from here too
     list_incidents,
     timeline,
 )
+from statuspage.incidents.recovery import start_service_recovery
 from statuspage.incidents.sla import close_pause, open_pause
 from statuspage.oncall import engine as oncall
 from statuspage.validators import MAX_TEXT, person_name
@@ -297,6 +299,7 @@ def resolve(
         before=before,
         after={**_snapshot(incident), "message": update.body},
     )
+    start_service_recovery(ctx, incident, when)  # the severity's service-recovery action items, once
     return update
 
 
@@ -381,49 +384,16 @@ def acknowledge(*, ctx: WriteContext, incident_id: int | str, by: str | None = N
 
 
 @write
-def change_severity(*, ctx: WriteContext, incident_id: int | str, severity: int | str) -> Incident:
-    """Change an open incident's severity.
+def change_severity(
+    *, ctx: WriteContext, incident_id: int | str, severity: int | str, components: Mapping[str, str | None] | None = None
+) -> Incident:
+    """Change an open incident's severity. Raising it attaches the new severity's playbook, run on
+    the escalation matrix frozen at the declaration, and moves the components still at the old
+    severity's status to the new one's; ``components`` sets statuses explicitly. See
+    :mod:`statuspage.incidents.severity`."""
+    from statuspage.incidents import severity as severities  # it builds on this module
 
-    Raising it (to a more severe level than the playbook running was attached for, or to one with
-    a playbook when none runs) attaches the new severity's playbook from this moment: its pages,
-    waits and reminders replace the old ones; an acknowledgement already given stands. Lowering it
-    leaves the running escalation alone: people already paged are stopped by acknowledging, not
-    by a relabelling. The impact follows the severity unless it was set by hand.
-
-    The change is in the audit log (``incident.severity``, then ``incident.playbook`` when one is
-    attached), which ``incident show`` prints in the timeline and Slack posts to the incident's
-    thread. It is not posted on the public timeline: severity is the responders' vocabulary, and
-    a playbook that wants to tell customers does so with a post_update step.
-    """
-    incident = get(session=ctx.session, incident_id=incident_id, for_update=True)
-    level = parse_severity(severity, ctx.config)
-    if not IncidentStatus(incident.status).is_open:
-        raise Conflict(f"incident {incident.id} is resolved; reopen it before changing its severity")
-    previous = incident.severity
-    if level == previous:
-        raise Conflict(f"incident {incident.id} is already sev{level}")
-    assert incident.id is not None
-    run = oncall.get_run(ctx, incident.id)
-    raised = run.severity > level if run is not None else level < previous
-    chosen = oncall.choose_playbook(ctx.config, ctx.wiring.playbooks_dir, level) if raised or run is None else None
-    when = event_time(incident, ctx, None)
-    old_definition = ctx.config.severity(previous)
-    new_definition = ctx.config.severity(level)
-    if old_definition is not None and new_definition is not None and incident.impact == old_definition.impact.value:
-        incident.impact = new_definition.impact.value
-    incident.severity = level
-    incident.updated_at = when
-    ctx.audit(
-        action=AuditAction.INCIDENT_SEVERITY,
-        subject_type="incident",
-        subject_id=incident.id,
-        at=when,
-        before={"severity": previous},
-        after={"from": previous, "to": level, "playbook": chosen.name if chosen else None},
-    )
-    if chosen is not None:
-        oncall.attach(ctx, incident, chosen, at=when, publish=_publish)
-    return incident
+    return severities.change(ctx, incident_id=incident_id, severity=severity, components=components, publish=_publish)
 
 
 @write

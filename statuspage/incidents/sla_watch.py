@@ -2,8 +2,10 @@
 
 Each ``incident watch`` pass (:func:`record_breaches`) measures every open incident, and every
 incident resolved in the last day (a late answer or resolution still breached its target), against
-its severity's public targets (:func:`statuspage.incidents.sla.measure`). Every breached target not
-recorded yet is recorded by :func:`record_breach`, in a write transaction of its own: an audit
+its severity's public targets (:func:`statuspage.incidents.sla.measure`), the update cadence
+among them: a late public update is recorded as a breach once it is overdue, whether or not it
+was posted since (the public updates of every incident scanned are read in one go, not one
+incident at a time). Every breached target not recorded yet is recorded by :func:`record_breach`, in a write transaction of its own: an audit
 event ``incident.sla_breach`` (which Slack turns into a thread reply and ``incident show`` into a
 timeline row) and, as the idempotency record, a :class:`~statuspage.db.models.Timer` row of kind
 ``sla_breach`` and key ``sla:<target>``, written already fired. Since no handler is registered
@@ -21,6 +23,7 @@ answer that committed after the scan but before the deadline is never reported a
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -32,8 +35,8 @@ from statuspage.audit.actions import AuditAction
 from statuspage.context import Actor, Process, WriteContext, write
 from statuspage.db.models import AuditEvent, Incident, Timer
 from statuspage.domain.businesstime import BusinessCalendar
-from statuspage.domain.sla import Outcome, TargetEvaluation
-from statuspage.incidents.sla import PUBLIC_TARGETS, calendar_for, measure
+from statuspage.domain.sla import Outcome, PublicUpdate, TargetEvaluation
+from statuspage.incidents.sla import PUBLIC_TARGETS, calendar_for, measure, public_updates
 from statuspage.oncall import timers
 from statuspage.settings import Config
 
@@ -78,8 +81,10 @@ def _shortest_targets(config: Config, calendar: BusinessCalendar) -> dict[int, t
     return shortest
 
 
-def _breached(incident: Incident, config: Config, now: datetime) -> list[TargetEvaluation]:
-    evaluation = measure(incident, config, calendar_for(config), now)
+def _breached(
+    incident: Incident, config: Config, now: datetime, updates: Sequence[PublicUpdate] | None = None
+) -> list[TargetEvaluation]:
+    evaluation = measure(incident, config, calendar_for(config), now, updates=updates)
     return [] if evaluation is None else list(evaluation.breaches)
 
 
@@ -116,10 +121,11 @@ def find_breaches(session: Session, config: Config, now: datetime) -> list[Breac
             )
         ).all()
     )
+    updates = public_updates(session, incidents)
     found = []
     for incident in incidents:
         assert incident.id is not None
-        for target in _breached(incident, config, now):
+        for target in _breached(incident, config, now, updates.get(incident.id, ())):
             if (incident.id, breach_key(target.target)) not in recorded:
                 found.append(Breach(incident.id, target.target, target.deadline))
     return found

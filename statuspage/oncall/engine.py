@@ -14,8 +14,9 @@ What is frozen, and why: when a playbook is attached its validated JSON and the 
 matrix in force are copied onto the run row. The machine reads only those copies, so editing a
 playbook file or the configuration in the middle of an incident changes nothing for it: the
 people already being paged keep being paged by the rules they were paged under. Raising the
-severity attaches the new severity's playbook from that moment (the machine's ``Started`` event
-re-attaches, dropping the old program's timers and keeping an acknowledgement that was given).
+severity attaches the new severity's playbook from that moment on the matrix frozen before (see
+:mod:`statuspage.oncall.frozen`); the machine's ``Started`` event re-attaches, dropping the old
+program's timers and keeping an acknowledgement that was given.
 
 What the engine says, as audit events (the contract the Slack side reads; see the on-call spec):
 ``incident.playbook``, ``incident.page`` (with a ``PageSent`` row), ``incident.notify_channel``,
@@ -51,6 +52,7 @@ from statuspage.domain.matrix import Matrix
 from statuspage.domain.playbook import Playbook
 from statuspage.errors import Conflict, InvalidInput
 from statuspage.oncall import delivery, timers
+from statuspage.oncall.frozen import matrix_for_reattach
 from statuspage.playbooks import PlaybookError, load_playbook_file, load_playbooks, playbook_for
 from statuspage.playbooks.run import advance
 from statuspage.playbooks.schema import playbook_from_data
@@ -168,15 +170,16 @@ def attach(
     """Freeze ``playbook`` and the current escalation matrix onto the incident and start it.
 
     A run already there (the severity was raised) is re-attached: the machine keeps its state
-    (an acknowledgement stands, timer keys never repeat) and starts the new program. A new run
+    (an acknowledgement stands, timer keys never repeat) and starts the new program on the matrix
+    frozen when the run began (:func:`~statuspage.oncall.frozen.matrix_for_reattach`). A new run
     for an incident someone has already acknowledged starts acknowledged: it reminds, it does
     not page. ``not_paging`` names a person the run never pages (who declared the incident).
     """
     assert incident.id is not None
     run = get_run(ctx, incident.id)
     frozen_playbook = playbook.to_json()
-    matrix = Matrix.from_escalation(ctx.config.escalation).to_json()
     if run is None:
+        matrix = Matrix.from_escalation(ctx.config.escalation).to_json()
         acknowledged = incident.acknowledged_at is not None
         state = machine.EscalationState(acknowledged=acknowledged, acknowledged_by=incident.acknowledged_by)
         run = EscalationRun(
@@ -194,7 +197,7 @@ def attach(
         run.playbook_name = playbook.name
         run.severity = incident.severity
         run.playbook = frozen_playbook
-        run.matrix = matrix
+        run.matrix = matrix_for_reattach(run.matrix, ctx.config.escalation, incident.severity)
         run.updated_at = at
     ctx.session.add(run)
     ctx.session.flush()

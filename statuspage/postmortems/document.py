@@ -1,18 +1,21 @@
 """The postmortem document: one Markdown file per incident, written by ``incident postmortem``.
 
-Most of it is generated from the database (facts, impact, timeline, SLA evaluation, a root-cause
-analysis per breached target) and re-rendered on every run. The narrative sections are a
-person's to write: their text sits between ``<!-- narrative:NAME -->`` and ``<!-- /narrative -->``
-and is carried over verbatim when the file is rendered again.
+Most of it is generated from the database (facts, the due date, customer impact as components ×
+minutes, the timeline from detection, who was paged and whether it reached them, the SLA
+evaluation, and one root-cause analysis with the breached targets listed in it) and re-rendered
+on every run. The narrative sections are a person's to write: their text sits between
+``<!-- narrative:NAME -->`` and ``<!-- /narrative -->`` and is carried over verbatim when the
+file is rendered again.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,13 +24,22 @@ from sqlmodel import Session
 
 from statuspage.audit.actions import AuditAction
 from statuspage.db.models import ActionItem, AuditEvent, ContributingFactor, Incident, IncidentUpdate, Postmortem
-from statuspage.domain.durations import describe_seconds
+from statuspage.domain.durations import describe_clock_seconds, describe_seconds
 from statuspage.domain.sla import TARGET_LABELS, IncidentEvaluation, Outcome, TargetEvaluation
 from statuspage.incidents import service as incidents
 from statuspage.incidents.sla import calendar_for, measure
-from statuspage.oncall import delivery
 from statuspage.oncall.queries import PageDelivery, pages_with_delivery
+from statuspage.postmortems import due as due_dates
 from statuspage.postmortems import service as postmortems
+from statuspage.postmortems.contacts import method_name, person_lines
+from statuspage.postmortems.impact import (
+    AccountsImpact,
+    ComponentImpact,
+    IncidentCredits,
+    accounts_impact,
+    component_impact,
+    impact_table,
+)
 from statuspage.settings import Config
 
 # The sections a person writes, in the order they appear, with the text a new file starts with.
@@ -38,8 +50,10 @@ NARRATIVES = {
 }
 NARRATIVE_BLOCK = re.compile(r"^<!-- narrative:([a-z0-9_-]+) -->\n(.*?)^<!-- /narrative -->$", re.DOTALL | re.MULTILINE)
 MAX_SLUG = 60
-# Audit actions already told by an incident update of their own or on the page's own line (its
-# delivery), or not part of the story.
+# Accounts owed a credit listed by name; the tier table counts them all.
+MAX_ACCOUNTS = 20
+# Audit actions already told by an incident update of their own or in the paging section (a
+# page's delivery), or not part of the story.
 SKIPPED_ACTIONS = frozenset(
     {AuditAction.INCIDENT_UPDATE, AuditAction.INCIDENT_SLACK, AuditAction.INCIDENT_PAGE_DELIVERED}
 )
@@ -56,11 +70,17 @@ class Facts:
     actions: list[ActionItem]
     evaluation: IncidentEvaluation | None
     now: datetime
-    # Every page with what became of it, so that the timeline says who was reached.
+    # Every page with what became of it, so that the document says who was reached.
     pages: list[PageDelivery] = field(default_factory=list)
+    impact: list[ComponentImpact] = field(default_factory=list)
+    accounts: AccountsImpact | None = None
 
 
-def gather(session: Session, config: Config, incident_id: int | str, now: datetime) -> Facts:
+def gather(
+    session: Session, config: Config, incident_id: int | str, now: datetime, credits: IncidentCredits | None = None
+) -> Facts:
+    """Everything the document shows; ``credits``: what the incident's missed tier commitments
+    cost each account that month (without it the accounts are shown, the money is not)."""
     incident = incidents.get(session=session, incident_id=incident_id)
     key = incident.id or 0
     events = incidents.audit_trail(session=session, incident_id=key)
@@ -75,6 +95,8 @@ def gather(session: Session, config: Config, incident_id: int | str, now: dateti
         evaluation=measure(incident, config, calendar_for(config), now),
         now=now,
         pages=pages_with_delivery(session, key),
+        impact=component_impact(session, incident, now),
+        accounts=accounts_impact(session, config, incident, credits),
     )
 
 
@@ -143,62 +165,22 @@ class _Clock:
         return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
 
 
-def _spent(seconds: int, clock: str) -> str:
-    text = describe_seconds(seconds)
-    return f"{text} of business time" if clock == "business_hours" else text
+def _spent(seconds: int, target: TargetEvaluation) -> str:
+    return describe_clock_seconds(seconds, target.clock, target.working_day_seconds)
 
 
 def _result(target: TargetEvaluation) -> str:
     if target.outcome is Outcome.BREACHED:
-        return f"breached by {_spent(target.breached_by_seconds, target.clock)}"
+        return f"breached by {_spent(target.breached_by_seconds, target)}"
     return target.outcome.value
 
 
 def _actual(target: TargetEvaluation) -> str:
-    paused = f" (clock paused {_spent(target.paused_seconds, target.clock)})" if target.paused_seconds else ""
-    return _spent(target.elapsed_seconds, target.clock) + ("" if target.event_at else " so far") + paused
+    paused = f" (clock paused {_spent(target.paused_seconds, target)})" if target.paused_seconds else ""
+    return _spent(target.elapsed_seconds, target) + ("" if target.event_at else " so far") + paused
 
 
-def _page_text(after: dict[str, Any], page: PageDelivery | None, when: _Clock) -> str:
-    """A page's line: "Paged" only when it went out; otherwise what became of it."""
-    tier = f" (tier {after['tier']})" if after.get("tier") is not None else ""
-    kind = str(after.get("contact_kind", "?"))
-    how = f"{after.get('owner', '?')}{tier} by {delivery.CONTACT_LABELS.get(kind, kind)}"
-    if page is None or page.delivery_state == delivery.UNKNOWN:
-        return f"Paged {how} (delivery not recorded)"
-    if page.delivery_state == delivery.SENT:
-        ref = f", ref {page.delivery_ref}" if page.delivery_ref else ""
-        return f"Paged {how} (sent {when(page.delivery_at)}{ref})"
-    if page.delivery_state == delivery.QUEUED:
-        return f"Page to {how} queued, not sent yet"
-    words = "not sent" if page.delivery_state == delivery.NOT_SENT else page.delivery_state.replace("_", " ")
-    return f"Page to {how} {words}" + (f": {page.delivery_error}" if page.delivery_error else "")
-
-
-def _pages_of_events(events: Sequence[AuditEvent], pages: Sequence[PageDelivery]) -> dict[int, PageDelivery]:
-    """The page row each ``incident.page`` event wrote, by event id: same person, contact and time."""
-    unused = list(pages)
-    found: dict[int, PageDelivery] = {}
-    for event in events:
-        if event.action != AuditAction.INCIDENT_PAGE:
-            continue
-        after = event.after or {}
-        match = next(
-            (
-                page
-                for page in unused
-                if (page.owner, page.contact_kind, page.contact, page.tier, page.paged_at)
-                == (after.get("owner"), after.get("contact_kind"), after.get("contact"), after.get("tier"), event.at)
-            ),
-            None,
-        )
-        if match is not None:
-            unused.remove(match)
-            found[event.id or 0] = match
-    return found
-
-
-def _event_text(event: AuditEvent, page: PageDelivery | None = None, when: _Clock | None = None) -> str:
+def _event_text(event: AuditEvent) -> str:
     after: dict[str, Any] = event.after or {}
     who = event.actor
     match event.action:
@@ -206,10 +188,8 @@ def _event_text(event: AuditEvent, page: PageDelivery | None = None, when: _Cloc
             return f"Declared by {who}"
         case AuditAction.INCIDENT_ACKNOWLEDGE:
             return f"Acknowledged by {after.get('acknowledged_by') or who}"
-        case AuditAction.INCIDENT_PAGE:
-            return _page_text(after, page, when or _Clock(ZoneInfo("UTC")))
         case AuditAction.INCIDENT_ACK_LINK:
-            return f"Acknowledged by {after.get('owner') or who} with the link in the {after.get('contact_kind', '?')} page"
+            return f"Acknowledged by {after.get('owner') or who} with the link in the {method_name(str(after.get('contact_kind', '?')))} page"
         case AuditAction.INCIDENT_ESCALATE:
             reason = f": {after['reason']}" if after.get("reason") else ""
             return f"Escalated from tier {after.get('from_tier', '?')} to tier {after.get('to_tier', '?')}{reason}"
@@ -231,28 +211,109 @@ def _event_text(event: AuditEvent, page: PageDelivery | None = None, when: _Cloc
             return f"SLA clocks paused by {who}: {after.get('reason', '')}"
         case AuditAction.INCIDENT_SLA_RESUME:
             return f"SLA clocks resumed by {who}"
+        case AuditAction.INCIDENT_RESOLUTION_PLAN:
+            return f"Resolution plan recorded by {who}"
         case AuditAction.INCIDENT_ESCALATION_EXHAUSTED:
             return "Escalation exhausted: nobody acknowledged"
         case AuditAction.INCIDENT_PAGE_FAILED:
             answer = (after.get("delivery") or {}).get("error") or after.get("error", "")
-            return f"Page to {after.get('owner', '?')} by {after.get('contact_kind', '?')} failed: {answer}"
+            return f"Page to {after.get('owner', '?')} by {method_name(str(after.get('contact_kind', '?')))} failed: {answer}"
         case AuditAction.INCIDENT_REMIND:
             return "Commander reminded to post an update"
         case _:
             return f"{event.action} by {who}"
 
 
+def _detected_text(incident: Incident) -> str:
+    gap = int((incident.declared_at - incident.detected_at).total_seconds())
+    return f"Detected ({describe_seconds(gap)} before it was declared)" if gap > 0 else "Detected"
+
+
+def _paged_text(events: Sequence[AuditEvent]) -> str:
+    """One row for the pages of one moment and tier: who, and by which methods (what became of
+    each page is in the paging section)."""
+    tier = (events[0].after or {}).get("tier")
+    methods: dict[str, list[str]] = {}
+    for event in events:
+        after = event.after or {}
+        methods.setdefault(str(after.get("owner", "?")), []).append(method_name(str(after.get("contact_kind", "?"))))
+    who = ", ".join(f"{name} ({', '.join(kinds)})" for name, kinds in methods.items())
+    return (f"Paged tier {tier}: " if tier is not None else "Paged ") + who
+
+
 def _timeline(facts: Facts, when: _Clock) -> list[str]:
-    rows: list[tuple[datetime, int, int, str]] = []
+    """From detection on: the detection first, then the declaration and everything after."""
+    incident = facts.incident
+    rows: list[tuple[datetime, int, int, str]] = [(incident.detected_at, -1, 0, _detected_text(incident))]
     for update in facts.updates:
         rows.append((update.created_at, 0, update.id or 0, f"**{update.status}** update by {update.author}: {update.body}"))
-    pages = _pages_of_events(facts.events, facts.pages)
+    paging: dict[tuple[datetime, Any], list[AuditEvent]] = {}
     for event in facts.events:
-        rows.append((event.at, 1, event.id or 0, _event_text(event, pages.get(event.id or 0), when)))
+        if event.action == AuditAction.INCIDENT_PAGE:
+            paging.setdefault((event.at, (event.after or {}).get("tier")), []).append(event)
+        else:
+            rows.append((event.at, 1, event.id or 0, _event_text(event)))
+    for (at, _tier), group in paging.items():
+        rows.append((at, 1, group[0].id or 0, _paged_text(group)))
     rows.sort(key=lambda row: row[:3])
     lines = [f"| Time ({when.zone.key}) | Event |", "| --- | --- |"]
     lines += [f"| {when(at)} | {_cell(text)} |" for at, _kind, _id, text in rows]
     return lines
+
+
+def _paging(facts: Facts, when: _Clock) -> list[str]:
+    incident = facts.incident
+    lines = person_lines(facts.pages, when.zone, incident.declared_at, incident.acknowledged_by, incident.acknowledged_at)
+    return [f"- {_one_line(line)}" for line in lines] or ["_Nobody was paged._"]
+
+
+def _due(facts: Facts, config: Config, when: _Clock) -> str:
+    incident = facts.incident
+    within = config.postmortems.due_within.describe()
+    if incident.resolved_at is None:
+        required = incident.severity in config.postmortems.severities
+        return f"{within} after resolution" + ("" if required else ", if an SLA target is breached")
+    due: date | None = due_dates.due_date(incident, config)
+    if due is None or not due_dates.needs_postmortem(incident, config):
+        return f"not required (Sev-{incident.severity}, no SLA target breached)"
+    text = f"{due.isoformat()} ({within} after resolution)"
+    published = facts.postmortem.published_at if facts.postmortem else None
+    late = (facts.now.astimezone(when.zone).date() - due).days
+    if published is None and late > 0:
+        text += f", {late} day{'s' if late != 1 else ''} late"
+    return text
+
+
+def _impact(facts: Facts) -> list[str]:
+    out = ["### Components × minutes", "", *impact_table(facts.impact, _cell), "", "### Affected accounts and credits", ""]
+    found = facts.accounts
+    if found is None:
+        return [*out, "_No customer accounts are recorded (`incident report import-accounts`)._"]
+    money = found.money
+    out += ["| Tier | Accounts affected | Owed a credit | Credits owed |", "| --- | ---: | ---: | ---: |"]
+    for tier in found.tiers:
+        out.append(f"| {_cell(tier.name)} | {tier.affected} | {_owed(tier.owed, money)} | {_money(tier.credit, money)} |")
+    out.append(f"| **All tiers** | {found.affected} | {_owed(len(found.owed), money)} | {_money(found.total, money)} |")
+    if money is None:
+        return [*out, "", "_Credits are worked out with the month's other incidents: see `incident report monthly`._"]
+    if found.owed:
+        out += ["", "| Account | Tier | Breaches | Credit |", "| --- | --- | ---: | ---: |"]
+        tier_names = {tier.id: tier.name for tier in found.tiers}
+        out += [
+            f"| {_cell(a.name)} | {_cell(tier_names.get(a.tier, a.tier))} | {a.breaches} | {_cell(money(a.credit))} |"
+            for a in found.owed[:MAX_ACCOUNTS]
+        ]
+        if len(found.owed) > MAX_ACCOUNTS:
+            out += ["", f"_And {len(found.owed) - MAX_ACCOUNTS} more accounts._"]
+    return out
+
+
+def _owed(count: int, money: Callable[[Decimal], str] | None) -> str:
+    return "—" if money is None else str(count)
+
+
+def _money(amount: Decimal, money: Callable[[Decimal], str] | None) -> str:
+    return "—" if money is None else _cell(money(amount))
 
 
 def _duration(incident: Incident, now: datetime) -> str:
@@ -284,7 +345,9 @@ def render(facts: Facts, config: Config, kept: dict[str, str] | None = None) -> 
         f"- **Declared:** {when(incident.declared_at)} by {_one_line(incident.declared_by)}",
         f"- **Resolved:** {when(incident.resolved_at) if incident.resolved_at else 'not yet'}",
         f"- **Commander:** {_one_line(incident.commander) or '—'}",
+        f"- **Cause category:** {_one_line(_category(incident, config))}",
         f"- **Postmortem:** {'published ' + when(published) if published else 'draft, not published'}",
+        f"- **Postmortem due:** {_due(facts, config, when)}",
         f"- **Public page:** {config.incident_url(str(incident.id))}",
         "",
         "## Summary",
@@ -297,11 +360,17 @@ def render(facts: Facts, config: Config, kept: dict[str, str] | None = None) -> 
         f"- **Affected components:** {', '.join(_one_line(name) for name in facts.components) or 'none recorded'}",
         f"- **Duration:** {_duration(incident, facts.now)}",
         "",
+        *_impact(facts),
+        "",
         *narrative("impact"),
         "",
         "## Timeline",
         "",
         *_timeline(facts, when),
+        "",
+        "## Paging",
+        "",
+        *_paging(facts, when),
         "",
         "## SLA evaluation",
         "",
@@ -314,27 +383,36 @@ def render(facts: Facts, config: Config, kept: dict[str, str] | None = None) -> 
         out += ["| Target | Promised | Actual | Result |", "| --- | --- | --- | --- |"]
         for target in evaluation.targets:
             out.append(
-                f"| {TARGET_LABELS[target.target]} | {_spent(target.target_seconds, target.clock)} | {_actual(target)} | {_result(target)} |"
+                f"| {TARGET_LABELS[target.target]} | {_spent(target.target_seconds, target)} | {_actual(target)} | {_result(target)} |"
             )
         breaches = evaluation.breaches
     out.append("")
-    for target in breaches:
-        out += _analysis(facts, target, when)
+    out += _analysis(facts, breaches, config, when)
     out += ["## Lessons learned", "", *narrative("lessons"), ""]
     return "\n".join(out)
 
 
-def _analysis(facts: Facts, target: TargetEvaluation, when: _Clock) -> list[str]:
+def _category(incident: Incident, config: Config) -> str:
+    if not incident.root_cause_category:
+        return "not categorised yet"
+    return config.causes.label(incident.root_cause_category)
+
+
+def _analysis(facts: Facts, breaches: Sequence[TargetEvaluation], config: Config, when: _Clock) -> list[str]:
+    """The one analysis of the incident, the SLA targets it breached listed first."""
     incident = facts.incident
     postmortem = facts.postmortem
-    label = TARGET_LABELS[target.target]
-    out = [
-        f"## Root-cause analysis: {label} breached",
-        "",
-        f"Promised {_spent(target.target_seconds, target.clock)}, took {_actual(target)}: "
-        f"breached by {_spent(target.breached_by_seconds, target.clock)}.",
+    out = ["## Root-cause analysis", "", "### Breached targets", ""]
+    out += [
+        f"- **{TARGET_LABELS[target.target]}:** promised {_spent(target.target_seconds, target)}, took {_actual(target)}: "
+        f"breached by {_spent(target.breached_by_seconds, target)}."
+        for target in breaches
+    ] or ["_No SLA target was breached._"]
+    out += [
         "",
         "### Root cause",
+        "",
+        f"**Category:** {_one_line(_category(incident, config))}",
         "",
         _block(incident.root_cause),
         "",

@@ -180,10 +180,13 @@ def record_analysis(
     whys: Sequence[str] = (),
     detection_gap: str | None = None,
     response_gap: str | None = None,
+    category: str | None = None,
 ) -> Incident:
     """Everything ``incident rca`` can record, in one transaction: all of it or nothing."""
-    if root_cause is not None or remediation is not None:
-        handling.record_root_cause(ctx=ctx, incident_id=incident_id, root_cause=root_cause, remediation=remediation)
+    if root_cause is not None or remediation is not None or category is not None:
+        handling.record_root_cause(
+            ctx=ctx, incident_id=incident_id, root_cause=root_cause, remediation=remediation, category=category
+        )
     for text in factors:
         add_factor(ctx=ctx, incident_id=incident_id, text=text)
     if whys:

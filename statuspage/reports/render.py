@@ -1,140 +1,45 @@
-"""The monthly report printed: Markdown and self-contained HTML from the templates in
-``templates/reports/``, CSV with one row per breach, and JSON."""
+"""An SLA report printed: Markdown and self-contained HTML from the templates in
+``templates/reports/`` (laid out from :func:`statuspage.reports.view.view`), CSV with one row per
+breach, and JSON (:mod:`statuspage.reports.render_json`). Nothing printed depends on the time it
+is printed at."""
 
 from __future__ import annotations
 
 import csv
 import functools
 import io
-import json
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from statuspage.domain.durations import describe_seconds
-from statuspage.domain.report import TrendPoint
-from statuspage.domain.sla import TARGET_LABELS, Attainment
-from statuspage.reports.kpis import KpiResult
-from statuspage.reports.monthly import MonthlyReport
-from statuspage.reports.slack import slack_summary
+from statuspage.reports.chart import Chart, ChartBar, trend_chart
+from statuspage.reports.model import MonthlyReport
+from statuspage.reports.render_json import iso, render_json, to_json
+from statuspage.reports.view import view
+from statuspage.reports.words import duration_text, percent_text
 from statuspage.settings import resource_dir
 
+__all__ = [
+    "CSV_COLUMNS",
+    "FORMATS",
+    "RENDERERS",
+    "Chart",
+    "ChartBar",
+    "duration_text",
+    "markdown_escape",
+    "percent_text",
+    "render_csv",
+    "render_html",
+    "render_json",
+    "render_markdown",
+    "to_json",
+    "trend_chart",
+]
+
 FORMATS = ("md", "html", "csv", "json")
-
-
-def duration_text(seconds: int | None, clock: str = "24x7") -> str:
-    if seconds is None:
-        return "—"
-    words = describe_seconds(int(seconds))
-    return f"{words} (business)" if clock == "business_hours" else words
-
-
-def percent_text(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f}%"
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
-
-
-def to_json(report: MonthlyReport) -> dict[str, Any]:
-    def tally(a: Attainment) -> dict[str, Any]:
-        return {"met": a.met, "breached": a.breached, "pending": a.pending, "percent": a.percent}
-
-    return {
-        "month": report.month,
-        "page": report.page_name,
-        "time_zone": report.time_zone,
-        "period": {"start": _iso(report.start), "end": _iso(report.end)},
-        "generated_at": _iso(report.generated_at),
-        "incidents": report.incidents,
-        "attainment_percent": report.attainment_percent,
-        "breaches": [
-            {
-                "incident_id": b.incident_id,
-                "title": b.title,
-                "url": b.url,
-                "severity": f"sev{b.severity}",
-                "target": b.target,
-                "clock": b.clock,
-                "promised": b.promised,
-                "target_seconds": b.target_seconds,
-                "deadline": _iso(b.deadline),
-                "event_at": _iso(b.event_at),
-                "actual_seconds": b.actual_seconds,
-                "breached_by_seconds": b.breached_by_seconds,
-                "root_cause": b.root_cause,
-                "remediation": b.remediation,
-            }
-            for b in report.breaches
-        ],
-        "severities": [
-            {
-                "severity": f"sev{s.severity}",
-                "name": s.name,
-                "incidents": s.incidents,
-                "acknowledged": s.acknowledged,
-                "mtta_seconds": s.mtta_seconds,
-                "resolved": s.resolved,
-                "mttr_seconds": s.mttr_seconds,
-                "breaches": s.breaches,
-                "attainment": {name: tally(a) for name, a in s.attainment.items()},
-            }
-            for s in report.severities
-        ],
-        "support_tiers": [
-            {
-                "id": t.id,
-                "name": t.name,
-                "coverage": t.coverage,
-                "first_response": {
-                    f"sev{ts.severity}": {"promised": ts.promised, **tally(ts.attainment)} for ts in t.severities
-                },
-                "breaches": t.breaches,
-                "per_breach_percent": str(t.per_breach_percent),
-                "monthly_cap_percent": str(t.monthly_cap_percent),
-                "credit_percent": str(t.credit_percent),
-            }
-            for t in report.tiers
-        ],
-        "escalation": [
-            {"tier": e.tier, "name": e.name, "pages": e.pages, "acknowledged": e.acknowledged, "mtta_seconds": e.mtta_seconds}
-            for e in report.escalation
-        ],
-        "trend": [
-            {"month": p.month, "incidents": p.incidents, "attainment_percent": p.attainment_percent, "breaches": p.breaches}
-            for p in report.trend
-        ],
-        **({"overdue_actions": report.overdue_actions} if report.overdue_actions is not None else {}),
-        **(
-            {"service_quality": [_kpi_json(k) for k in report.service_quality]}
-            if report.service_quality is not None
-            else {}
-        ),
-    }
-
-
-def _kpi_json(result: KpiResult) -> dict[str, Any]:
-    return {
-        "kpi": result.key,
-        "label": result.label,
-        "value": result.value,
-        "target": result.target_text,
-        "met": result.met,
-        "playbook_trigger": result.playbook_trigger,
-        "trigger": result.trigger_text,
-    }
-
-
-def render_json(report: MonthlyReport) -> str:
-    return json.dumps(to_json(report), indent=2, ensure_ascii=False, default=str) + "\n"
-
 
 CSV_COLUMNS = (
     "incident_id",
@@ -173,11 +78,11 @@ def render_csv(report: MonthlyReport) -> str:
                 b.target,
                 b.clock,
                 b.promised,
-                _iso(b.deadline),
-                _iso(b.event_at) or "",
+                iso(b.deadline),
+                iso(b.event_at) or "",
                 b.actual_seconds,
                 b.breached_by_seconds,
-                duration_text(b.breached_by_seconds, b.clock),
+                duration_text(b.breached_by_seconds, b.clock, report.working_day_seconds),
                 _cell(b.root_cause),
                 _cell(b.remediation),
                 b.url,
@@ -186,63 +91,9 @@ def render_csv(report: MonthlyReport) -> str:
     return out.getvalue()
 
 
-@dataclass(frozen=True)
-class ChartBar:
-    x: float
-    y: float
-    width: float
-    height: float
-    label: str
-    value: int
-
-
-@dataclass(frozen=True)
-class Chart:
-    width: int
-    height: int
-    top: int
-    bottom: int
-    bars: list[ChartBar]
-    points: list[tuple[float, float, str]]  # attainment line: x, y, label
-    labels: list[tuple[float, str]]
-    max_breaches: int
-
-    @property
-    def polyline(self) -> str:
-        return " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in self.points)
-
-
-def trend_chart(trend: Sequence[TrendPoint], width: int = 640, height: int = 240) -> Chart:
-    """Bars for breaches (left scale), a line for attainment % (0-100, right scale)."""
-    top, bottom, left, right = 20, height - 40, 50, width - 50
-    slot = (right - left) / max(1, len(trend))
-    most = max([p.breaches for p in trend] + [1])
-    span = bottom - top
-    bars, points, labels = [], [], []
-    for index, point in enumerate(trend):
-        middle = left + slot * (index + 0.5)
-        bar_height = span * point.breaches / most
-        bars.append(ChartBar(middle - slot * 0.3, bottom - bar_height, slot * 0.6, bar_height, point.month, point.breaches))
-        if point.attainment_percent is not None:
-            points.append((middle, bottom - span * point.attainment_percent / 100, percent_text(point.attainment_percent)))
-        labels.append((middle, point.month))
-    return Chart(width, height, top, bottom, bars, points, labels, most)
-
-
-def _template_context(report: MonthlyReport) -> dict[str, Any]:
-    zone = ZoneInfo(report.time_zone)
-    return {
-        "report": report,
-        "glance": slack_summary(report),  # the report opens with what the Slack summary says
-        "labels": TARGET_LABELS,
-        "chart": trend_chart(report.trend),
-        "local": lambda value: "—" if value is None else f"{value.astimezone(zone):%Y-%m-%d %H:%M %Z}",
-        "duration": duration_text,
-        "percent": percent_text,
-    }
-
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]|~])")
+# Angle brackets and ampersands as HTML entities: shown as themselves, never read as a tag.
+_ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
 
 class Raw(str):
@@ -252,13 +103,14 @@ class Raw(str):
 
 
 def markdown_escape(value: Any) -> Any:
-    """Every value printed by the Markdown template: on one line, with Markdown punctuation and
-    HTML escaped, so an incident title can neither break the table nor inject markup."""
+    """Every value printed by the Markdown template: on one line, with Markdown punctuation
+    backslash-escaped and ``& < >`` as entities, so an incident title can neither break the table
+    nor inject markup."""
     if value is None:
         return ""
     if isinstance(value, Raw) or not isinstance(value, str):
         return value
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(value.split()))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(value.split()).translate(_ENTITIES))
 
 
 @functools.lru_cache(maxsize=8)  # one per kind and directory: templates are compiled once per process
@@ -274,11 +126,13 @@ def _environment(markdown: bool, templates_dir: Path | None) -> Environment:
 
 
 def render_markdown(report: MonthlyReport, templates_dir: Path | None = None) -> str:
-    return _environment(True, templates_dir).get_template("reports/monthly.md").render(**_template_context(report))
+    return _environment(True, templates_dir).get_template("reports/monthly.md").render(**view(report))
 
 
 def render_html(report: MonthlyReport, templates_dir: Path | None = None) -> str:
-    return _environment(False, templates_dir).get_template("reports/monthly.html").render(**_template_context(report))
+    context = view(report)
+    context["chart"] = trend_chart(report.trend)
+    return _environment(False, templates_dir).get_template("reports/monthly.html").render(**context)
 
 
 RENDERERS: dict[str, Callable[[MonthlyReport], str]] = {

@@ -11,7 +11,8 @@ from statuspage.context import WriteContext, write
 from statuspage.db.models import OutboxMessage
 from statuspage.domain.report import breach_causes
 from statuspage.errors import Conflict
-from statuspage.reports.monthly import MonthlyReport
+from statuspage.reports.credits import format_money
+from statuspage.reports.model import MonthlyReport
 from statuspage.settings import Config
 
 SLACK_CHANNEL = "slack"  # the outbox channel of statuspage.slack
@@ -20,11 +21,17 @@ TOP_CAUSES = 3
 
 
 def slack_summary(report: MonthlyReport) -> dict[str, Any]:
-    """What the Slack summary of a report says, without links: the missed commitments, the
-    credits owed, the most frequent root causes (per incident) and any KPI playbook trigger."""
+    """What the Slack summary of a report says, without links: the written summary, the missed
+    commitments, the credits owed (in money when customer accounts are known, else per tier as a
+    share of the fee), the most frequent root causes (per incident) and any KPI playbook trigger."""
     causes = breach_causes(report.breaches)
+    credits = report.credits
     return {
         "month": report.month,
+        "period": report.period.name,
+        "summary": list(report.summary),
+        "credits_total": format_money(credits.total, credits.currency) if credits is not None and credits.total > 0 else None,
+        "customers_owed": credits.customers_owed if credits is not None else 0,
         "incidents": report.incidents,
         "attainment_percent": None if report.attainment_percent is None else round(report.attainment_percent, 1),
         "missed": len(report.breaches),
@@ -40,6 +47,8 @@ def slack_summary(report: MonthlyReport) -> dict[str, Any]:
 def slack_summary_line(data: dict[str, Any]) -> str:
     """The summary as one plain line, for the command's confirmation."""
     credits = ", ".join(f"{c['tier']} {c['percent']}%" for c in data["credits"]) or "none"
+    if data.get("credits_total"):
+        credits = f"{data['credits_total']} to {data['customers_owed']} customer{'' if data['customers_owed'] == 1 else 's'}"
     return f"{data['month']}: {data['missed']} missed commitments; credits owed: {credits}"
 
 

@@ -66,6 +66,7 @@ REPLY_TEMPLATES: dict[str, str] = {
     AuditAction.INCIDENT_SLA_BREACH: "sla_breach",
     AuditAction.INCIDENT_SLA_PAUSE: "sla_pause",
     AuditAction.INCIDENT_SLA_RESUME: "sla_resume",
+    AuditAction.INCIDENT_RESOLUTION_PLAN: "resolution_plan",
 }
 # Changes to what the headline shows (status, severity, commander, acknowledgement, who is paged),
 # and the cadence reminder, so that how long the incident has been open is counted again.
@@ -345,6 +346,8 @@ def _reply_data(event: AuditEvent, before: dict[str, Any], after: dict[str, Any]
         return {"reason": after.get("reason") or "", "author": author}
     if action == AuditAction.INCIDENT_SLA_RESUME:
         return {"paused_seconds": after.get("paused_seconds"), "author": author}
+    if action == AuditAction.INCIDENT_RESOLUTION_PLAN:
+        return {"resolution_plan": after.get("resolution_plan") or "", "author": author}
     return dict(after)
 
 

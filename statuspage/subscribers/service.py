@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from statuspage import outbox
 from statuspage.audit.actions import AuditAction
-from statuspage.config import EMAIL_ADDRESS
+from statuspage.config_sections import EMAIL_ADDRESS
 from statuspage.context import WriteContext, write
 from statuspage.db.models import Component, OutboxMessage
 from statuspage.db.subscriber_models import SubscribeAttempt, Subscriber, SubscriberComponent

@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from statuspage.db.models import Incident, Postmortem
-from statuspage.domain.durations import describe_seconds
+from statuspage.domain.durations import describe_clock_seconds
 from statuspage.domain.enums import IncidentStatus
 from statuspage.domain.sla import TARGET_LABELS, TargetEvaluation
 from statuspage.incidents.sla import calendar_for, measure
@@ -79,9 +79,10 @@ def postmortems_published(builder: V2Builder, incident_ids: list[int]) -> dict[i
     return {row.incident_id: row.published_at for row in rows if row.published_at is not None}
 
 
-def _spent(seconds: int, clock: str) -> str:
-    text = describe_seconds(seconds)
-    return f"{text} of business time" if clock == "business_hours" else text
+
+
+def _spent(seconds: int, target: TargetEvaluation) -> str:
+    return describe_clock_seconds(seconds, target.clock, target.working_day_seconds)
 
 
 def breach_json(builder: V2Builder, incident: Incident, target: TargetEvaluation) -> dict[str, Any]:
@@ -96,9 +97,9 @@ def breach_json(builder: V2Builder, incident: Incident, target: TargetEvaluation
         },
         "target": target.target,
         "target_label": TARGET_LABELS[target.target],
-        "promised": _spent(target.target_seconds, target.clock),
-        "actual": _spent(target.elapsed_seconds, target.clock) + ("" if target.event_at else " so far"),
-        "breached_by": _spent(target.breached_by_seconds, target.clock),
+        "promised": _spent(target.target_seconds, target),
+        "actual": _spent(target.elapsed_seconds, target) + ("" if target.event_at else " so far"),
+        "breached_by": _spent(target.breached_by_seconds, target),
         "root_cause": incident.root_cause,
         "remediation": incident.remediation,
     }

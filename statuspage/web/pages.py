@@ -375,22 +375,11 @@ def sla_context(builder: V2Builder, request: Request) -> dict[str, Any]:
             "description": severity.description,
             "clock": severity.clock,
             "clock_text": _clock_text(severity.clock, hours),
-            "targets": {name: _target_json(getattr(severity, name)) for name in (*PUBLIC_TARGETS, "resolution_plan")},
-            "update_every": _target_json(severity.update_every),
+            # Every one measured below; the update cadence is the severity's update_every.
+            "targets": {name: _target_json(getattr(severity, name)) for name in PUBLIC_TARGETS},
+            "service_recovery": [{"title": step.title, "due": _target_json(step.due)} for step in severity.service_recovery],
         }
         for key, severity in sorted(config.severities.items())
-    ]
-    channels = [
-        {
-            "id": key,
-            "name": channel.name,
-            "first_response": _target_json(channel.first_response),
-            "resolution": _target_json(channel.resolution),
-            "clock": channel.clock,
-            "clock_text": _clock_text(channel.clock, hours),
-            "note": channel.note,
-        }
-        for key, channel in config.channels.items()
     ]
     business_calendar = calendar_for(config)
     today = builder.now.astimezone(zone).date()
@@ -428,7 +417,6 @@ def sla_context(builder: V2Builder, request: Request) -> dict[str, Any]:
     data = {
         "business_hours": hours,
         "commitments": commitments,
-        "channels": channels,
         "months": months,
         "breaches": breaches,
         "target_labels": {name: TARGET_LABELS[name] for name in PUBLIC_TARGETS},

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from statuspage.components.uptime import DayIncident, uptime_for
-from statuspage.config import DowntimePercent
+from statuspage.config_sections import DowntimePercent
 from statuspage.domain.enums import ComponentStatus
 from statuspage.domain.uptime import DayUptime
 from statuspage.read.v2 import V2Builder

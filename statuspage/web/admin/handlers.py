@@ -41,6 +41,7 @@ from statuspage.web.admin.schemas import (
     IncidentListQuery,
     PauseSla,
     PostUpdate,
+    RecordPlan,
     RecordRootCause,
     ReopenIncident,
     ResolveIncident,
@@ -181,6 +182,14 @@ def resume_sla(call: Call) -> Reply:
     return incident_reply(call, incident)
 
 
+def record_plan(call: Call) -> Reply:
+    from statuspage.incidents import plan as plans
+
+    body: RecordPlan = call.body
+    incident = plans.record_plan(ctx=call.ctx, incident_id=parse_id(call.params["incident_id"], "incident"), plan=body.plan)
+    return incident_reply(call, incident)
+
+
 def record_root_cause(call: Call) -> Reply:
     body: RecordRootCause = call.body
     incident = handling.record_root_cause(
@@ -188,6 +197,7 @@ def record_root_cause(call: Call) -> Reply:
         incident_id=parse_id(call.params["incident_id"], "incident"),
         root_cause=body.root_cause,
         remediation=body.remediation,
+        category=body.category,
     )
     return incident_reply(call, incident)
 

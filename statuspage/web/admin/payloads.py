@@ -77,8 +77,12 @@ def incidents_payload(builder: V2Builder, rows: Sequence[Incident]) -> list[JSON
             "updated_at": utc(row.updated_at),
             "root_cause": row.root_cause,
             "remediation": row.remediation,
+            "root_cause_category": row.root_cause_category,
+            "root_cause_category_label": builder.config.causes.label(row.root_cause_category) if row.root_cause_category else None,
             "sla_pauses": row.sla_pauses or [],
             "internal": row.internal,
+            "resolution_plan": row.resolution_plan,
+            "resolution_plan_at": utc(row.resolution_plan_at),
             "components": held[key],
             "updates": updates[key],
         }
@@ -147,6 +151,7 @@ def sla_targets_json(call: Call, incident: Incident) -> list[JSON]:
             "remaining_seconds": t.remaining_seconds,
             "paused": t.paused,
             "paused_seconds": t.paused_seconds,
+            "working_day_seconds": t.working_day_seconds,
         }
         for t in (evaluation.targets if evaluation else ())
     ]

@@ -8,10 +8,12 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from statuspage.domain.months import month_label
+from statuspage.incidents import service as incidents
 from statuspage.postmortems import document
 from statuspage.postmortems import service as postmortems
 from statuspage.reports import kpis, monthly, render, slack
 from statuspage.reports.monthly import MonthlyReport
+from statuspage.reports.postmortem_credits import incident_credits
 from statuspage.web.admin.calls import JSON, PREFIX, Call, Reply
 from statuspage.web.admin.payloads import action_json, incident_payload, incident_reply, parse_id, postmortem_json
 from statuspage.web.admin.schemas import (
@@ -32,6 +34,7 @@ def record_analysis(call: Call) -> Reply:
         incident_id=parse_id(call.params["incident_id"], "incident"),
         root_cause=body.root_cause,
         remediation=body.remediation,
+        category=body.category,
         factors=body.factors,
         whys=body.whys,
         detection_gap=body.detection_gap,
@@ -57,7 +60,9 @@ def _document(call: Call, incident_id: int) -> JSON:
     """The analysis, and the Markdown document ``incident postmortem`` writes, rendered now, with
     the narrative sections a new file starts with, and the file's name."""
     config = call.site.settings.config
-    facts = document.gather(call.session, config, incident_id, call.ctx.now())
+    now = call.ctx.now()
+    credits = incident_credits(call.session, config, incidents.get(session=call.session, incident_id=incident_id), now)
+    facts = document.gather(call.session, config, incident_id, now, credits)
     return {
         **postmortem_json(call.session, incident_id),
         "filename": document.filename(facts.incident, ZoneInfo(config.page.time_zone)),
@@ -134,7 +139,7 @@ def post_report_summary(call: Call) -> Reply:
 def _report(call: Call, month: str) -> MonthlyReport:
     year, number = monthly.parse_month(month)
     settings = call.site.settings
-    measured = kpis.load(kpis.store_path(settings.data_dir)).get(month_label(year, number))
+    measured = kpis.month_values(call.session, month_label(year, number))
     return monthly.monthly_report(call.session, settings.config, year, number, call.ctx.now(), kpis=measured)
 
 

@@ -73,8 +73,15 @@ def _max_length(limit: int) -> Any:
 
 Moment = Annotated[AwareDatetime, AfterValidator(_moment)]
 ComponentId = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_no_control)]
+# An id of the configuration's ``causes:``, checked by the service layer; empty clears it.
+CauseCategory = Annotated[str, Field(max_length=64), AfterValidator(_no_control)]
 Title = Annotated[str, _max_length(validators.MAX_TITLE), _checked(validators.title)]
 Message = Annotated[str, _max_length(validators.MAX_TEXT), _checked(lambda v: validators.free_text(v, field="message"))]
+Plan = Annotated[
+    str,
+    _max_length(validators.MAX_TEXT),
+    _checked(lambda v: validators.free_text(v, field="plan", required=True)),
+]
 Reason = Annotated[
     str,
     _max_length(validators.MAX_REASON),
@@ -225,9 +232,14 @@ class PauseSla(Body):
     reason: Reason = Field(description="What the customer is to do, e.g. 'waiting for their load balancer logs'.")
 
 
+class RecordPlan(Body):
+    plan: Plan = Field(description="How and by when the incident will be resolved; recording it again revises the text.")
+
+
 class RecordRootCause(Body):
     root_cause: Message | None = Field(default=None, description="The public root-cause summary; empty clears it.")
     remediation: Message | None = Field(default=None, description="What is being changed, with owners and dates.")
+    category: CauseCategory | None = Field(default=None, description="The cause category: an id of `causes` in the configuration; empty clears it.")
 
 
 class EscalateIncident(Body):
@@ -256,12 +268,15 @@ class RecordAnalysis(Body):
     whys: list[Message] = Field(default_factory=list, description="The why-chain, most immediate cause first; replaces the chain.")
     detection_gap: Message | None = Field(default=None, description="What detection missed; empty clears it.")
     response_gap: Message | None = Field(default=None, description="What the response missed; empty clears it.")
+    category: CauseCategory | None = Field(default=None, description="The cause category: an id of `causes` in the configuration; empty clears it.")
 
     @model_validator(mode="after")
     def _something(self) -> RecordAnalysis:
-        given = (self.root_cause, self.remediation, self.detection_gap, self.response_gap)
+        given = (self.root_cause, self.remediation, self.detection_gap, self.response_gap, self.category)
         if all(value is None for value in given) and not self.factors and not self.whys:
-            raise PydanticCustomError("empty_analysis", "give root_cause, remediation, factors, whys, detection_gap or response_gap")
+            raise PydanticCustomError(
+                "empty_analysis", "give root_cause, remediation, category, factors, whys, detection_gap or response_gap"
+            )
         return self
 
 
