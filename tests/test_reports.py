@@ -294,13 +294,16 @@ def test_markdown_has_the_breach_table(runtime: Runtime, history: dict[str, int]
     text = render.render_markdown(_report(runtime))
     assert "## Breaches" in text
     # Detection first on the breach timeline.
-    assert "| Incident | Severity | Target | Promised | Detected | Deadline | Actual | Breached by | Root cause | Remediation |" in text
+    assert "| Incident | Severity | Target | Promised | Detected | Deadline | Actual | Breached by |" in text
     lines = [line for line in text.splitlines() if line.startswith(f"| [#{history['A']}]") and "| Resolution |" in line]
     assert len(lines) == 1
     line = lines[0]
     # The title can neither open a tag nor add a column.
     assert "<script>" not in line and "&lt;script&gt;alert(1)&lt;/script&gt;" in line
-    assert line.count(" | ") == 9
+    assert line.count(" | ") == 7
+    # The root cause and remediation once per incident, under the table, escaped there too.
+    causes = [line for line in text.splitlines() if line.startswith(f"- **[#{history['A']}]")]
+    assert len(causes) == 1 and "Root cause: A &lt;b&gt;bad&lt;/b&gt; deploy" in causes[0]
     assert f"(http://127.0.0.1:8000/incidents/{history['A']})" in line
     assert "| sev1 | Resolution | 4h | 2026-10-05 10:00 EDT | 2026-10-05 14:00 EDT | 6 hours | 2 hours |" in line
 

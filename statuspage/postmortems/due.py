@@ -10,18 +10,28 @@ Internal incidents (never shown on the status page) have nothing to publish and 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select as sa_select
 from sqlalchemy import true
 from sqlmodel import Session, col, select
 
-from statuspage.db.models import Incident, Postmortem
+from statuspage.db.models import Incident, Postmortem, Timer
 from statuspage.domain.sla import IncidentEvaluation
 from statuspage.incidents.sla import PublicUpdate, calendar_for, measure, public_updates
+from statuspage.incidents.sla_watch import KIND as BREACH_KIND
 from statuspage.settings import Config
+
+
+class _Resolved(NamedTuple):
+    id: int
+    title: str
+    commander: str | None
+    severity: int
+    resolved_at: datetime
 
 
 class OverduePostmortem(NamedTuple):
@@ -34,13 +44,21 @@ class OverduePostmortem(NamedTuple):
 
 def due_at(incident: Incident, config: Config) -> datetime | None:
     """The moment the postmortem falls due; None while the incident is open."""
-    if incident.resolved_at is None:
+    return _due_at(incident.resolved_at, config)
+
+
+def _due_at(resolved_at: datetime | None, config: Config) -> datetime | None:
+    if resolved_at is None:
         return None
-    return calendar_for(config).deadline(incident.resolved_at, config.postmortems.due_within, "24x7")
+    return calendar_for(config).deadline(resolved_at, config.postmortems.due_within, "24x7")
 
 
 def due_date(incident: Incident, config: Config) -> date | None:
-    moment = due_at(incident, config)
+    return _due_date(incident.resolved_at, config)
+
+
+def _due_date(resolved_at: datetime | None, config: Config) -> date | None:
+    moment = _due_at(resolved_at, config)
     return None if moment is None else moment.astimezone(ZoneInfo(config.page.time_zone)).date()
 
 
@@ -62,59 +80,61 @@ def overdue_postmortems(
     *,
     since: datetime | None = None,
     evaluations: Mapping[int, IncidentEvaluation] | None = None,
-    incidents: Iterable[Incident] | None = None,
 ) -> list[OverduePostmortem]:
     """Resolved incidents that need a postmortem and had none published by ``as_of``, their due
     date before ``as_of``'s date (in the page's time zone): the most days late first, then by
-    incident id. ``owner`` is the incident's commander.
+    incident id. ``owner`` is the incident's commander. ``since``: only incidents resolved from
+    then on.
 
-    ``since``: only incidents resolved from then on. ``evaluations``: incidents the caller has
-    already measured (a resolved incident's outcomes no longer change), by id; the others are
-    measured here. ``incidents``: the caller's, already loaded, instead of reading them again;
-    only those are considered (the monthly report passes those of its trend window)."""
+    ``evaluations``: the caller's measurements, by incident id (a resolved incident's outcomes no
+    longer change). When given, an incident of a lesser severity that is not among them needs a
+    postmortem when the worker recorded a breach of it (one query), instead of being measured
+    here; the worker records every breach as it happens, so both agree."""
     zone = ZoneInfo(config.page.time_zone)
     today = as_of.astimezone(zone).date()
-    published = set(
-        session.exec(
-            select(Postmortem.incident_id).where(col(Postmortem.published_at).is_not(None), col(Postmortem.published_at) <= as_of)
-        ).all()
+    published = select(Postmortem.incident_id).where(
+        col(Postmortem.published_at).is_not(None), col(Postmortem.published_at) <= as_of
     )
-    if incidents is None:
-        incidents = session.exec(
-            select(Incident)
-            .where(col(Incident.resolved_at).is_not(None), col(Incident.resolved_at) <= as_of)
-            .where(col(Incident.resolved_at) >= since if since is not None else true())
-        ).all()
-    resolved = sorted(
-        (
-            i
-            for i in incidents
-            if i.resolved_at is not None and i.resolved_at <= as_of and (since is None or i.resolved_at >= since)
-            and not i.internal and i.id not in published
-        ),
-        key=lambda i: i.id or 0,
-    )
-    candidates: list[tuple[Incident, date]] = []
-    for incident in resolved:
-        due = due_date(incident, config)
-        if due is not None and due < today:
-            candidates.append((incident, due))
-    # Whether a lesser severity breached a target is measured with the public updates of all of
-    # them read at once (the update cadence), not with a query per incident.
-    known = evaluations or {}
-    lesser = [i for i, _ in candidates if i.severity not in config.postmortems.severities and i.id not in known]
-    updates = public_updates(session, lesser) if lesser else {}
-
-    def needs(incident: Incident) -> bool:
-        evaluation = known.get(incident.id or 0)
-        if evaluation is not None and incident.severity not in config.postmortems.severities:
-            return bool(evaluation.breaches)
-        return needs_postmortem(incident, config, updates.get(incident.id or 0, ()))
-
+    rows = [_Resolved(*row) for row in session.execute(
+        sa_select(col(Incident.id), col(Incident.title), col(Incident.commander), col(Incident.severity), col(Incident.resolved_at))
+        .where(col(Incident.resolved_at).is_not(None), col(Incident.resolved_at) <= as_of)
+        .where(col(Incident.resolved_at) >= since if since is not None else true())
+        .where(col(Incident.internal).is_(False), col(Incident.id).not_in(published))
+        .order_by(col(Incident.id))
+    ).all()]
+    candidates = [(row, due) for row in rows if (due := _due_date(row.resolved_at, config)) is not None and due < today]
+    required = config.postmortems.severities
+    lesser = [row.id for row, _ in candidates if row.severity not in required and row.id not in (evaluations or {})]
+    if evaluations is None:
+        # Measured with the public updates of all of them read at once, not a query each.
+        incidents = _incidents(session, lesser)
+        updates = public_updates(session, incidents) if incidents else {}
+        breached = {i.id for i in incidents if needs_postmortem(i, config, updates.get(i.id or 0, ()))}
+    else:
+        breached = _recorded_breaches(session, lesser)
+        breached |= {key for key, evaluation in evaluations.items() if evaluation.breaches}
     late = [
-        OverduePostmortem(incident.id or 0, incident.title, incident.commander, due, (today - due).days)
-        for incident, due in candidates
-        if needs(incident)
+        OverduePostmortem(row.id, row.title, row.commander, due, (today - due).days)
+        for row, due in candidates
+        if row.severity in required or row.id in breached
     ]
     late.sort(key=lambda row: (-row.days_late, row.incident_id))
     return late
+
+
+def _incidents(session: Session, incident_ids: list[int]) -> list[Incident]:
+    found: list[Incident] = []
+    for start in range(0, len(incident_ids), 500):
+        found += session.exec(select(Incident).where(col(Incident.id).in_(incident_ids[start : start + 500]))).all()
+    return found
+
+
+def _recorded_breaches(session: Session, incident_ids: list[int]) -> set[int | None]:
+    """Those of the incidents the worker recorded a breached SLA target of."""
+    found: set[int | None] = set()
+    for start in range(0, len(incident_ids), 500):
+        chunk = incident_ids[start : start + 500]
+        found.update(
+            session.exec(select(Timer.incident_id).where(Timer.kind == BREACH_KIND, col(Timer.incident_id).in_(chunk))).all()
+        )
+    return found

@@ -84,9 +84,7 @@ def build(
             due=row.due.isoformat(),
             days_late=row.days_late,
         )
-        for row in overdue_postmortems(
-            session, config, moment, since=points[0].start, evaluations=measured.evaluations, incidents=rows.incidents
-        )
+        for row in overdue_postmortems(session, config, moment, since=year[0].start, evaluations=measured.evaluations)
     ]
     missing = missing_rcas(current.breaches, measured.by_id, moment)
     service_quality, kpi_trend_section = (None, None)
