@@ -16,9 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from incident_cli.main import main as incident_main
 from statuspage.clock import FixedClock
 from statuspage.context import Actor, WriteContext
 from statuspage.db import migrate
@@ -141,6 +143,18 @@ def cli_env(config_file: Path, db_url: str) -> dict[str, str]:
         "NO_COLOR": "1",
         "COLUMNS": "120",
     }
+
+
+@pytest.fixture
+def run(cli_env: dict[str, str]) -> Callable[..., Result]:
+    """``run("declare", "-s", "1", ...)``: the ``incident`` command line, in process, on the test
+    database; exceptions are not caught, so a traceback fails the test."""
+    runner = CliRunner(env=cli_env)
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(incident_main, list(args), prog_name="incident", catch_exceptions=False)
+
+    return invoke
 
 
 @pytest.fixture

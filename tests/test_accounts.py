@@ -128,7 +128,7 @@ def test_every_bad_row_is_one_line_and_nothing_is_written(
             "components is optional)"]),
         (f"{HEADER},price\nAcme,basic,1,0,,\n", [f'accounts.csv:1: header: unknown column "price"; the columns are {HEADER}']),
         ("", [f"accounts.csv:1: header: the file is empty; its first line must be the header {HEADER}"]),
-        (f"{HEADER}\n\n", ["accounts.csv:3: name: no accounts after the header"]),
+        (f"{HEADER}\n\n", ["accounts.csv:2: name: no accounts after the header"]),
         (f"{HEADER}\nAc\x1bme,basic,1,0,\n", ["accounts.csv:2: name: must be one line without control characters (it has U+001B)"]),
     ],
     ids=["missing-column", "unknown-column", "empty", "header-only", "control-character"],
@@ -146,7 +146,7 @@ def test_not_utf8_and_server_are_refused(cli_env: dict[str, str], runtime: Runti
     source = tmp_path / "latin1.csv"
     source.write_bytes(f"{HEADER}\nCaf\xe9 Uno,basic,1,0,\n".encode("latin-1"))
     result = _invoke(cli_env, "report", "import-accounts", str(source))
-    assert (result.exit_code, result.stderr) == (2, f"{source}:2: file: not UTF-8 text; save it as UTF-8 CSV\n")
+    assert (result.exit_code, result.stderr) == (2, f"{source}:2: file: not UTF-8 text (byte 0xe9); save it as UTF-8 CSV\n")
     source.write_text(GOOD)
     remote = _invoke({**cli_env, "STATUSPAGE_URL": "http://127.0.0.1:9", "STATUSPAGE_TOKEN": "x"}, "report", "import-accounts", str(source))
     assert remote.exit_code == 2

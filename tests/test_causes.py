@@ -97,16 +97,6 @@ def test_a_bad_taxonomy_is_refused_in_one_line_naming_the_field(tmp_path: Path, 
 # The command line, locally -----------------------------------------------------------------
 
 
-@pytest.fixture
-def run(cli_env: dict[str, str]) -> Callable[..., Result]:
-    runner = CliRunner(env=cli_env)
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(incident_main, list(args), prog_name="incident", catch_exceptions=False)
-
-    return invoke
-
-
 def _stored(cli_env: dict[str, str]) -> tuple[str | None, str | None]:
     engine = make_engine(cli_env["DATABASE_URL"])
     try:

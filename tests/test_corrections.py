@@ -8,11 +8,10 @@ import json
 from collections.abc import Callable, Iterator
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from sqlmodel import col, select
 from starlette.testclient import TestClient
 
-from incident_cli.main import main as incident_main
 from statuspage.audit.actions import AuditAction
 from statuspage.context import WriteContext
 from statuspage.db.models import AuditEvent, Component, OutboxMessage, PageSent
@@ -31,16 +30,6 @@ from statuspage.webhooks import service as webhooks
 def client(runtime: Runtime) -> Iterator[TestClient]:
     with TestClient(create_app(runtime.settings, runtime.engine, clock=runtime.clock, version_check_interval=0)) as test_client:
         yield test_client
-
-
-@pytest.fixture
-def run(cli_env: dict[str, str]) -> Callable[..., Result]:
-    runner = CliRunner(env=cli_env)
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(incident_main, list(args), prog_name="incident", catch_exceptions=False)
-
-    return invoke
 
 
 def declare(ctx: WriteContext, title: str = "Checkout failing", **kwargs: object) -> int:

@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from freezegun import freeze_time
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from incident_cli.main import main as incident_main
 from statuspage import worker
 from statuspage.clock import FixedClock
 from statuspage.context import WriteContext
@@ -518,16 +517,6 @@ def test_an_ack_racing_its_deadline_has_exactly_one_outcome(
 
 
 # The command line ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def run(cli_env: dict[str, str]) -> Callable[..., Result]:
-    runner = CliRunner(env=cli_env)
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(incident_main, list(args), prog_name="incident", catch_exceptions=False)
-
-    return invoke
 
 
 def test_cli_declare_ack_escalate_severity_and_watch(run: Callable[..., Result], runtime: Runtime) -> None:

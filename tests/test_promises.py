@@ -10,12 +10,11 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from freezegun import freeze_time
 from sqlmodel import col, select
 from starlette.testclient import TestClient
 
-from incident_cli.main import main as incident_main
 from incident_cli.render import AUDIT_WORDS, audit_detail
 from statuspage import demo
 from statuspage.audit.actions import AuditAction
@@ -41,16 +40,6 @@ HALF_HOUR = {"update_cadence": Duration.parse("30m")}
 
 def utc(hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 11, 24, hour, minute, tzinfo=UTC)
-
-
-@pytest.fixture
-def run(cli_env: dict[str, str]) -> Callable[..., Result]:
-    runner = CliRunner(env=cli_env)
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(incident_main, list(args), prog_name="incident", catch_exceptions=False)
-
-    return invoke
 
 
 # --- the update cadence, worked out by hand ---------------------------------------------------

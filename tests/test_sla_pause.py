@@ -8,14 +8,13 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from freezegun import freeze_time
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlmodel import select
 
-from incident_cli.main import main as incident_main
 from statuspage.clock import FixedClock
 from statuspage.context import WriteContext
 from statuspage.db.models import AuditEvent, OutboxMessage
@@ -250,16 +249,6 @@ def test_pausing_sends_no_webhook(runtime: Runtime, ctx: WriteContext) -> None:
     with runtime.session() as session:
         after = len([m for m in session.exec(select(OutboxMessage)).all() if m.channel == "webhook"])
     assert after == before
-
-
-@pytest.fixture
-def run(cli_env: dict[str, str]) -> Callable[..., Result]:
-    runner = CliRunner(env=cli_env)
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(incident_main, list(args), prog_name="incident", catch_exceptions=False)
-
-    return invoke
 
 
 def test_pause_and_resume_from_the_command_line(run: Callable[..., Result]) -> None:

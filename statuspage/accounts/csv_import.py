@@ -26,14 +26,13 @@ the caller says which tiers and components exist.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass
 from decimal import Decimal
 
 from statuspage import validators
+from statuspage.csvfile import CsvFileError, rows_of, text_of
 
 REQUIRED = ("name", "tier", "seats", "monthly_fee")
 COLUMNS = (*REQUIRED, "components")
@@ -82,27 +81,14 @@ def read_accounts(
     def bad(line: int, field: str, what: str) -> None:
         problems.append(f"{name}:{line}: {field}: {what}")
 
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        bad(data[: exc.start].count(b"\n") + 1, "file", "not UTF-8 text; save it as UTF-8 CSV")
-        return [], problems
-    reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
     rows: list[AccountRow] = []
     seen: dict[str, int] = {}
-    line = 1
+    header_line = 1
     try:
-        while True:
-            line = reader.line_num + 1
-            try:
-                cells = next(reader)
-            except StopIteration:
-                break
-            if not any(cell.strip() for cell in cells):
-                continue
+        for line, cells in rows_of(text_of(data)):
             if header is None:
-                header = [cell.strip().lower() for cell in cells]
+                header, header_line = [cell.strip().lower() for cell in cells], line
                 if not _header_ok(header, line, bad):
                     return [], problems
                 continue
@@ -115,12 +101,14 @@ def read_accounts(
                 continue
             seen[key] = line
             rows.append(row)
-    except csv.Error as exc:
-        bad(reader.line_num or line, "file", f"not CSV: {exc}")
+    except CsvFileError as exc:
+        bad(exc.line, "file", exc.message)
+        if header is None:
+            return [], problems
     if header is None:
         bad(1, "header", f"the file is empty; its first line must be the header {HEADER}")
     elif not rows and not problems:
-        bad(line, "name", "no accounts after the header")
+        bad(header_line + 1, "name", "no accounts after the header")
     return rows, problems
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import TYPE_CHECKING
 
+from statuspage.csvfile import CsvFileError, rows_of, text_of
+
 if TYPE_CHECKING:
     from statuspage.context import WriteContext
     from statuspage.db.subscriber_models import Subscriber
@@ -124,25 +126,12 @@ def read_import(
     def bad(line: int, field: str, what: str) -> None:
         problems.append(f"{name}:{line}: {field}: {what}")
 
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        bad(data[: exc.start].count(b"\n") + 1, "file", f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8 CSV")
-        return [], problems
-    reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
     header_line = 1
     rows: list[ImportRow] = []
     seen: dict[tuple[str, str], int] = {}
     try:
-        while True:
-            line = reader.line_num + 1
-            try:
-                cells = next(reader)
-            except StopIteration:
-                break
-            if not any(cell.strip() for cell in cells):
-                continue
+        for line, cells in rows_of(text_of(data)):
             if header is None:
                 header, header_line = [cell.strip().lower() for cell in cells], line
                 twice = sorted({column for column in header if header.count(column) > 1})
@@ -164,8 +153,10 @@ def read_import(
                 bad(line, "webhook_url" if row.webhook_url else "email", f"the same subscriber as on line {first}")
                 continue
             rows.append(ImportRow(line, row.email, row.components, row.webhook_url, confirmed))
-    except csv.Error as exc:
-        bad(reader.line_num, "file", f"not CSV: {exc}")
+    except CsvFileError as exc:
+        bad(exc.line, "file", exc.message)
+        if header is None:
+            return [], problems
     if header is None:
         bad(header_line, "email", "the file is empty: its first line must be a header naming an email column")
     return rows, problems
