@@ -392,8 +392,9 @@ class Backend(Protocol):
 
     def escalate(self, *, incident_id: str, to_tier: int | None) -> Escalated: ...
 
-    def change_severity(self, *, incident_id: str, severity: str) -> SeverityChanged:
-        """``severity`` as typed (``1``, ``sev1``, ``P1``): the service layer reads it, and refuses it in its words."""
+    def change_severity(self, *, incident_id: str, severity: str, components: dict[str, str | None] | None = None) -> SeverityChanged:
+        """``severity`` as typed (``1``, ``sev1``, ``P1``): the service layer reads it, and refuses it in its words.
+        ``components``: statuses to set with the change (``None``: what the new severity implies)."""
         ...
 
     def record_analysis(

@@ -221,10 +221,10 @@ class LocalBackend(Backend):
             key = _key(incidents.get(session=session, incident_id=incident_id).id)
             return Escalated(incident_id=key, tier=tier, paging=paging_of(session, key, added))
 
-    def change_severity(self, *, incident_id: str, severity: str) -> SeverityChanged:
+    def change_severity(self, *, incident_id: str, severity: str, components: dict[str, str | None] | None = None) -> SeverityChanged:
         with self.runtime.session() as session, oncall_queries.added_rows(session) as added:
             ctx = self.runtime.context(session, self.actor)
-            incident = incidents.change_severity(ctx=ctx, incident_id=incident_id, severity=severity)
+            incident = incidents.change_severity(ctx=ctx, incident_id=incident_id, severity=severity, components=components or None)
             after = severity_change(added)
             return SeverityChanged(
                 incident=summary(incident),

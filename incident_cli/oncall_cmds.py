@@ -10,7 +10,7 @@ from datetime import timedelta
 import click
 
 from incident_cli.paging import say_paging
-from incident_cli.state import NAME, State, pass_state
+from incident_cli.state import NAME, State, parse_components, pass_state
 from statuspage import validators
 from statuspage.clickutil import Checked
 from statuspage.domain.durations import describe_seconds
@@ -46,12 +46,15 @@ def escalate(state: State, incident_id: str, to_tier: int | None) -> None:
     say_paging(state, escalated.incident_id, escalated.paging)
 
 
-@click.command("severity", help="Change an incident's severity, e.g. 'incident severity 12 1'. Raising it starts the new severity's playbook.")
+@click.command("severity", help="Change an incident's severity, e.g. 'incident severity 12 1'. Raising it starts the new severity's "
+               "playbook and moves the components still at the old severity's status to the new one's.")
 @click.argument("incident_id")
 @click.argument("severity")
+@click.option("--component", "-c", "components", multiple=True, metavar="ID[=STATUS]",
+              help="Set this component's status with the change (default: what the new severity implies); repeat for more.")
 @pass_state
-def severity(state: State, incident_id: str, severity: str) -> None:
-    changed = state.backend.change_severity(incident_id=incident_id, severity=severity)
+def severity(state: State, incident_id: str, severity: str, components: tuple[str, ...]) -> None:
+    changed = state.backend.change_severity(incident_id=incident_id, severity=severity, components=parse_components(components))
     incident = changed.incident
     attached = f"; playbook {changed.playbook} runs from now" if changed.playbook else ""
     click.echo(f"Incident {incident.id} is now sev{incident.severity} (was sev{changed.previous}, impact {incident.impact}){attached}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from typing import Any
 
 import httpx
 
@@ -196,9 +197,12 @@ class RemoteBackend(Backend):
             incident = self._incident_from(data["incident"])
             return Escalated(incident_id=incident.id, tier=int(data["escalated_to_tier"]), paging=Paging.from_json(data["paging"]))
 
-    def change_severity(self, *, incident_id: str, severity: str) -> SeverityChanged:
+    def change_severity(self, *, incident_id: str, severity: str, components: dict[str, str | None] | None = None) -> SeverityChanged:
         # As typed: the server's service layer reads 'sev1' and 'P1', and refuses in its own words.
-        data = self.request("POST", f"/incidents/{segment(incident_id)}/severity", body={"severity": severity})
+        body: dict[str, Any] = {"severity": severity}
+        if components:
+            body["components"] = components
+        data = self.request("POST", f"/incidents/{segment(incident_id)}/severity", body=body)
         with shape(self.server):
             change = data["severity_change"]
             return SeverityChanged(

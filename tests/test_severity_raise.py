@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from freezegun import freeze_time
 from sqlmodel import col, select
 from starlette.testclient import TestClient
 
@@ -26,6 +27,7 @@ from statuspage.oncall.frozen import matrix_for_reattach
 from statuspage.runtime import Runtime
 from statuspage.settings import load_settings
 from statuspage.subscribers import service as subscribers
+from statuspage.web.admin.calls import PREFIX
 from statuspage.web.app import create_app
 from tests.test_oncall import Time, events, fire, pending, time  # noqa: F401 - time is a fixture
 
@@ -279,3 +281,26 @@ def test_lowering_keeps_the_components_and_the_running_escalation(ctx: WriteCont
         ("checkout", "major_outage", "major_outage")
     ]
     assert ctx.session.exec(select(ComponentStatusChange).where(ComponentStatusChange.at == clock.now())).all() == []
+
+
+def test_statuses_given_on_the_command_line_and_through_the_admin_api(
+    run: Callable[..., Result], client: TestClient, make_token: Callable[..., str], clock: FixedClock
+) -> None:
+    """``incident severity ID N -c ID[=STATUS]`` and the API's ``components`` set those statuses
+    with the raise; the other components follow the new severity."""
+    with freeze_time(clock.now() - timedelta(minutes=10)):  # the command line reads the wall clock
+        assert run("declare", "-s", "3", "-t", "Slow pages", "-c", "web", "-c", "api").exit_code == 0
+        raised = run("severity", "1", "1", "-c", "web=partial_outage")
+        assert run("declare", "-s", "3", "-t", "Slow sign-in", "-c", "auth").exit_code == 0
+    assert raised.exit_code == 0, raised.output
+    assert raised.stdout.startswith("Incident 1 is now sev1 (was sev3, impact critical)")
+    statuses = public_statuses(client)
+    assert (statuses["Web app"], statuses["API"]) == ("partial_outage", "major_outage")
+
+    writer = {"authorization": f"Bearer {make_token('ci', 'write')}"}
+    reply = client.post(f"{PREFIX}/incidents/2/severity", json={"severity": 2, "components": {"auth": "major_outage"}}, headers=writer)
+    assert reply.status_code == 200, reply.text
+    assert public_statuses(client)["Sign-in"] == "major_outage"  # as given, not Sev-2's partial_outage
+    refused = client.post(f"{PREFIX}/incidents/2/severity", json={"severity": 1, "components": {"auth": "on_fire"}}, headers=writer)
+    assert refused.status_code == 422 and "components" in refused.text
+    assert public_statuses(client)["Sign-in"] == "major_outage"

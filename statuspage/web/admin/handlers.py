@@ -221,7 +221,9 @@ def change_severity(call: Call) -> Reply:
     body: ChangeSeverity = call.body
     key = parse_id(call.params["incident_id"], "incident")
     with oncall_queries.added_rows(call.session) as added:
-        incident = incidents.change_severity(ctx=call.ctx, incident_id=key, severity=body.severity)
+        incident = incidents.change_severity(
+            ctx=call.ctx, incident_id=key, severity=body.severity, components=body.components or None
+        )
     change = next(
         (row.after or {} for row in added if isinstance(row, AuditEvent) and row.action == AuditAction.INCIDENT_SEVERITY), {}
     )

@@ -250,6 +250,11 @@ class ChangeSeverity(Body):
     severity: int | Annotated[str, Field(max_length=16), AfterValidator(_no_control)] = Field(
         description="A configured severity level: 1, or as typed, 'sev1' or 'P1'."
     )
+    components: ComponentChanges | None = Field(
+        default=None,
+        description="Component statuses to set with the change (null: what the new severity implies); without "
+        "it, a raise moves the components still at the old severity's status to the new one's.",
+    )
 
     @field_validator("severity", mode="before")
     @classmethod
