@@ -220,7 +220,10 @@ class Renderer:
         timeline.add_column("WHAT", no_wrap=True)
         timeline.add_column("WHO")
         timeline.add_column("DETAIL")
-        rows: list[tuple[datetime, int, list[Text | str]]] = []
+        # Detection first: the problem began then, whoever noticed it and however late it was declared.
+        rows: list[tuple[datetime, int, list[Text | str]]] = [
+            (incident.detected_at, -1, [self.time(incident.detected_at), Text("detected", style="dim"), Text(""), Text("")])
+        ]
         for number, update in enumerate(detail.updates, start=1):
             # Numbered as `incident edit --update N` counts them: 1 is the first update.
             body = Text(update.body)

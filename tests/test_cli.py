@@ -52,6 +52,9 @@ def test_declared_incident_is_listed_and_shown(run) -> None:  # type: ignore[no-
     assert "Incident 1: Slow dashboards" in shown.stdout
     assert "Dashboards load slowly." in shown.stdout
     assert "partial outage" in shown.stdout
+    # Detection comes first on the timeline, before the declaration.
+    timeline = shown.stdout[shown.stdout.index("Timeline") :].splitlines()
+    assert [line.split("  ")[1].strip() for line in timeline[2:4]] == ["detected", "declared the incident"]
 
 
 def test_update_and_resolve_show_in_timeline(run) -> None:  # type: ignore[no-untyped-def]
