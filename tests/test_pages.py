@@ -213,7 +213,8 @@ def test_incident_page_shows_duration_severity_and_affected_components(client: T
     assert facts["Affected"] == "API, Web app"
     assert "sev2" in facts["Severity"].lower() or "major" in facts["Severity"].lower()
     statuses = [li.select_one(".update-status").get_text() for li in page.select(".timeline li")]
-    assert statuses[0] == "Resolved" and statuses[-1] == "Investigating"
+    # Newest first; detection, when the problem began, at the bottom.
+    assert statuses[0] == "Resolved" and statuses[-2:] == ["Investigating", "Detected"]
 
 
 # --- untrusted text --------------------------------------------------------------------------

@@ -95,7 +95,9 @@ def test_resolved_incident_leaves_the_front_page(client: TestClient, ctx: WriteC
     assert data["incidents"] == [] and data["status"]["indicator"] == "none"
     permalink = soup(client.get("/incidents/1"))
     assert permalink.select_one("h1").get_text(strip=True) == "Gone soon"
-    assert [li.select_one(".update-status").get_text() for li in permalink.select(".timeline li")] == ["Resolved", "Investigating"]
+    assert [li.select_one(".update-status").get_text() for li in permalink.select(".timeline li")] == [
+        "Resolved", "Investigating", "Detected"
+    ]
 
 
 def test_times_carry_offsets_in_page_time_zone(client: TestClient, ctx: WriteContext) -> None:
