@@ -140,6 +140,21 @@ def test_a_raise_pages_the_matrix_frozen_at_the_declaration(
     assert ("incident.playbook", {"playbook": "sev1", "severity": 1}) in at_raise
 
 
+def test_an_incident_declared_without_a_playbook_keeps_its_declaration_matrix_too(
+    ctx: WriteContext, time: Time, reconfigure: Callable[..., WriteContext]
+) -> None:
+    """A Sev-3 runs no playbook, but its matrix is frozen when it is declared all the same: raised
+    to Sev-1 after the rota changed, it pages the people of the declaration."""
+    incident_id = declare(ctx, 3, ["checkout"])
+    assert ctx.session.exec(select(EscalationRun)).first() is None  # nothing runs for a Sev-3
+    ctx_now = reconfigure(*NEW_ROTA)
+    time.at(minutes=2)
+    incidents.change_severity(ctx=ctx_now, incident_id=incident_id, severity=1)
+    assert {owner for _, owner, _ in pages_at(ctx, incident_id, 2, time)} == {"Ana Ruiz", "Ben Okafor"}
+    # Tier 1's Sev-1 time as it was at the declaration: 5 minutes, not the 30 configured now.
+    assert pending(ctx.session, incident_id)["ack:1:0"] == time.start + timedelta(minutes=7)
+
+
 def test_the_cli_says_whom_the_raise_paged(cli_env: dict[str, str], config_file: Path) -> None:
     runner = CliRunner(env=cli_env)
 

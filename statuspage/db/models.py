@@ -112,6 +112,9 @@ class Incident(SQLModel, table=True):
     # that stops the severity's ``resolution_plan`` clock (a revised plan keeps that time).
     resolution_plan: str | None = Field(default=None)
     resolution_plan_at: datetime | None = _time(nullable=True)
+    # The escalation matrix (owners, contacts, notification rules, acknowledgement times) as it
+    # was when the incident was declared: what a playbook attached later (a raise) runs on.
+    escalation_matrix: dict[str, Any] | None = Field(default=None, sa_type=JSON)
 
 
 class IncidentUpdate(SQLModel, table=True):

@@ -28,6 +28,7 @@ from statuspage.db.models import Incident, IncidentComponent, IncidentUpdate, Ti
 from statuspage.domain.enums import ComponentStatus, IncidentStatus
 from statuspage.domain.escalation_actions import PostUpdate as PlaybookPostUpdate
 from statuspage.domain.escalation_actions import SetComponent as PlaybookSetComponent
+from statuspage.domain.matrix import Matrix
 from statuspage.errors import Conflict, InvalidInput
 from statuspage.incidents.messages import default_body
 from statuspage.incidents.parsing import clean_text, parse_impact, parse_incident_status, parse_severity  # noqa: F401 - read from here too
@@ -183,6 +184,7 @@ def declare(
         declared_at=now,
         updated_at=now,
         internal=internal,
+        escalation_matrix=Matrix.from_escalation(ctx.config.escalation).to_json(),
     )
     ctx.session.add(incident)
     ctx.session.flush()

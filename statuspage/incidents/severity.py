@@ -9,8 +9,9 @@ Raising it (to a more severe level than the incident had):
   rules and channels of then, with that matrix's acknowledgement times for the new severity (see
   :mod:`statuspage.oncall.frozen`). Nobody removed from the configuration since is dropped, nobody
   added since is paged. An incident that ran no playbook until now (a Sev-3 or Sev-4 of the demo
-  configuration) had no matrix frozen: its escalation begins with the raise, on the matrix in
-  force then.
+  configuration) runs on the matrix frozen on the incident when it was declared
+  (``Incident.escalation_matrix``); only one declared before that was kept starts on the matrix in
+  force at the raise.
 - moves its components with it: each component the incident holds at the old severity's
   ``component_status`` (the status the declaration or an update gave it by default) takes the new
   severity's; one set to another status for this incident keeps it. Statuses given with the

@@ -179,7 +179,12 @@ def attach(
     run = get_run(ctx, incident.id)
     frozen_playbook = playbook.to_json()
     if run is None:
-        matrix = Matrix.from_escalation(ctx.config.escalation).to_json()
+        # The matrix frozen at the declaration (a playbook attached later, by a raise, runs on it
+        # too); the configuration's as it is now only for an incident declared before it was kept.
+        if incident.escalation_matrix:
+            matrix = matrix_for_reattach(incident.escalation_matrix, ctx.config.escalation, incident.severity)
+        else:
+            matrix = Matrix.from_escalation(ctx.config.escalation).to_json()
         acknowledged = incident.acknowledged_at is not None
         state = machine.EscalationState(acknowledged=acknowledged, acknowledged_by=incident.acknowledged_by)
         run = EscalationRun(
