@@ -94,6 +94,22 @@ def schedule(
     return timer
 
 
+def done_once(session: Session, key: str) -> bool:
+    """Whether a site-wide job done once per period (the daily digest, the weekly report, keyed
+    by the period) has been marked done by :func:`mark_done`, by any worker."""
+    found = session.exec(select(Timer.id).where(Timer.key == key, col(Timer.incident_id).is_(None)).limit(1)).first()
+    return found is not None
+
+
+def mark_done(session: Session, *, kind: str, key: str, due_at: datetime, now: datetime, payload: dict[str, Any]) -> None:
+    """Mark a once-per-period job done, in the write transaction that does it: a fired timer
+    without an incident. That transaction takes the data-version lock first, so a second worker
+    checking :func:`done_once` inside its own sees this row and leaves the job alone."""
+    session.add(
+        Timer(incident_id=None, kind=kind, key=key, due_at=due_at, state=FIRED, fired_at=now, created_at=now, payload=payload)
+    )
+
+
 def cancel(session: Session, *, incident_id: int | None, key: str) -> bool:
     """Cancel a pending timer; ``False`` when there was none pending (already fired or cancelled)."""
     result = session.exec(

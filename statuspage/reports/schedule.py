@@ -17,15 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from statuspage import outbox
 from statuspage.audit.actions import AuditAction
 from statuspage.clock import FixedClock
 from statuspage.context import Actor, Process, Wiring, WriteContext, write
-from statuspage.db.models import Timer
 from statuspage.domain.enums import Source
 from statuspage.domain.periods import week_period, weekly_due
+from statuspage.oncall import timers
 from statuspage.reports.model import MonthlyReport
 from statuspage.reports.render import RENDERERS
 from statuspage.reports.slack import (
@@ -72,13 +72,6 @@ def weekly_text(runtime: Process, week: str | None, fmt: str, post: bool, actor:
     return WeeklyText(report.month, RENDERERS[fmt](report), line, target)
 
 
-def _claimed(session: Session, label: str) -> bool:
-    found = session.exec(
-        select(Timer.id).where(Timer.key == weekly_key(label), col(Timer.incident_id).is_(None)).limit(1)
-    ).first()
-    return found is not None
-
-
 def post_weekly_if_due(session: Session, config: Config, now: datetime, *, wiring: Wiring) -> bool:
     """Queue last week's summary if its time has come this week and nobody has; True if this call
     did. Cheap when there is nothing to do (at most one read); call it with a session that has no
@@ -92,7 +85,7 @@ def post_weekly_if_due(session: Session, config: Config, now: datetime, *, wirin
         return False
     label = week_period(*due, config.page.time_zone).label
     try:
-        already = _claimed(session, label)
+        already = timers.done_once(session, weekly_key(label))
     finally:
         session.rollback()  # a read transaction must not be upgraded to a write (SQLite refuses)
     if already:
@@ -106,21 +99,10 @@ def post_weekly_if_due(session: Session, config: Config, now: datetime, *, wirin
 @write
 def _queue_weekly(*, ctx: WriteContext, report: MonthlyReport) -> bool:
     session, now = ctx.session, ctx.now()
-    if _claimed(session, report.month):
+    if timers.done_once(session, weekly_key(report.month)):
         return False  # another worker got here first, between our look and our lock
     channel = ctx.config.slack.incidents_channel
-    session.add(
-        Timer(
-            incident_id=None,
-            kind=KIND,
-            key=weekly_key(report.month),
-            due_at=now,
-            state="fired",
-            fired_at=now,
-            created_at=now,
-            payload={"channel": channel},
-        )
-    )
+    timers.mark_done(session, kind=KIND, key=weekly_key(report.month), due_at=now, now=now, payload={"channel": channel})
     ctx.audit(
         action=AuditAction.REPORT_POST,
         subject_type="report",

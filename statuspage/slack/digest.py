@@ -22,8 +22,9 @@ from sqlmodel import Session, col, select
 from statuspage import outbox
 from statuspage.clock import FixedClock
 from statuspage.context import Actor, Wiring, WriteContext, write
-from statuspage.db.models import Incident, Timer
+from statuspage.db.models import Incident
 from statuspage.domain.enums import OPEN_INCIDENT_STATUSES, Source
+from statuspage.oncall import timers
 from statuspage.settings import Config
 from statuspage.slack.hook import CHANNEL
 
@@ -43,15 +44,6 @@ def due_day(config: Config, now: datetime) -> date | None:
     return local.date()
 
 
-def _claimed(session: Session, day: date) -> bool:
-    return (
-        session.exec(
-            select(Timer.id).where(Timer.key == digest_key(day), col(Timer.incident_id).is_(None)).limit(1)
-        ).first()
-        is not None
-    )
-
-
 def post_digest_if_due(session: Session, config: Config, now: datetime, *, wiring: Wiring) -> bool:
     """Queue today's digest if its time has come and nobody has queued it; True if this call did.
 
@@ -65,7 +57,7 @@ def post_digest_if_due(session: Session, config: Config, now: datetime, *, wirin
     if day is None:
         return False
     try:
-        already = _claimed(session, day)
+        already = timers.done_once(session, digest_key(day))
     finally:
         session.rollback()  # a read transaction must not be upgraded to a write (SQLite refuses)
     if already:
@@ -77,24 +69,13 @@ def post_digest_if_due(session: Session, config: Config, now: datetime, *, wirin
 @write
 def _queue_digest(*, ctx: WriteContext, day: date) -> bool:
     session, config, now = ctx.session, ctx.config, ctx.now()
-    if _claimed(session, day):
+    if timers.done_once(session, digest_key(day)):
         return False  # another worker got here first, between our look and our lock
     channel = config.slack.digest_channel
     assert channel is not None
     zone = ZoneInfo(config.page.time_zone)
     due_at = datetime.combine(day, config.slack.digest_at, tzinfo=zone)
-    session.add(
-        Timer(
-            incident_id=None,
-            kind="digest",
-            key=digest_key(day),
-            due_at=due_at,
-            state="fired",
-            fired_at=now,
-            created_at=now,
-            payload={"channel": channel},
-        )
-    )
+    timers.mark_done(session, kind="digest", key=digest_key(day), due_at=due_at, now=now, payload={"channel": channel})
     outbox.enqueue(
         session,
         channel=CHANNEL,
