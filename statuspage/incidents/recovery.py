@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
-from statuspage.audit.actions import AuditAction
+from statuspage.action_items import record_action_item
 from statuspage.context import WriteContext
 from statuspage.db.models import ActionItem, Incident
 from statuspage.incidents.sla import calendar_for
@@ -58,15 +58,8 @@ def start_service_recovery(ctx: WriteContext, incident: Incident, at: datetime) 
             continue
         owner = owner_for(config, step.owner)
         due = calendar.deadline(at, step.due, "24x7").astimezone(zone).date()
-        item = ActionItem(incident_id=incident.id, title=step.title, owner=owner, due_on=due, status="open", created_at=at)
-        session.add(item)
-        session.flush()
-        ctx.audit(
-            action=AuditAction.ACTION_ITEM_ADD,
-            subject_type="action_item",
-            subject_id=item.id or 0,
-            at=at,
-            after={"incident_id": incident.id, "title": step.title, "owner": owner, "due_on": due.isoformat(), "source": SOURCE},
+        item = record_action_item(
+            ctx, incident_id=incident.id, title=step.title, owner=owner, due_on=due, at=at, source=SOURCE
         )
         have.add(step.title)
         added.append(item)

@@ -17,6 +17,7 @@ from datetime import date, datetime
 from sqlmodel import Session, col, select
 
 from statuspage import validators
+from statuspage.action_items import OPEN, record_action_item
 from statuspage.audit.actions import AuditAction
 from statuspage.context import WriteContext, write
 from statuspage.db.models import ActionItem, ContributingFactor, Incident, Postmortem
@@ -26,7 +27,6 @@ from statuspage.incidents import handling
 from statuspage.incidents import service as incidents
 from statuspage.incidents.service import MAX_BODY, clean_text
 
-OPEN = "open"
 DONE = "done"
 ACTION_STATUSES = (OPEN, DONE)
 MAX_TITLE = validators.MAX_TITLE
@@ -215,17 +215,7 @@ def add_action(
     due = parse_due(due_on)
     assert incident.id is not None
     now = _touch(ctx, row)
-    item = ActionItem(incident_id=incident.id, title=clean_title, owner=clean_owner, due_on=due, status=OPEN, created_at=now)
-    ctx.session.add(item)
-    ctx.session.flush()
-    ctx.audit(
-        action=AuditAction.ACTION_ITEM_ADD,
-        subject_type="action_item",
-        subject_id=item.id or 0,
-        at=now,
-        after={"incident_id": incident.id, "title": clean_title, "owner": clean_owner, "due_on": due.isoformat()},
-    )
-    return item
+    return record_action_item(ctx, incident_id=incident.id, title=clean_title, owner=clean_owner, due_on=due, at=now)
 
 
 def get_action(*, session: Session, action_id: int | str, for_update: bool = False) -> ActionItem:

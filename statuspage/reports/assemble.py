@@ -59,8 +59,8 @@ def build(
     current, prior = figures(measured, config, period), figures(measured, config, before)
 
     accounts = load_accounts(session)
-    credits = month_credits(session, config, tier_breaches(current, measured))
-    prior_credits = month_credits(session, config, tier_breaches(prior, measured))
+    credits = month_credits(session, config, tier_breaches(current, measured), accounts)
+    prior_credits = month_credits(session, config, tier_breaches(prior, measured), accounts)
     in_year = load_year(session, year[0].start, period.end)
     causes = cause_tables(
         config=config,

@@ -77,10 +77,13 @@ def load_accounts(session: Session) -> list[AccountTerms]:
     ]
 
 
-def month_credits(session: Session, config: Config, breaches: Sequence[TierBreach]) -> CreditSummary:
+def month_credits(
+    session: Session, config: Config, breaches: Sequence[TierBreach], accounts: Sequence[AccountTerms] | None = None
+) -> CreditSummary:
     """What each account is owed for ``breaches`` (one month's tier breaches, in the order they
-    happened: an incident's share of a capped credit goes to the earlier breaches)."""
-    found = compute_credits(load_accounts(session), credit_rules(config), breaches)
+    happened: an incident's share of a capped credit goes to the earlier breaches). ``accounts``:
+    those :func:`load_accounts` gave the caller, when it has them already."""
+    found = compute_credits(load_accounts(session) if accounts is None else accounts, credit_rules(config), breaches)
     return CreditSummary(
         currency=config.billing.currency,
         accounts=found.accounts,
